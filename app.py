@@ -1,0 +1,176 @@
+"""Chat with videos and images through LLaVA-NeXT-Video: the Gradio page and `python app.py`.
+
+Layout and event wiring only; the work happens in `model/` (media → conversation → engine).
+"""
+
+from __future__ import annotations
+
+import spaces  # noqa: F401  - must come before anything touches CUDA on ZeroGPU
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
+                        retry_last, stream_answer, undo_last, validate_message)
+from model.conversation import Conversation, chatbot_messages
+from model.engine import Engine, GenerationParams
+from model.gpu import generate_stream, set_engine
+from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.settings import AppSettings, parse_settings
+
+log = logging.getLogger("app")
+ASSETS = Path(__file__).parent / "assets"
+
+EXAMPLES = [
+    {"text": "What does the ball do?", "files": [str(ASSETS / "bouncing_ball.mp4")]},
+    {"text": "Describe the traffic light's colours in order.", "files": [str(ASSETS / "traffic_light.mp4")]},
+    {"text": "What time does the clock show at the end?", "files": [str(ASSETS / "clock.mp4")]},
+    {"text": "What is in this picture?", "files": [str(ASSETS / "shapes.png")]},
+    {"text": "Which day had the most visitors?", "files": [str(ASSETS / "chart.png")]},
+]
+
+
+def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
+    """The whole page, wired to `engine`."""
+    set_engine(engine)
+    limits = ChatLimits(max_frames=settings.max_frames)
+
+    def submit(message: dict | None, conv: Conversation, frames: int, exact: bool):
+        """Validate the message, load its media and add the user's turn."""
+        message = message or {}
+        try:
+            text, files = validate_message(message.get("text"), message.get("files"), conv, limits)
+        except UserInputError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), chatbot_messages(conv), conv
+        options = MediaOptions(frames=min(int(frames), limits.max_frames), exact_frames=bool(exact))
+        add_turn(conv, text, files, options)
+        return gr.MultimodalTextbox(value=None, interactive=False), chatbot_messages(conv), conv
+
+    def answer(conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
+        """Stream the answer to the last turn into the chat."""
+        params = GenerationParams(max_new_tokens=min(int(max_new_tokens), settings.max_new_tokens),
+                                  temperature=float(temperature), top_p=float(top_p))
+        yield chatbot_messages(conv), conv
+        for _ in stream_answer(conv, params, generate_stream):
+            yield chatbot_messages(conv), conv
+
+    def stop(conv: Conversation):
+        mark_stopped(conv)
+        return chatbot_messages(conv), conv, gr.MultimodalTextbox(interactive=True)
+
+    def retry(conv: Conversation):
+        if not retry_last(conv):
+            gr.Warning("There is no answer to retry.")
+        return chatbot_messages(conv), conv
+
+    def undo(conv: Conversation):
+        turn = undo_last(conv)
+        restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
+        return chatbot_messages(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True)
+
+    def clear():
+        return [], Conversation()
+
+    def unlock():
+        return gr.MultimodalTextbox(interactive=True)
+
+    def ask(files: list[FileData], question: str, frames: int = settings.frames,
+            max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.9) -> Iterator[str]:
+        """Answer one question about the given videos/images; streams the answer text."""
+        conv = Conversation()
+        paths = [f["path"] if isinstance(f, dict) else str(f) for f in (files or [])]
+        try:
+            text, paths = validate_message(question, paths, conv, limits)
+        except UserInputError as exc:
+            raise gr.Error(str(exc)) from None
+        turn = add_turn(conv, text, paths, MediaOptions(frames=max(1, min(int(frames), limits.max_frames))))
+        if turn.rejected:
+            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
+        params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
+                                  temperature=float(temperature), top_p=float(top_p))
+        for _ in stream_answer(conv, params, generate_stream):
+            if turn.status == "error":
+                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
+            yield turn.answer
+
+    with gr.Blocks(title="LLaVA-NeXT-Video chat") as demo:
+        gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
+                    f"<sub>Running **{engine.description}**</sub>")
+        if engine.notice:
+            gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
+        conv = gr.State(Conversation())
+        with gr.Row():
+            with gr.Column(scale=4):
+                chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False,
+                                     placeholder="Upload a video or an image, then ask about it. "
+                                                 "Follow-up questions keep the same media.")
+                textbox = gr.MultimodalTextbox(
+                    file_types=[*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS], file_count="multiple",
+                    placeholder="Ask about a video or image (attach with the clip icon)…",
+                    show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000)
+                gr.Examples(examples=EXAMPLES, inputs=textbox, label="Examples")
+            with gr.Column(scale=1, min_width=240):
+                with gr.Accordion("Settings", open=True):
+                    frames = gr.Slider(1, settings.max_frames, value=settings.frames, step=1,
+                                       label="Frames per video",
+                                       info="More frames see more, but cost time and context.")
+                    exact = gr.Checkbox(False, label="Exact frame times",
+                                        info="Slower on long videos; default takes a nearby keyframe.")
+                    max_new = gr.Slider(16, settings.max_new_tokens, value=min(256, settings.max_new_tokens),
+                                        step=16, label="Max new tokens")
+                    temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature",
+                                            info="0 answers greedily (the same every time).")
+                    top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
+
+        answer_inputs = [conv, max_new, temperature, top_p]
+        # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
+        hidden = "undocumented"
+        submitted = textbox.submit(submit, [textbox, conv, frames, exact], [textbox, chatbot, conv],
+                                   concurrency_id="media", concurrency_limit=4, api_name="send",
+                                   api_visibility=hidden)
+        answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
+                                   api_name="answer", api_visibility=hidden)
+        answering.then(unlock, None, textbox, api_visibility="private")
+        textbox.stop(stop, [conv], [chatbot, conv, textbox], cancels=[answering], queue=False,
+                     api_name="stop", api_visibility=hidden)
+        retried = chatbot.retry(retry, [conv], [chatbot, conv], queue=False, api_name="retry",
+                                api_visibility=hidden)
+        retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private")
+        chatbot.undo(undo, [conv], [chatbot, conv, textbox], queue=False, api_name="undo",
+                     api_visibility=hidden)
+        chatbot.clear(clear, None, [chatbot, conv], queue=False, api_name="clear", api_visibility=hidden)
+        gr.api(ask, api_name="ask", concurrency_id="gpu")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, load the model and serve the page."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = parse_settings(argv)
+    from model.engine import TransformersEngine
+    from model.loading import LoadError, load_model
+
+    try:
+        loaded = load_model(settings)
+    except LoadError as exc:
+        sys.exit(f"error: {exc}")
+    log.info("serving %s", loaded.description)
+    if loaded.notice:
+        log.warning(loaded.notice)
+    demo = build_demo(TransformersEngine(loaded), settings)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
+                show_error=True, max_file_size=f"{settings.max_file_mb}mb",
+                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    main()

@@ -1,0 +1,156 @@
+"""Chat-session logic between the UI and the engine: validate, load media, stream an answer.
+
+Plain functions on a `Conversation`; the gradio handlers in app.py only call these and render.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.conversation import Conversation, MediaItem, Turn
+from model.engine import EngineError, GenerationParams, GenerationStats
+from model.media import MediaError, load_image, media_kind, sample_video
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VIDEO_QUESTION = "Describe this video in detail."
+DEFAULT_IMAGE_QUESTION = "Describe this image in detail."
+
+
+class UserInputError(ValueError):
+    """The message cannot be sent as it is; the text says what to change."""
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    """Server-side limits on what one message and one conversation may hold."""
+
+    max_media_per_message: int = 4
+    max_media_per_conversation: int = 8
+    max_question_chars: int = 4000
+    max_frames: int = 32
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """How to turn uploads into model input."""
+
+    frames: int = 16
+    exact_frames: bool = False
+    size: int = 336
+
+
+def validate_message(text: str | None, files: list[str] | None, conv: Conversation,
+                     limits: ChatLimits) -> tuple[str, list[str]]:
+    """Check a message before anything is loaded; returns (question, file paths)."""
+    text = (text or "").strip()
+    files = [str(f) for f in (files or []) if f]
+    if not text and not files:
+        raise UserInputError("Type a question, or attach a video or an image.")
+    if len(text) > limits.max_question_chars:
+        raise UserInputError(f"The question is {len(text):,} characters long; "
+                             f"please keep it under {limits.max_question_chars:,}.")
+    if len(files) > limits.max_media_per_message:
+        raise UserInputError(f"Attach at most {limits.max_media_per_message} files per message.")
+    if len(conv.media()) + len(files) > limits.max_media_per_conversation:
+        raise UserInputError(f"A conversation holds at most {limits.max_media_per_conversation} "
+                             "files: press Clear to start a new one.")
+    if not files and not conv.media() and not text:
+        raise UserInputError("Attach a video or an image to ask about.")
+    return text, files
+
+
+def load_media(path: str, options: MediaOptions) -> MediaItem:
+    """Read one upload as the model will see it (raises MediaError with a readable reason)."""
+    kind = media_kind(path)
+    if kind == "video":
+        clip = sample_video(path, options.frames, size=options.size, exact=options.exact_frames)
+        return MediaItem(path=path, kind="video", clip=clip)
+    return MediaItem(path=path, kind="image", image=load_image(path))
+
+
+def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
+    """Append a user turn; a file that cannot be read makes it an error turn with the reason."""
+    turn = Turn(text=text)
+    conv.turns.append(turn)
+    for path in files:
+        try:
+            item = load_media(path, options)
+        except MediaError as exc:
+            turn.status = "error"
+            turn.rejected.append(Path(path).name)
+            turn.notes.append(f"⚠️ {Path(path).name}: {exc}")
+            continue
+        turn.media.append(item)
+        if item.clip is not None:
+            turn.notes.extend(item.clip.notes)
+    if not turn.text:
+        kinds = {m.kind for m in turn.media}
+        turn.text = DEFAULT_VIDEO_QUESTION if "video" in kinds else DEFAULT_IMAGE_QUESTION
+    return turn
+
+
+GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | GenerationStats]]
+
+
+def stream_answer(conv: Conversation, params: GenerationParams,
+                  generate: GenerateFn) -> Iterator[Conversation]:
+    """Fill the last turn's answer from `generate`, yielding the conversation as it grows.
+
+    Closing this generator (Stop, a closed tab) closes `generate` too, which stops the model,
+    and leaves the partial answer marked as stopped.
+    """
+    turn = conv.last
+    if turn is None or turn.status != "pending":
+        return
+    if not conv.media():
+        turn.notes.append("No video or image yet: the answer uses the text alone.")
+    stream = generate(conv, params)
+    try:
+        for item in stream:
+            if isinstance(item, GenerationStats):
+                turn.stats = item.line()
+            else:
+                turn.answer += item
+            yield conv
+        turn.status = "done"
+    except EngineError as exc:
+        turn.status = "error"
+        turn.notes.append(f"⚠️ {exc}")
+    except GeneratorExit:
+        turn.status = "stopped"
+        raise
+    except Exception:  # noqa: BLE001 - no traceback reaches a user
+        log.exception("answer failed")
+        turn.status = "error"
+        turn.notes.append("⚠️ Something went wrong while answering; please try again.")
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    yield conv
+
+
+def mark_stopped(conv: Conversation) -> None:
+    """Mark an answer still being written as stopped (the Stop button's bookkeeping)."""
+    turn = conv.last
+    if turn is not None and turn.status == "pending":
+        turn.status = "stopped"
+
+
+def retry_last(conv: Conversation) -> bool:
+    """Clear the last answer so it can be generated again; False when there is nothing to retry."""
+    turn = conv.last
+    if turn is None or turn.rejected:
+        return False
+    turn.answer, turn.stats, turn.status = "", "", "pending"
+    turn.notes = [n for m in turn.media if m.clip is not None for n in m.clip.notes]
+    return True
+
+
+def undo_last(conv: Conversation) -> Turn | None:
+    """Remove the last turn and return it (its text and files go back to the input box)."""
+    return conv.turns.pop() if conv.turns else None

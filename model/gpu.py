@@ -1,0 +1,46 @@
+"""The one GPU entry point: `generate_stream`, decorated with `spaces.GPU`.
+
+On a ZeroGPU Space the decorated generator runs in a worker that holds a GPU for at most the
+duration computed from the request; its arguments and yields (a Conversation, strings and
+GenerationStats) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import spaces
+
+from model.conversation import Conversation
+from model.engine import Engine, GenerationParams, GenerationStats
+
+_engine: Engine | None = None
+
+
+def set_engine(engine: Engine) -> None:
+    """Install the process-wide engine (done once at start-up, before any request)."""
+    global _engine
+    _engine = engine
+
+
+def get_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("set_engine() was not called")
+    return _engine
+
+
+def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
+    """GPU time to ask ZeroGPU for: vision encoding per frame plus decoding per token."""
+    frames = sum(len(clip.timestamps) for clip in conv.videos()) + 5 * len(conv.images())
+    return int(min(180, 15 + 0.25 * frames + params.max_new_tokens / 20))
+
+
+@spaces.GPU(duration=gpu_seconds)
+def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | GenerationStats]:
+    """Stream the answer to the conversation's last turn; closing it stops the model."""
+    stop = threading.Event()
+    try:
+        yield from get_engine().stream(conv, params, stop)
+    finally:
+        stop.set()

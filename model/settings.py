@@ -1,0 +1,104 @@
+"""Start-up settings of the demo: command-line flags with environment-variable fallbacks.
+
+Every flag has a `LLAVA_*` environment variable so that a Hugging Face Space (which runs
+`python app.py` with no arguments) can be configured from its settings page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+DEFAULT_MODEL = "llava-hf/LLaVA-NeXT-Video-7B-hf"
+TINY_MODEL = "tiny"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What the app was asked to run: model, precision, server and default sampling."""
+
+    model: str = DEFAULT_MODEL
+    model_explicit: bool = False  # True when the user named the model (no silent fallback then)
+    load_in_4bit: bool = False
+    load_in_8bit: bool = False
+    attn: str = "auto"  # auto | sdpa | flash_attention_2 | eager
+    device: str = "auto"  # auto | cpu | cuda
+    frames: int = 16
+    max_frames: int = 32
+    max_new_tokens: int = 512
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = 1
+    queue_size: int = 32
+    max_file_mb: int = 200
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.model == TINY_MODEL
+
+
+def _env_bool(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `python app.py`; defaults come from LLAVA_* environment variables."""
+    env = os.environ.get
+    on_spaces = bool(env("SPACE_ID"))
+    p = argparse.ArgumentParser(description="Chat with videos and images through LLaVA-NeXT-Video.")
+    p.add_argument("--model", default=env("LLAVA_MODEL"),
+                   help=f"hub id or local folder of a LLaVA-NeXT-Video checkpoint, or 'tiny' "
+                        f"for the offline random-weight model (default {DEFAULT_MODEL}; env LLAVA_MODEL)")
+    p.add_argument("--load-in-4bit", action="store_true", default=_env_bool("LLAVA_LOAD_IN_4BIT"),
+                   help="4-bit NF4 weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_4BIT)")
+    p.add_argument("--load-in-8bit", action="store_true", default=_env_bool("LLAVA_LOAD_IN_8BIT"),
+                   help="8-bit weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_8BIT)")
+    p.add_argument("--attn", default=env("LLAVA_ATTN", "auto"),
+                   choices=["auto", "sdpa", "flash_attention_2", "eager"],
+                   help="attention kernel; auto picks flash_attention_2 when installed on CUDA, else sdpa")
+    p.add_argument("--device", default=env("LLAVA_DEVICE", "auto"), choices=["auto", "cpu", "cuda"])
+    p.add_argument("--frames", type=int, default=_env_int("LLAVA_FRAMES", 16),
+                   help="frames sampled per video by default (env LLAVA_FRAMES)")
+    p.add_argument("--max-frames", type=int, default=_env_int("LLAVA_MAX_FRAMES", 32),
+                   help="largest number of frames a user may pick (env LLAVA_MAX_FRAMES)")
+    p.add_argument("--max-new-tokens", type=int, default=_env_int("LLAVA_MAX_NEW_TOKENS", 512))
+    p.add_argument("--host", default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"))
+    p.add_argument("--port", type=int, default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)))
+    p.add_argument("--concurrency", type=int, default=_env_int("LLAVA_CONCURRENCY", 1),
+                   help="answers generated at the same time (env LLAVA_CONCURRENCY)")
+    p.add_argument("--queue-size", type=int, default=_env_int("LLAVA_QUEUE_SIZE", 32),
+                   help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)")
+    p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 200),
+                   help="largest upload accepted, in MB (env LLAVA_MAX_FILE_MB)")
+    return p
+
+
+def parse_settings(argv: list[str] | None = None) -> AppSettings:
+    """Parse the command line (and environment) into AppSettings."""
+    args = build_parser().parse_args(argv)
+    if args.load_in_4bit and args.load_in_8bit:
+        raise SystemExit("error: choose one of --load-in-4bit and --load-in-8bit")
+    if args.frames < 1 or args.max_frames < args.frames:
+        raise SystemExit("error: --frames must be at least 1 and at most --max-frames")
+    return AppSettings(
+        model=args.model or DEFAULT_MODEL,
+        model_explicit=bool(args.model),
+        load_in_4bit=args.load_in_4bit,
+        load_in_8bit=args.load_in_8bit,
+        attn=args.attn,
+        device=args.device,
+        frames=args.frames,
+        max_frames=args.max_frames,
+        max_new_tokens=args.max_new_tokens,
+        host=args.host,
+        port=args.port,
+        concurrency=max(1, args.concurrency),
+        queue_size=max(1, args.queue_size),
+        max_file_mb=max(1, args.max_file_mb),
+    )

@@ -1,0 +1,78 @@
+"""Shared fixtures: offline environment, the tiny checkpoint, an engine, small media files."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tests.videos import make_video  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """The tiny random-weight checkpoint, built once for the test session."""
+    from model.tiny import tiny_checkpoint_dir
+
+    path = tiny_checkpoint_dir(tmp_path_factory.mktemp("tiny") / "tiny")
+    os.environ["LLAVA_TINY_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def loaded_tiny(tiny_dir):
+    from model.loading import load_tiny
+    from model.settings import AppSettings
+
+    return load_tiny(AppSettings(model="tiny"))
+
+
+@pytest.fixture(scope="session")
+def engine(loaded_tiny):
+    from model.engine import TransformersEngine
+
+    return TransformersEngine(loaded_tiny)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def video_path(media_dir) -> Path:
+    """A 2-second, 25 fps H.264 clip."""
+    return make_video(media_dir / "clip.mp4", seconds=2.0, fps=25, size=(160, 96))
+
+
+@pytest.fixture(scope="session")
+def short_video_path(media_dir) -> Path:
+    """A clip of only 3 frames."""
+    return make_video(media_dir / "three.mp4", seconds=0.12, fps=25, size=(64, 48))
+
+
+@pytest.fixture(scope="session")
+def image_path(media_dir) -> Path:
+    rng = np.random.default_rng(0)
+    path = media_dir / "picture.png"
+    Image.fromarray(rng.integers(0, 255, (70, 50, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def broken_video_path(media_dir) -> Path:
+    path = media_dir / "broken.mp4"
+    path.write_bytes(b"this is not a video at all, just text renamed to .mp4\n" * 20)
+    return path

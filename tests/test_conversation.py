@@ -1,0 +1,152 @@
+"""Conversation bookkeeping and prompt rendering through the checkpoint's own chat template."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
+                        retry_last, stream_answer, undo_last, validate_message)
+from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, template_messages
+from model.engine import EngineError, GenerationParams, GenerationStats
+from model.media import VideoClip
+
+
+def clip(n: int = 4) -> VideoClip:
+    return VideoClip(frames=np.zeros((n, 32, 32, 3), np.uint8), timestamps=[i * 0.5 for i in range(n)],
+                     duration=n * 0.5, fps=2.0, source_size=(32, 32), notes=[])
+
+
+def video(name: str = "a.mp4", n: int = 4) -> MediaItem:
+    return MediaItem(path=f"/tmp/{name}", kind="video", clip=clip(n))
+
+
+def test_template_messages_keep_media_of_earlier_turns_and_answers():
+    conv = Conversation(turns=[
+        Turn(text="What happens?", media=[video()], answer="A ball bounces.", status="done"),
+        Turn(text="And then?"),
+    ])
+    msgs = template_messages(conv)
+    assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
+    assert msgs[0]["content"] == [{"type": "video"}, {"type": "text", "text": "What happens?"}]
+    assert msgs[1]["content"] == [{"type": "text", "text": "A ball bounces."}]
+    assert msgs[2]["content"] == [{"type": "text", "text": "And then?"}]
+    assert len(conv.videos()) == 1
+
+
+def test_images_come_before_videos_within_a_message_as_templates_render_them():
+    image = MediaItem(path="/tmp/p.png", kind="image")
+    conv = Conversation(turns=[Turn(text="Compare", media=[video(), image])])
+    assert [m.kind for m in conv.media()] == ["image", "video"]
+    assert template_messages(conv)[0]["content"][:2] == [{"type": "image"}, {"type": "video"}]
+
+
+def test_failed_turns_are_left_out_of_the_model_context():
+    conv = Conversation(turns=[Turn(text="x", status="error", notes=["⚠️ bad"]), Turn(text="y")])
+    msgs = template_messages(conv)
+    assert len(msgs) == 1 and msgs[0]["content"][-1]["text"] == "y"
+    assert "⚠️ bad" in chatbot_messages(conv)[1]["content"]
+
+
+def test_prompt_renders_in_the_7b_format(engine):
+    conv = Conversation(turns=[Turn(text="What happens?", media=[video()], answer="It rolls.", status="done"),
+                               Turn(text="Why?")])
+    prompt = engine.render_prompt(conv)
+    assert prompt == "USER: <video>\nWhat happens? ASSISTANT: It rolls. USER: Why? ASSISTANT:"
+
+
+def test_system_prompt_is_rendered_raw(engine):
+    conv = Conversation(turns=[Turn(text="Hi")], system_prompt="Be brief.")
+    assert engine.render_prompt(conv) == "Be brief. USER: Hi ASSISTANT:"
+
+
+def test_chatbot_shows_files_text_answer_and_stopped_marker():
+    conv = Conversation(turns=[Turn(text="Q", media=[video("clip.mp4")], answer="partial", status="stopped")])
+    shown = chatbot_messages(conv)
+    assert shown[0] == {"role": "user", "content": {"path": "/tmp/clip.mp4"}}
+    assert shown[1] == {"role": "user", "content": "Q"}
+    assert shown[2]["role"] == "assistant"
+    assert "partial" in shown[2]["content"] and "stopped" in shown[2]["content"]
+
+
+@pytest.mark.parametrize("text, files, message", [
+    ("", [], "Type a question"),
+    ("x" * 5000, [], "characters long"),
+    ("q", ["a", "b", "c", "d", "e"], "at most 4 files"),
+])
+def test_validate_message_rejects_with_a_readable_reason(text, files, message):
+    with pytest.raises(UserInputError, match=message):
+        validate_message(text, files, Conversation(), ChatLimits())
+
+
+def test_validate_message_caps_media_per_conversation():
+    conv = Conversation(turns=[Turn(text="q", media=[video(str(i)) for i in range(8)], status="done")])
+    with pytest.raises(UserInputError, match="at most 8 files"):
+        validate_message("q", ["x.mp4"], conv, ChatLimits())
+    assert validate_message("  follow-up  ", [], conv, ChatLimits()) == ("follow-up", [])
+
+
+def test_add_turn_samples_video_and_defaults_the_question(video_path):
+    conv = Conversation()
+    turn = add_turn(conv, "", [str(video_path)], MediaOptions(frames=6))
+    assert turn.status == "pending" and turn.text.startswith("Describe this video")
+    assert turn.media[0].kind == "video" and turn.media[0].clip.frames.shape[0] == 6
+
+
+def test_add_turn_turns_a_broken_file_into_a_clear_note(broken_video_path):
+    conv = Conversation()
+    turn = add_turn(conv, "what is it?", [str(broken_video_path)], MediaOptions())
+    assert turn.status == "error" and turn.rejected == ["broken.mp4"]
+    assert turn.notes and "broken.mp4" in turn.notes[0] and "Errno" not in turn.notes[0]
+    assert not retry_last(conv)
+
+
+def fake_generate(pieces, error=None):
+    def generate(conv, params):
+        yield from pieces
+        if error:
+            raise error
+        yield GenerationStats(frames=4, prompt_tokens=10, new_tokens=len(pieces), ttft_s=0.1,
+                              tokens_per_s=5.0)
+    return generate
+
+
+def test_stream_answer_fills_the_last_turn_and_records_stats():
+    conv = Conversation(turns=[Turn(text="q", media=[video()])])
+    seen = [c.last.answer for c in stream_answer(conv, GenerationParams(), fake_generate(["A ", "ball"]))]
+    assert seen[:2] == ["A ", "A ball"]
+    assert conv.last.status == "done" and conv.last.answer == "A ball"
+    assert "4 frames" in conv.last.stats
+
+
+def test_stream_answer_shows_engine_errors_in_the_chat():
+    conv = Conversation(turns=[Turn(text="q", media=[video()])])
+    list(stream_answer(conv, GenerationParams(), fake_generate(["x"], EngineError("too long"))))
+    assert conv.last.status == "error" and "⚠️ too long" in conv.last.notes
+
+
+def test_closing_the_stream_marks_the_answer_stopped_and_closes_generation():
+    closed = []
+
+    def generate(conv, params):
+        try:
+            for i in range(100):
+                yield f"{i} "
+        finally:
+            closed.append(True)
+
+    conv = Conversation(turns=[Turn(text="q", media=[video()])])
+    stream = stream_answer(conv, GenerationParams(), generate)
+    next(stream), next(stream)
+    stream.close()
+    assert conv.last.status == "stopped" and conv.last.answer == "0 1 " and closed == [True]
+
+
+def test_retry_undo_and_stop_bookkeeping():
+    conv = Conversation(turns=[Turn(text="q", media=[video()], answer="a", status="done", stats="s")])
+    assert retry_last(conv) and conv.last.answer == "" and conv.last.status == "pending"
+    mark_stopped(conv)
+    assert conv.last.status == "stopped"
+    turn = undo_last(conv)
+    assert turn.text == "q" and conv.turns == []
+    assert undo_last(conv) is None and not retry_last(conv)

@@ -1,0 +1,133 @@
+"""The transformers engine on the tiny checkpoint: streaming, stopping, multi-turn, mixed media."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from model.chat import MediaOptions, add_turn, stream_answer
+from model.conversation import Conversation
+from model.engine import EngineError, GenerationParams, GenerationStats
+from model.gpu import generate_stream, gpu_seconds, set_engine
+
+GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)
+
+
+def run(engine, conv, params=GREEDY):
+    """Text and stats of one full answer."""
+    pieces, stats = [], None
+    for item in engine.stream(conv, params, threading.Event()):
+        if isinstance(item, GenerationStats):
+            stats = item
+        else:
+            pieces.append(item)
+    return "".join(pieces), stats
+
+
+def conversation(*files, text="What happens in the video?", frames=4):
+    conv = Conversation()
+    add_turn(conv, text, [str(f) for f in files], MediaOptions(frames=frames))
+    return conv
+
+
+def test_video_answer_streams_and_is_deterministic(engine, video_path):
+    text, stats = run(engine, conversation(video_path))
+    again, _ = run(engine, conversation(video_path))
+    assert text.strip() and text == again
+    assert stats.frames == 4 and stats.new_tokens == 12
+    # 4 frames x 16 tokens each (8x8 patches pooled 2x2) are in the prompt
+    assert stats.prompt_tokens > 64
+
+
+def test_video_tokens_match_the_frames(engine, video_path):
+    inputs = engine.prepare(conversation(video_path, frames=6))
+    video_id = engine.processor.tokenizer.video_token_id
+    assert int((inputs["input_ids"] == video_id).sum()) == 6 * 16
+
+
+def test_image_and_video_together_and_in_later_turns(engine, video_path, image_path):
+    conv = conversation(image_path, video_path, text="Compare them.")
+    text, _ = run(engine, conv)
+    assert text.strip()
+    conv.last.answer, conv.last.status = text, "done"
+    add_turn(conv, "And the colours?", [], MediaOptions())
+    follow_up, stats = run(engine, conv)
+    assert follow_up.strip() and stats.prompt_tokens > 64
+
+
+def test_videos_with_different_frame_counts_share_one_prompt(engine, video_path, short_video_path):
+    conv = conversation(video_path, frames=8)
+    conv.last.answer, conv.last.status = "first", "done"
+    add_turn(conv, "And this one?", [str(short_video_path)], MediaOptions(frames=8))
+    assert [len(c.timestamps) for c in conv.videos()] == [8, 3]
+    text, stats = run(engine, conv)
+    assert text.strip() and stats.frames == 11
+
+
+def test_stop_ends_generate_itself(engine, video_path):
+    steps = []
+    hook = engine.model.register_forward_hook(lambda *a: steps.append(1))
+    stop = threading.Event()
+    try:
+        stream = engine.stream(conversation(video_path), GenerationParams(max_new_tokens=400), stop)
+        next(stream)
+        stop.set()
+        at_stop = len(steps)
+        rest = list(stream)
+    finally:
+        hook.remove()
+    assert isinstance(rest[-1], GenerationStats) and rest[-1].stopped
+    assert rest[-1].new_tokens < 400
+    assert len(steps) - at_stop <= 2  # at most the step in flight when Stop came
+
+
+def test_closing_the_gpu_stream_stops_the_model(engine, video_path):
+    set_engine(engine)
+    steps = []
+    hook = engine.model.register_forward_hook(lambda *a: steps.append(1))
+    try:
+        conv = conversation(video_path)
+        stream = stream_answer(conv, GenerationParams(max_new_tokens=400), generate_stream)
+        next(stream), next(stream)
+        stream.close()
+        at_close = len(steps)
+        threading.Event().wait(0.3)
+    finally:
+        hook.remove()
+    assert conv.last.status == "stopped" and conv.last.answer
+    assert len(steps) - at_close <= 2
+
+
+def test_sampling_parameters_are_accepted(engine, video_path):
+    text, stats = run(engine, conversation(video_path), GenerationParams(max_new_tokens=8, temperature=0.8, top_p=0.9))
+    assert stats.new_tokens <= 8
+
+
+def test_a_prompt_that_leaves_no_room_is_a_clear_error(engine):
+    with pytest.raises(EngineError, match="too long for the model"):
+        engine.answer_budget(engine.loaded.context_length - 3, GREEDY)
+    assert engine.answer_budget(100, GenerationParams(max_new_tokens=50)) == 50
+
+
+def test_gpu_duration_grows_with_frames_and_tokens(video_path):
+    small = gpu_seconds(conversation(video_path, frames=4), GenerationParams(max_new_tokens=64))
+    big = gpu_seconds(conversation(video_path, frames=32), GenerationParams(max_new_tokens=1024))
+    assert 15 <= small < big <= 180
+
+
+def test_per_item_encoding_matches_the_processors_own_batch(engine, video_path, image_path):
+    """Our per-media vision features give the same greedy tokens as pixels through generate()."""
+    import torch
+
+    from model.engine import videos_as_arrays
+
+    conv = conversation(image_path, video_path, text="Compare them.")
+    reference = engine.processor(text=engine.render_prompt(conv), images=conv.images(),
+                                 videos=videos_as_arrays(conv.videos()), return_tensors="pt")
+    ours = engine.prepare(conv)
+    assert torch.equal(ours["input_ids"], reference["input_ids"])
+    with torch.inference_mode():
+        expected = engine.model.generate(**reference, max_new_tokens=10, do_sample=False)
+        got = engine.model.generate(**ours, max_new_tokens=10, do_sample=False)
+    assert torch.equal(expected, got)
