@@ -17,7 +17,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
-                        retry_last, stream_answer, undo_last, validate_message)
+                        retry_last, start_session, stream_answer, undo_last, validate_message)
 from model.conversation import Conversation, chatbot_messages
 from model.engine import Engine, GenerationParams
 from model.gpu import generate_stream, set_engine
@@ -41,9 +41,10 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     set_engine(engine)
     limits = ChatLimits(max_frames=settings.max_frames)
 
-    def submit(message: dict | None, conv: Conversation, frames: int, exact: bool):
+    def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, request: gr.Request):
         """Validate the message, load its media and add the user's turn."""
         message = message or {}
+        start_session(conv, request.session_hash if request else None)
         try:
             text, files = validate_message(message.get("text"), message.get("files"), conv, limits)
         except UserInputError as exc:
@@ -58,7 +59,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         params = GenerationParams(max_new_tokens=min(int(max_new_tokens), settings.max_new_tokens),
                                   temperature=float(temperature), top_p=float(top_p))
         yield chatbot_messages(conv), conv
-        for _ in stream_answer(conv, params, generate_stream):
+        for _ in stream_answer(conv, params, engine, generate_stream):
             yield chatbot_messages(conv), conv
 
     def stop(conv: Conversation):
@@ -75,8 +76,17 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
         return chatbot_messages(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True)
 
-    def clear():
+    def clear(conv: Conversation):
+        engine.forget(conv.session_id)
         return [], Conversation()
+
+    def forget_conversation(conv: Conversation) -> None:
+        if conv.session_id:
+            engine.forget(conv.session_id)
+
+    def tab_closed(request: gr.Request) -> None:
+        if request and request.session_hash:
+            engine.forget(f"{request.session_hash}/")
 
     def unlock():
         return gr.MultimodalTextbox(interactive=True)
@@ -84,7 +94,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     def ask(files: list[FileData], question: str, frames: int = settings.frames,
             max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.9) -> Iterator[str]:
         """Answer one question about the given videos/images; streams the answer text."""
-        conv = Conversation()
+        conv = Conversation(keep_cache=False)
         paths = [f["path"] if isinstance(f, dict) else str(f) for f in (files or [])]
         try:
             text, paths = validate_message(question, paths, conv, limits)
@@ -95,7 +105,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
                                   temperature=float(temperature), top_p=float(top_p))
-        for _ in stream_answer(conv, params, generate_stream):
+        for _ in stream_answer(conv, params, engine, generate_stream):
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
             yield turn.answer
@@ -105,7 +115,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     f"<sub>Running **{engine.description}**</sub>")
         if engine.notice:
             gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
-        conv = gr.State(Conversation())
+        conv = gr.State(Conversation(), delete_callback=forget_conversation)
         with gr.Row():
             with gr.Column(scale=4):
                 chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False,
@@ -145,7 +155,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private")
         chatbot.undo(undo, [conv], [chatbot, conv, textbox], queue=False, api_name="undo",
                      api_visibility=hidden)
-        chatbot.clear(clear, None, [chatbot, conv], queue=False, api_name="clear", api_visibility=hidden)
+        chatbot.clear(clear, [conv], [chatbot, conv], queue=False, api_name="clear", api_visibility=hidden)
+        demo.unload(tab_closed)
         gr.api(ask, api_name="ask", concurrency_id="gpu")
     return demo
 
@@ -155,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_settings(argv)
     from model.engine import TransformersEngine
-    from model.loading import LoadError, load_model
+    from model.kv_cache import CacheStore
+    from model.loading import LoadError, load_model, on_zero_gpu
 
     try:
         loaded = load_model(settings)
@@ -164,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     log.info("serving %s", loaded.description)
     if loaded.notice:
         log.warning(loaded.notice)
-    demo = build_demo(TransformersEngine(loaded), settings)
+    gib = 0 if on_zero_gpu() else settings.cache_gb  # ZeroGPU keeps no state between GPU calls
+    cache = CacheStore(total_bytes=int(gib * 2**30), session_bytes=int(min(gib, 3.0) * 2**30))
+    demo = build_demo(TransformersEngine(loaded, cache), settings)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",

@@ -6,12 +6,13 @@ Plain functions on a `Conversation`; the gradio handlers in app.py only call the
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from model.conversation import Conversation, MediaItem, Turn
-from model.engine import EngineError, GenerationParams, GenerationStats
+from model.engine import Engine, EngineError, Finished, GenerationParams
 from model.media import MediaError, load_image, media_kind, sample_video
 
 log = logging.getLogger(__name__)
@@ -93,26 +94,31 @@ def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOpti
     return turn
 
 
-GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | GenerationStats]]
+GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
 
 
-def stream_answer(conv: Conversation, params: GenerationParams,
+def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine,
                   generate: GenerateFn) -> Iterator[Conversation]:
-    """Fill the last turn's answer from `generate`, yielding the conversation as it grows.
+    """Fill the last turn's answer, yielding the conversation as it grows.
 
-    Closing this generator (Stop, a closed tab) closes `generate` too, which stops the model,
-    and leaves the partial answer marked as stopped.
+    `engine.prepare_turn` tokenizes and fits the context first (on the CPU); `generate` (the GPU
+    entry point) streams the answer. Closing this generator (Stop, a closed tab) closes `generate`
+    too, which stops the model, and leaves the partial answer marked as stopped.
     """
     turn = conv.last
     if turn is None or turn.status != "pending":
         return
     if not conv.media():
         turn.notes.append("No video or image yet: the answer uses the text alone.")
-    stream = generate(conv, params)
+    stream = None
     try:
+        turn.notes.extend(engine.prepare_turn(conv, params))
+        yield conv
+        stream = generate(conv, params)
         for item in stream:
-            if isinstance(item, GenerationStats):
-                turn.stats = item.line()
+            if isinstance(item, Finished):
+                turn.stats = item.stats.line()
+                turn.answer_ids = item.answer_ids
             else:
                 turn.answer += item
             yield conv
@@ -134,6 +140,12 @@ def stream_answer(conv: Conversation, params: GenerationParams,
     yield conv
 
 
+def start_session(conv: Conversation, session_hash: str | None) -> None:
+    """Give the conversation its cache key, prefixed by the browser session so a closed tab frees it."""
+    if not conv.session_id:
+        conv.session_id = f"{session_hash or 'local'}/{uuid.uuid4().hex[:12]}"
+
+
 def mark_stopped(conv: Conversation) -> None:
     """Mark an answer still being written as stopped (the Stop button's bookkeeping)."""
     turn = conv.last
@@ -146,7 +158,7 @@ def retry_last(conv: Conversation) -> bool:
     turn = conv.last
     if turn is None or turn.rejected:
         return False
-    turn.answer, turn.stats, turn.status = "", "", "pending"
+    turn.reset_answer()
     turn.notes = [n for m in turn.media if m.clip is not None for n in m.clip.notes]
     return True
 

@@ -6,6 +6,7 @@ to the model and the messages shown in the Chatbot are both derived from it.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,10 +27,16 @@ class MediaItem:
     kind: MediaKind
     clip: VideoClip | None = None
     image: Image.Image | None = None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # identifies cached vision features
+    dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
 
     @property
     def name(self) -> str:
         return Path(self.path).name
+
+    def replace_clip(self, clip: VideoClip) -> None:
+        """Use other frames of the same video (features computed for the old ones no longer apply)."""
+        self.clip, self.key = clip, uuid.uuid4().hex
 
     def summary(self) -> str:
         """A short description for notes and logs: '8 frames, 0:00.0 to 0:05.6' or '640x400'."""
@@ -52,6 +59,17 @@ class Turn:
     status: TurnStatus = "pending"
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. fewer frames)
     rejected: list[str] = field(default_factory=list)  # names of attached files that could not be read
+    prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
+    answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
+
+    def context_media(self) -> list[MediaItem]:
+        """This turn's media the model sees, in the order the chat templates render them."""
+        kept = [m for m in self.media if not m.dropped]
+        return [m for m in kept if m.kind == "image"] + [m for m in kept if m.kind == "video"]
+
+    def reset_answer(self) -> None:
+        """Forget the answer so it can be generated again."""
+        self.answer, self.stats, self.status, self.answer_ids = "", "", "pending", None
     stats: str = ""  # one line under the answer: frames, tokens, speed
 
 
@@ -61,6 +79,8 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
     system_prompt: str = ""
+    session_id: str = ""  # key of this conversation's caches on the engine ("" until first use)
+    keep_cache: bool = True  # False for one-off API questions: nothing to reuse later
 
     def context_turns(self) -> list[Turn]:
         """Turns the model sees: all but those that failed."""
@@ -68,7 +88,7 @@ class Conversation:
 
     def media(self) -> list[MediaItem]:
         """Every media item in the model's context, in the order the model sees it."""
-        return [item for turn in self.context_turns() for item in _template_order(turn.media)]
+        return [item for turn in self.context_turns() for item in turn.context_media()]
 
     def images(self) -> list[Image.Image]:
         return [m.image for m in self.media() if m.kind == "image" and m.image is not None]
@@ -84,26 +104,26 @@ class Conversation:
         return self.turns[-1] if self.turns else None
 
 
-def _template_order(media: list[MediaItem]) -> list[MediaItem]:
-    """Media of one message as the chat templates render them: images first, then videos."""
-    return [m for m in media if m.kind == "image"] + [m for m in media if m.kind == "video"]
+def template_messages(conv: Conversation, answers: list[str] | None = None) -> list[dict]:
+    """Chat-template messages (typed content parts) for the conversation's context turns.
 
-
-def template_messages(conv: Conversation) -> list[dict]:
-    """Chat-template messages (typed content parts) for the whole conversation.
-
-    The last turn's answer is left out while it is being generated; finished answers of earlier
-    turns are included so follow-ups keep the context. Stopped answers are kept as they were.
+    By default the answers of finished turns are included and the last turn's answer is left out
+    while it is being generated. `answers`, when given, replaces the answer of turn i by
+    answers[i] (even an empty one) and leaves later turns without an answer.
     """
     messages: list[dict] = []
     if conv.system_prompt:
         messages.append({"role": "system", "content": [{"type": "text", "text": conv.system_prompt}]})
-    for turn in conv.context_turns():
-        parts = [{"type": m.kind} for m in _template_order(turn.media)]
+    for i, turn in enumerate(conv.context_turns()):
+        parts = [{"type": m.kind} for m in turn.context_media()]
         parts.append({"type": "text", "text": turn.text})
         messages.append({"role": "user", "content": parts})
-        if turn.status != "pending" and turn.answer:
-            messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.answer}]})
+        if answers is not None:
+            answer = answers[i] if i < len(answers) else None
+        else:
+            answer = turn.answer if turn.status != "pending" and turn.answer else None
+        if answer is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return messages
 
 

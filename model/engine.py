@@ -1,8 +1,12 @@
 """The in-process transformers engine: a conversation in, streamed text out, stoppable.
 
-Any backend implements `Engine.stream(conversation, params, stop)`: it yields text pieces as the
-answer grows, then one `GenerationStats`. Setting `stop` ends generation itself (not only the
-display) within one decoding step.
+Any backend implements `Engine`: `prepare_turn` (on the CPU, before any GPU time: tokenize the new
+turn and make the conversation fit the context) and `stream` (yield text pieces, then one
+`Finished`). Setting `stop` ends generation itself, not only the display, within one step.
+
+The conversation is kept as the token ids that were fed and generated. A follow-up reuses the
+session's KV cache for the longest common prefix of ids and prefills only the rest; vision
+features are computed once per media item and session.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from model.conversation import Conversation, template_messages
+from model.budget import make_room
+from model.conversation import Conversation, MediaItem, template_messages
+from model.kv_cache import CacheStore, SessionCache
 from model.loading import LoadedModel
+from model.prompt import turn_prompt_text
 
 log = logging.getLogger(__name__)
 
-TOKENS_PER_FRAME = 144  # LLaVA-NeXT-Video: 24x24 CLIP patches average-pooled to 12x12
 MIN_ANSWER_TOKENS = 16  # fewer free positions than this and an answer is not worth starting
 STREAM_TIMEOUT_S = 300.0  # a generate thread silent this long is treated as dead
+MAX_FIT_STEPS = 64  # bound on the drop-media / thin-frames loop
 
 
 class EngineError(RuntimeError):
@@ -50,13 +57,23 @@ class GenerationStats:
     new_tokens: int
     ttft_s: float
     tokens_per_s: float
+    cached_tokens: int = 0
     stopped: bool = False
 
     def line(self) -> str:
-        """'16 frames · 2,410 prompt tokens · 87 new · first token 1.20 s · 24.1 tok/s'."""
-        return (f"{self.frames} frames · {self.prompt_tokens:,} prompt tokens · "
+        """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
+        cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
+        return (f"{self.frames} frames · {self.prompt_tokens:,} prompt tokens{cached} · "
                 f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
                 f"{self.tokens_per_s:.1f} tok/s")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of an answer: its cost and the token ids generated (None when a backend has none)."""
+
+    stats: GenerationStats
+    answer_ids: list[int] | None = None
 
 
 class Engine(Protocol):
@@ -65,8 +82,12 @@ class Engine(Protocol):
     description: str
     notice: str | None
 
+    def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]: ...
+
     def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | GenerationStats]: ...
+               stop: threading.Event) -> Iterator[str | Finished]: ...
+
+    def forget(self, session_prefix: str) -> None: ...
 
 
 class _StopAndCount(StoppingCriteria):
@@ -85,61 +106,68 @@ class _StopAndCount(StoppingCriteria):
                           device=input_ids.device)
 
 
+@dataclass
+class _Run:
+    """One generate call's inputs and, once the worker is done, its outcome."""
+
+    ids: list[int]
+    reused: int
+    entry: SessionCache
+    kwargs: dict
+    media_keys: list[str]
+    run_starts: list[int]
+    answer_ids: list[int] | None = None
+    failure: BaseException | None = None
+
+
 class TransformersEngine:
     """Runs `LlavaNextVideoForConditionalGeneration.generate` in a worker thread and streams it."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, cache: CacheStore | None = None) -> None:
         self.loaded = loaded
         self.model = loaded.model
         self.processor = loaded.processor
+        self.tokenizer = loaded.processor.tokenizer
+        self.cache = cache if cache is not None else CacheStore(0, 0)
         self.description = loaded.description
         self.notice = loaded.notice
+        config = loaded.model.config
+        grid = config.vision_config.image_size // config.vision_config.patch_size
+        self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
+        self.media_token_ids = {"image": config.image_token_index, "video": config.video_token_index}
+
+    # ----- prompt: text and token ids -------------------------------------------------------
+
+    def _render(self, messages: list[dict]) -> str:
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def render_prompt(self, conv: Conversation) -> str:
-        """The prompt text, rendered by the checkpoint's own chat template."""
-        return self.processor.apply_chat_template(template_messages(conv), add_generation_prompt=True,
-                                                  tokenize=False)
+        """The whole prompt as text, rendered by the checkpoint's own chat template."""
+        return self._render(template_messages(conv))
 
-    def prepare(self, conv: Conversation) -> dict:
-        """generate() inputs: prompt ids and the vision features of every image and video.
+    def tokenize(self, conv: Conversation) -> list[int]:
+        """Token ids of the conversation: kept ids where known, the rest tokenized now."""
+        ids: list[int] = []
+        turns = conv.context_turns()
+        for i, turn in enumerate(turns):
+            if turn.prompt_ids is None:
+                turn.prompt_ids = self._turn_ids(conv, i)
+            ids += turn.prompt_ids
+            if i < len(turns) - 1:
+                if turn.answer_ids is None:  # an answer known only as text (stopped, or another backend)
+                    turn.answer_ids = self.tokenizer(turn.answer, add_special_tokens=False)["input_ids"]
+                ids += turn.answer_ids
+        return ids
 
-        Each media item is encoded on its own, so videos with different frame counts (and images
-        of different shapes) can share one prompt.
-        """
-        videos, images = conv.videos(), conv.images()
-        processed = self.processor(text=self.render_prompt(conv), images=images or None,
-                                   videos=videos_as_arrays(videos) or None, return_tensors=None)
-        device = self.loaded.device
-        inputs = {"input_ids": torch.tensor(processed["input_ids"], device=device),
-                  "attention_mask": torch.tensor(processed["attention_mask"], device=device)}
-        encoded = {}
-        with torch.inference_mode():
-            if images:
-                features = [self._encode_image(pv, size) for pv, size
-                            in zip(processed["pixel_values"], processed["image_sizes"])]
-                encoded["image"] = BaseModelOutputWithPooling(pooler_output=[f for fs in features for f in fs])
-            if videos:
-                features = [self._encode_video(pv) for pv in processed["pixel_values_videos"]]
-                encoded["video"] = BaseModelOutputWithPooling(pooler_output=features)
-        if encoded:
-            inputs["mm_encoder_outputs"] = encoded
-        return inputs
-
-    def _pixels(self, values) -> torch.Tensor:
-        return torch.as_tensor(values).to(self.loaded.device, self.loaded.dtype)
-
-    def _encode_image(self, pixel_values, image_size) -> list[torch.Tensor]:
-        """Projected features of one image (its anyres patches packed with newlines)."""
-        sizes = torch.as_tensor([list(image_size)], device=self.loaded.device)
-        out = self.model.get_image_features(pixel_values=self._pixels(pixel_values)[None],
-                                            image_sizes=sizes, return_dict=True)
-        return list(out.pooler_output)
-
-    def _encode_video(self, pixel_values_video) -> torch.Tensor:
-        """Projected, pooled features of one video: (frames * tokens per frame, hidden)."""
-        out = self.model.get_video_features(pixel_values_videos=self._pixels(pixel_values_video)[None],
-                                            return_dict=True)
-        return out.pooler_output[0]
+    def _turn_ids(self, conv: Conversation, index: int) -> list[int]:
+        """Ids of one turn's prompt text, media placeholders expanded by the processor."""
+        turn = conv.context_turns()[index]
+        media = turn.context_media()
+        images = [m.image for m in media if m.kind == "image"]
+        videos = [m.clip.frames for m in media if m.kind == "video"]
+        out = self.processor(text=turn_prompt_text(conv, index, self._render), images=images or None,
+                             videos=videos or None, add_special_tokens=index == 0, return_tensors=None)
+        return list(out["input_ids"][0])
 
     def answer_budget(self, prompt_tokens: int, params: GenerationParams) -> int:
         """New tokens that fit after the prompt; raises EngineError when too few fit."""
@@ -150,22 +178,122 @@ class TransformersEngine:
                 f"{self.loaded.context_length:,}): press Clear, or ask with fewer frames.")
         return min(params.max_new_tokens, room)
 
+    def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]:
+        """Tokenize the new turn and fit the conversation into the context; returns notes for the user.
+
+        Room is kept for the answer (the max new tokens asked for, at most half the context). When
+        the prompt does not fit, the oldest media leaves the context first, then the newest video
+        keeps fewer frames.
+        """
+        context = self.loaded.context_length
+        reserve = max(MIN_ANSWER_TOKENS, min(params.max_new_tokens, context // 2))
+        notes: list[str] = []
+        for _ in range(MAX_FIT_STEPS):
+            overflow = len(self.tokenize(conv)) + reserve - context
+            if overflow <= 0:
+                return notes
+            note = make_room(conv, overflow, self.tokens_per_frame)
+            if note is None:
+                break
+            notes.append(note)
+        prompt = len(self.tokenize(conv))
+        raise EngineError(f"This conversation is too long for the model ({prompt:,} tokens of {context:,} "
+                          "with room for the answer): press Clear, or ask a shorter question.")
+
+    # ----- vision features ------------------------------------------------------------------
+
+    def _pixels(self, values) -> torch.Tensor:
+        return torch.as_tensor(values).to(self.loaded.device, self.loaded.dtype)
+
+    def encode(self, item: MediaItem):
+        """Projected vision features of one media item, as the model's forward takes them."""
+        with torch.inference_mode():
+            if item.kind == "video":
+                pixels = self.processor.video_processor(videos=[item.clip.frames], return_tensors="pt")
+                out = self.model.get_video_features(
+                    pixel_values_videos=self._pixels(pixels["pixel_values_videos"]), return_dict=True)
+                return out.pooler_output[0]
+            pixels = self.processor.image_processor(images=[item.image], return_tensors="pt")
+            out = self.model.get_image_features(pixel_values=self._pixels(pixels["pixel_values"]),
+                                                image_sizes=pixels["image_sizes"].to(self.loaded.device),
+                                                return_dict=True)
+            return out.pooler_output[0]
+
+    def media_runs(self, conv: Conversation, ids: list[int]) -> list[tuple[int, MediaItem]]:
+        """(start position, media item) of every run of placeholder tokens in `ids`, in order."""
+        runs = []
+        for kind, token in self.media_token_ids.items():
+            items = [m for m in conv.media() if m.kind == kind]
+            starts = [i for i, t in enumerate(ids) if t == token and (i == 0 or ids[i - 1] != token)]
+            if len(starts) != len(items):
+                raise EngineError("The prompt and the media got out of step; press Clear and start over.")
+            runs += zip(starts, items)
+        return sorted(runs, key=lambda run: run[0])
+
+    @staticmethod
+    def reusable_prefix(entry: SessionCache, ids: list[int], runs: list[tuple[int, MediaItem]]) -> int:
+        """Ids the session's KV cache can serve: the common prefix of ids and media, never ending
+        inside a media run, always leaving at least one id to feed."""
+        if entry.kv is None:
+            return 0
+        n, limit = 0, min(len(entry.ids), len(ids) - 1)
+        while n < limit and entry.ids[n] == ids[n]:
+            n += 1
+        for j, (start, item) in enumerate(runs):
+            if start >= n:
+                break
+            same_media = j < len(entry.media_keys) and entry.media_keys[j] == item.key
+            run_end = start + 1
+            while run_end < len(ids) and ids[run_end] == ids[start]:
+                run_end += 1
+            if not same_media or n < run_end:
+                return start  # other media, or a run cut in the middle: recompute from its start
+        return n
+
+    def _tail_features(self, runs: list[tuple[int, MediaItem]], reused: int, entry: SessionCache) -> dict:
+        """mm_encoder_outputs for the media whose placeholders the KV cache does not serve."""
+        features: dict[str, list] = {}
+        for start, item in runs:
+            if start < reused:
+                continue
+            if item.key not in entry.features:
+                entry.features[item.key] = self.encode(item)
+            features.setdefault(item.kind, []).append(entry.features[item.key])
+        return {kind: BaseModelOutputWithPooling(pooler_output=f) for kind, f in features.items()}
+
+    # ----- generation -----------------------------------------------------------------------
+
     def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | GenerationStats]:
-        """Yield the answer's text pieces, then its GenerationStats."""
+               stop: threading.Event) -> Iterator[str | Finished]:
+        """Yield the answer's text pieces, then Finished with its stats and ids."""
         started = time.perf_counter()
-        inputs = self.prepare(conv)
-        prompt_tokens = int(inputs["input_ids"].shape[1])
-        max_new = self.answer_budget(prompt_tokens, params)
+        ids = self.tokenize(conv)
+        max_new = self.answer_budget(len(ids), params)
+        use_cache = bool(self.cache.enabled and conv.keep_cache and conv.session_id)
+        entry = self.cache.take(conv.session_id) if use_cache else SessionCache()
+        try:
+            runs = self.media_runs(conv, ids)
+            reused = self.reusable_prefix(entry, ids, runs)
+            entry.crop(reused)
+            mm = self._tail_features(runs, reused, entry)
+        except Exception:
+            self._keep(conv, entry, use_cache)
+            raise
         counter = _StopAndCount(stop)
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True,
-                                        skip_special_tokens=True, timeout=STREAM_TIMEOUT_S)
-        kwargs = dict(inputs, max_new_tokens=max_new, streamer=streamer,
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=STREAM_TIMEOUT_S)
+        device = self.loaded.device
+        kwargs = dict(input_ids=torch.tensor([ids], device=device),
+                      attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=device),
+                      past_key_values=entry.kv if reused else None,
+                      max_new_tokens=max_new, streamer=streamer, return_dict_in_generate=True,
                       stopping_criteria=StoppingCriteriaList([counter]),
-                      pad_token_id=self.processor.tokenizer.pad_token_id,
-                      **sampling_kwargs(params))
-        failure: list[BaseException] = []
-        worker = threading.Thread(target=self._generate, args=(kwargs, streamer, failure),
+                      pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(params))
+        run = _Run(ids=ids, reused=reused, entry=entry, kwargs=kwargs, media_keys=[m.key for _, m in runs],
+                   run_starts=[start for start, _ in runs])
+        if mm:
+            kwargs["mm_encoder_outputs"] = mm
+        worker = threading.Thread(target=self._generate, args=(run, streamer, conv, use_cache),
                                   name="generate", daemon=True)
         worker.start()
         try:
@@ -173,37 +301,48 @@ class TransformersEngine:
                 if piece:
                     yield piece
             worker.join()
-            if failure:
-                raise EngineError(describe_failure(failure[0])) from failure[0]
-            yield self._stats(conv, prompt_tokens, counter, started, stop.is_set())
+            if run.failure is not None:
+                raise EngineError(describe_failure(run.failure)) from run.failure
+            stats = self._stats(conv, len(ids), reused, counter, started, stop.is_set())
+            yield Finished(stats=stats, answer_ids=run.answer_ids)
         finally:
             stop.set()  # a closed consumer (Stop, disconnect) ends generate at its next step
 
-    def _generate(self, kwargs: dict, streamer: TextIteratorStreamer, failure: list) -> None:
-        """Thread body: run generate, keep its exception, always release the streamer."""
+    def _generate(self, run: _Run, streamer: TextIteratorStreamer, conv: Conversation, use_cache) -> None:
+        """Thread body: generate, then keep the session's cache; always release the streamer."""
         try:
             with torch.inference_mode():
-                self.model.generate(**kwargs)
+                out = self.model.generate(**run.kwargs)
+            sequence = out.sequences[0].tolist()
+            run.answer_ids = sequence[len(run.ids):]
+            run.entry.kv = out.past_key_values
+            run.entry.ids = sequence[: out.past_key_values.get_seq_length()]
+            run.entry.media_keys = [k for k, s in zip(run.media_keys, run.run_starts) if s < len(run.entry.ids)]
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             log.exception("generate failed")
-            failure.append(exc)
+            run.failure = exc
+            run.entry.kv, run.entry.ids = None, []
             streamer.end()
+        finally:
+            self._keep(conv, run.entry, use_cache)
 
-    @staticmethod
-    def _stats(conv: Conversation, prompt_tokens: int, counter: _StopAndCount, started: float,
-               stopped: bool) -> GenerationStats:
+    def _keep(self, conv: Conversation, entry: SessionCache, use_cache) -> None:
+        if use_cache:
+            self.cache.put(conv.session_id, entry)
+
+    def forget(self, session_prefix: str) -> None:
+        """Free the caches of a session (Clear, a closed tab, an expired state)."""
+        self.cache.forget(session_prefix)
+
+    def _stats(self, conv: Conversation, prompt_tokens: int, reused: int, counter: _StopAndCount,
+               started: float, stopped: bool) -> GenerationStats:
         first = counter.first_token_at or time.perf_counter()
         decode_s = max(time.perf_counter() - first, 1e-6)
         new_tokens = counter.steps
         return GenerationStats(
             frames=sum(len(c.timestamps) for c in conv.videos()), prompt_tokens=prompt_tokens,
-            new_tokens=new_tokens, ttft_s=first - started,
+            new_tokens=new_tokens, ttft_s=first - started, cached_tokens=reused,
             tokens_per_s=(new_tokens - 1) / decode_s if new_tokens > 1 else 0.0, stopped=stopped)
-
-
-def videos_as_arrays(clips) -> list:
-    """Frames of each clip as the (T, H, W, 3) uint8 arrays the video processor takes."""
-    return [clip.frames for clip in clips]
 
 
 def sampling_kwargs(params: GenerationParams) -> dict:

@@ -2,7 +2,7 @@
 
 On a ZeroGPU Space the decorated generator runs in a worker that holds a GPU for at most the
 duration computed from the request; its arguments and yields (a Conversation, strings and
-GenerationStats) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
+Finished) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import spaces
 
 from model.conversation import Conversation
-from model.engine import Engine, GenerationParams, GenerationStats
+from model.engine import Engine, Finished, GenerationParams
 
 _engine: Engine | None = None
 
@@ -37,7 +37,7 @@ def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
 
 
 @spaces.GPU(duration=gpu_seconds)
-def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | GenerationStats]:
+def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
     """Stream the answer to the conversation's last turn; closing it stops the model."""
     stop = threading.Event()
     try:

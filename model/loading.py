@@ -43,14 +43,23 @@ class LoadedModel:
 
     @property
     def context_length(self) -> int:
-        """Positions the text model was trained for (prompt plus answer)."""
-        return int(self.model.config.text_config.max_position_embeddings)
+        """Positions the text model handles (prompt plus answer), linear RoPE scaling included."""
+        return context_length(self.model.config.text_config)
 
     @property
     def description(self) -> str:
         """One line for the page header: model, device, precision."""
         precision = self.quantization or str(self.dtype).removeprefix("torch.")
         return f"{self.name} · {self.device} · {precision} · {self.attn}"
+
+
+def context_length(text_config) -> int:
+    """max_position_embeddings, times the factor of a linear RoPE scaling (the 7B's 4,096 x 2)."""
+    positions = int(text_config.max_position_embeddings)
+    rope = getattr(text_config, "rope_parameters", None) or getattr(text_config, "rope_scaling", None) or {}
+    kind = rope.get("rope_type") or rope.get("type")
+    factor = float(rope.get("factor") or 1.0)
+    return int(positions * factor) if kind == "linear" and factor > 1 else positions
 
 
 def on_zero_gpu() -> bool:

@@ -43,7 +43,8 @@ NO_INDEX_SEEK_GAP_S = 4.0  # without keyframe positions, seek when the target is
 # FFmpeg decoder threading. Frame threads ("AUTO") pay only when cores are free: on a busy 2-core
 # machine one thread per call ("SLICE" on single-slice H.264) measured 15-25% faster.
 DECODER_THREADING = os.environ.get("MEDIA_DECODER_THREADING") or ("AUTO" if (os.cpu_count() or 1) >= 4 else "SLICE")
-SKIP_MARGIN_FRAMES = 3  # non-reference frames further than this before a target are not decoded
+SKIP_MARGIN_FRAMES = 1.5  # non-reference frames further than this before a target are not decoded
+_SKIPPABLE_CODECS = {"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video"}  # well-defined non-reference frames
 
 # Demuxers accepted as video containers (FFmpeg format names).
 _VIDEO_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "gif", "mpegts",
@@ -353,7 +354,7 @@ class _Cursor:
         self.last_pts = probe.origin - probe.frame_pts
         self.bad_packets = 0
         self.target = -math.inf  # the presentation time being decoded towards
-        self.allow_skip = True
+        self.allow_skip = stream.codec_context.name in _SKIPPABLE_CODECS
         self.skipping = False  # the decoder currently drops non-reference frames
         self.skipped = False  # some packet since the last seek was decoded while dropping them
 
@@ -372,6 +373,7 @@ class _Cursor:
         self.container = av.open(str(self.path), metadata_errors="ignore")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = DECODER_THREADING
+        self.skipping = False
         self._reset()
 
     def _reset(self) -> None:
@@ -590,11 +592,11 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
                 if got is not None and got[0] > t and cursor.cur is None and t > probe.origin + probe.frame_pts:
                     cursor.seek(t - max(2 / tb, 4 * probe.frame_pts))  # the seek landed late: step back once
                     got = cursor.frame_at(t) or got
-                if got is not None and cursor.skipped and got[0] < t - SKIP_MARGIN_FRAMES * probe.frame_pts:
-                    cursor.allow_skip = False  # a dropped frame may have been the one shown at t: redo
+                if got is not None and cursor.skipped and got[0] <= t - SKIP_MARGIN_FRAMES * probe.frame_pts:
+                    allow, cursor.allow_skip = cursor.allow_skip, False  # a dropped frame may be the one at t
                     cursor.seek(t)
                     got = cursor.frame_at(t) or got
-                    cursor.allow_skip = True
+                    cursor.allow_skip = allow
             if got is not None and got[0] not in picked:
                 picked[got[0]] = convert(got[1])
     except _OutOfBounds:

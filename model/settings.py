@@ -32,6 +32,7 @@ class AppSettings:
     concurrency: int = 1
     queue_size: int = 32
     max_file_mb: int = 200
+    cache_gb: float = 4.0
 
     @property
     def is_tiny(self) -> bool:
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)")
     p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 200),
                    help="largest upload accepted, in MB (env LLAVA_MAX_FILE_MB)")
+    p.add_argument("--cache-gb", type=float, default=float(os.environ.get("LLAVA_CACHE_GB") or 4.0),
+                   help="memory for caches kept between turns (KV cache and vision features), all "
+                        "sessions together, at most 3 GB each; 0 turns caching off (env LLAVA_CACHE_GB)")
     return p
 
 
@@ -101,4 +105,5 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         concurrency=max(1, args.concurrency),
         queue_size=max(1, args.queue_size),
         max_file_mb=max(1, args.max_file_mb),
+        cache_gb=max(0.0, args.cache_gb),
     )

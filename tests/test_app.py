@@ -9,10 +9,18 @@ from model.settings import AppSettings
 
 
 @pytest.fixture(scope="module")
-def app_url(engine):
+def app_engine(loaded_tiny):
+    from model.engine import TransformersEngine
+    from model.kv_cache import CacheStore
+
+    return TransformersEngine(loaded_tiny, CacheStore(1 << 28, 1 << 26))
+
+
+@pytest.fixture(scope="module")
+def app_url(app_engine):
     import app
 
-    demo = app.build_demo(engine, AppSettings(model="tiny", frames=4, max_new_tokens=64))
+    demo = app.build_demo(app_engine, AppSettings(model="tiny", frames=4, max_new_tokens=2000))
     demo.queue(default_concurrency_limit=1, max_size=16)
     demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
                 show_error=True, max_file_size="20mb")
@@ -121,3 +129,62 @@ def test_readme_api_example_runs_against_the_app(app_url):
     finally:
         os.chdir(cwd)
     assert isinstance(namespace["result"], str) and namespace["result"].strip()
+
+
+def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_works(client, app_engine, video_path):
+    import time
+
+    client.predict({"text": "Tell me everything.", "files": [handle_file(str(video_path))]}, 4, False,
+                   api_name="/send")
+    steps = []
+    hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
+    try:
+        job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+        while len(steps) < 20:
+            time.sleep(0.01)
+        job.cancel()
+        history, _box = client.predict(api_name="/stop")
+        stopped_at = time.monotonic()
+        time.sleep(1.0)
+    finally:
+        hook.remove()
+    late = [t for t in steps if t > stopped_at + 0.5]
+    assert not late, f"{len(late)} forward steps ran more than 0.5 s after Stop"
+    assert len(steps) < 2000
+    last = bubbles(history, "assistant")[-1]
+    assert "stopped" in last and len(last) > len("*⏹ stopped*")
+    history, _ = chat(client, "A short follow-up?")
+    assert bubbles(history, "assistant")[-1].strip()
+    assert "cached" in bubbles(history, "assistant")[-1]
+
+
+def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine, video_path):
+    """A browser that goes away mid-answer (its event stream closes) ends generate too."""
+    import json
+    import time
+
+    import httpx
+
+    client.predict({"text": "Tell me everything.", "files": [handle_file(str(video_path))]}, 4, False,
+                   api_name="/send")
+    fn_index = client._infer_fn_index("/answer", None)
+    app_url = app_url.rstrip("/")
+    steps = []
+    hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
+    try:
+        body = {"data": [2000, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
+                "event_data": None, "trigger_id": None}
+        httpx.post(f"{app_url}/gradio_api/queue/join", json=body).raise_for_status()
+        with httpx.stream("GET", f"{app_url}/gradio_api/queue/data",
+                          params={"session_hash": client.session_hash}, timeout=30) as sse:
+            for line in sse.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_generating" \
+                        and len(steps) > 20:
+                    break
+        closed_at = time.monotonic()
+        time.sleep(1.5)
+    finally:
+        hook.remove()
+    assert len(steps) < 2000
+    late = [t for t in steps if t > closed_at + 0.5]
+    assert not late, f"{len(late)} forward steps ran more than 0.5 s after the tab closed"

@@ -8,7 +8,7 @@ import pytest
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
                         retry_last, stream_answer, undo_last, validate_message)
 from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, template_messages
-from model.engine import EngineError, GenerationParams, GenerationStats
+from model.engine import EngineError, Finished, GenerationParams, GenerationStats
 from model.media import VideoClip
 
 
@@ -101,27 +101,34 @@ def test_add_turn_turns_a_broken_file_into_a_clear_note(broken_video_path):
     assert not retry_last(conv)
 
 
+class NoPrep:
+    """An engine whose CPU preparation has nothing to do."""
+
+    def prepare_turn(self, conv, params):
+        return []
+
+
 def fake_generate(pieces, error=None):
     def generate(conv, params):
         yield from pieces
         if error:
             raise error
-        yield GenerationStats(frames=4, prompt_tokens=10, new_tokens=len(pieces), ttft_s=0.1,
-                              tokens_per_s=5.0)
+        yield Finished(GenerationStats(frames=4, prompt_tokens=10, new_tokens=len(pieces), ttft_s=0.1,
+                                       tokens_per_s=5.0), answer_ids=[7, 8])
     return generate
 
 
 def test_stream_answer_fills_the_last_turn_and_records_stats():
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
-    seen = [c.last.answer for c in stream_answer(conv, GenerationParams(), fake_generate(["A ", "ball"]))]
-    assert seen[:2] == ["A ", "A ball"]
-    assert conv.last.status == "done" and conv.last.answer == "A ball"
+    seen = [c.last.answer for c in stream_answer(conv, GenerationParams(), NoPrep(), fake_generate(["A ", "ball"]))]
+    assert seen[1:3] == ["A ", "A ball"]
+    assert conv.last.status == "done" and conv.last.answer == "A ball" and conv.last.answer_ids == [7, 8]
     assert "4 frames" in conv.last.stats
 
 
 def test_stream_answer_shows_engine_errors_in_the_chat():
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
-    list(stream_answer(conv, GenerationParams(), fake_generate(["x"], EngineError("too long"))))
+    list(stream_answer(conv, GenerationParams(), NoPrep(), fake_generate(["x"], EngineError("too long"))))
     assert conv.last.status == "error" and "⚠️ too long" in conv.last.notes
 
 
@@ -136,8 +143,8 @@ def test_closing_the_stream_marks_the_answer_stopped_and_closes_generation():
             closed.append(True)
 
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
-    stream = stream_answer(conv, GenerationParams(), generate)
-    next(stream), next(stream)
+    stream = stream_answer(conv, GenerationParams(), NoPrep(), generate)
+    next(stream), next(stream), next(stream)
     stream.close()
     assert conv.last.status == "stopped" and conv.last.answer == "0 1 " and closed == [True]
 

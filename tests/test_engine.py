@@ -8,7 +8,7 @@ import pytest
 
 from model.chat import MediaOptions, add_turn, stream_answer
 from model.conversation import Conversation
-from model.engine import EngineError, GenerationParams, GenerationStats
+from model.engine import EngineError, Finished, GenerationParams
 from model.gpu import generate_stream, gpu_seconds, set_engine
 
 GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)
@@ -17,9 +17,10 @@ GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)
 def run(engine, conv, params=GREEDY):
     """Text and stats of one full answer."""
     pieces, stats = [], None
+    engine.prepare_turn(conv, params)
     for item in engine.stream(conv, params, threading.Event()):
-        if isinstance(item, GenerationStats):
-            stats = item
+        if isinstance(item, Finished):
+            stats = item.stats
         else:
             pieces.append(item)
     return "".join(pieces), stats
@@ -41,9 +42,8 @@ def test_video_answer_streams_and_is_deterministic(engine, video_path):
 
 
 def test_video_tokens_match_the_frames(engine, video_path):
-    inputs = engine.prepare(conversation(video_path, frames=6))
-    video_id = engine.processor.tokenizer.video_token_id
-    assert int((inputs["input_ids"] == video_id).sum()) == 6 * 16
+    ids = engine.tokenize(conversation(video_path, frames=6))
+    assert ids.count(engine.processor.tokenizer.video_token_id) == 6 * 16 == 6 * engine.tokens_per_frame
 
 
 def test_image_and_video_together_and_in_later_turns(engine, video_path, image_path):
@@ -77,8 +77,8 @@ def test_stop_ends_generate_itself(engine, video_path):
         rest = list(stream)
     finally:
         hook.remove()
-    assert isinstance(rest[-1], GenerationStats) and rest[-1].stopped
-    assert rest[-1].new_tokens < 400
+    assert isinstance(rest[-1], Finished) and rest[-1].stats.stopped
+    assert rest[-1].stats.new_tokens < 400
     assert len(steps) - at_stop <= 2  # at most the step in flight when Stop came
 
 
@@ -88,8 +88,8 @@ def test_closing_the_gpu_stream_stops_the_model(engine, video_path):
     hook = engine.model.register_forward_hook(lambda *a: steps.append(1))
     try:
         conv = conversation(video_path)
-        stream = stream_answer(conv, GenerationParams(max_new_tokens=400), generate_stream)
-        next(stream), next(stream)
+        stream = stream_answer(conv, GenerationParams(max_new_tokens=400), engine, generate_stream)
+        next(stream), next(stream), next(stream)
         stream.close()
         at_close = len(steps)
         threading.Event().wait(0.3)
@@ -117,17 +117,16 @@ def test_gpu_duration_grows_with_frames_and_tokens(video_path):
 
 
 def test_per_item_encoding_matches_the_processors_own_batch(engine, video_path, image_path):
-    """Our per-media vision features give the same greedy tokens as pixels through generate()."""
+    """Our ids and per-media vision features give the same greedy tokens as generate() on the
+    processor's own output for the same prompt."""
     import torch
-
-    from model.engine import videos_as_arrays
 
     conv = conversation(image_path, video_path, text="Compare them.")
     reference = engine.processor(text=engine.render_prompt(conv), images=conv.images(),
-                                 videos=videos_as_arrays(conv.videos()), return_tensors="pt")
-    ours = engine.prepare(conv)
-    assert torch.equal(ours["input_ids"], reference["input_ids"])
+                                 videos=[c.frames for c in conv.videos()], return_tensors="pt")
+    assert engine.tokenize(conv) == reference["input_ids"][0].tolist()
     with torch.inference_mode():
         expected = engine.model.generate(**reference, max_new_tokens=10, do_sample=False)
-        got = engine.model.generate(**ours, max_new_tokens=10, do_sample=False)
-    assert torch.equal(expected, got)
+    finished = [x for x in engine.stream(conv, GenerationParams(max_new_tokens=10), threading.Event())
+                if isinstance(x, Finished)][0]
+    assert finished.answer_ids == expected[0, reference["input_ids"].shape[1]:].tolist()

@@ -145,10 +145,12 @@ def test_lying_avi_header(vdir):
     assert [read_index(f) for f in clip.frames] == [shown_at(ref, t)[1] for t in clip.timestamps]
 
 
-def test_variable_frame_rate(vdir):
+@pytest.mark.parametrize("bf", [0, 3])
+def test_variable_frame_rate(vdir, bf):
     times = [i * 0.04 for i in range(25)] + [1.0 + i * 0.2 for i in range(1, 11)] + [3.0 + i * 0.04 for i in range(1, 25)]
-    path = make_video(vdir / "vfr.mp4", times=times, gop=20)
+    path = make_video(vdir / f"vfr{bf}.mp4", times=times, gop=20, bframes=bf)
     clip = check_exact(path, 10)
+    check_exact(path, 23)
     # the slow middle section is sampled by time, not by frame index
     assert any(1.0 < t < 3.0 for t in clip.timestamps)
 
@@ -365,7 +367,7 @@ def test_memory_holds_only_output_and_window(vdir, monkeypatch):
     assert len(clip.frames) == 16
     assert clip.frames.nbytes == 16 * 64 * round(320 * 64 / 192) * 3
     assert peak["held"] <= media.REORDER_WINDOW + 8  # a small reorder window, never the whole video
-    assert peak["decoded"] > 500  # the check above did see a long decode
+    assert peak["decoded"] > 300  # the check above did see a long decode
     fast = sample_video(path, 8, size=64)
     assert len(fast.frames) == 8
 
