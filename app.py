@@ -16,9 +16,10 @@ from pathlib import Path
 import gradio as gr
 from gradio.data_classes import FileData
 
-from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
-                        retry_last, start_session, stream_answer, undo_last, validate_message)
-from model.conversation import Conversation, chatbot_messages
+from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
+                        release_media, retry_last, start_session, stream_answer, undo_last,
+                        validate_message)
+from model.conversation import Conversation, FrameStrip, chatbot_messages
 from model.engine import Engine, GenerationParams
 from model.gpu import generate_stream, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -36,51 +37,77 @@ EXAMPLES = [
 ]
 
 
+CSS = """
+.frames-strip .thumbnail-item { min-width: 64px; }
+#notice { border-left: 4px solid #f59e0b; padding-left: 8px; }
+footer { display: none !important; }
+"""
+
+
+def render_chat(conv: Conversation) -> list[dict]:
+    """The conversation as Chatbot messages, frame strips as galleries."""
+    return [{**m, "content": strip_gallery(m["content"])} if isinstance(m["content"], FrameStrip) else m
+            for m in chatbot_messages(conv)]
+
+
+def strip_gallery(strip: FrameStrip) -> gr.Gallery:
+    """A row of the frames the model saw, with their times; a click enlarges one."""
+    return gr.Gallery(value=strip.frames, label=strip.label, show_label=True, columns=8, rows=1,
+                      height=130, object_fit="contain", allow_preview=True, preview=False,
+                      elem_classes=["frames-strip"], buttons=["download", "fullscreen"])
+
+
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
     limits = ChatLimits(max_frames=settings.max_frames)
 
-    def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, request: gr.Request):
+    def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
+               frame_times: bool, request: gr.Request, progress=gr.Progress()):
         """Validate the message, load its media and add the user's turn."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
         try:
             text, files = validate_message(message.get("text"), message.get("files"), conv, limits)
+            clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), chatbot_messages(conv), conv
-        options = MediaOptions(frames=min(int(frames), limits.max_frames), exact_frames=bool(exact))
+            return gr.skip(), render_chat(conv), conv
+        if files:
+            progress(0, desc=f"Sampling frames from {len(files)} file(s)…")
+        options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
+                               start=clip_start, end=clip_end, frame_times=bool(frame_times))
         add_turn(conv, text, files, options)
-        return gr.MultimodalTextbox(value=None, interactive=False), chatbot_messages(conv), conv
+        return gr.MultimodalTextbox(value=None, interactive=False), render_chat(conv), conv
 
     def answer(conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
         """Stream the answer to the last turn into the chat."""
         params = GenerationParams(max_new_tokens=min(int(max_new_tokens), settings.max_new_tokens),
                                   temperature=float(temperature), top_p=float(top_p))
-        yield chatbot_messages(conv), conv
+        yield render_chat(conv), conv
         for _ in stream_answer(conv, params, engine, generate_stream):
-            yield chatbot_messages(conv), conv
+            yield render_chat(conv), conv
 
     def stop(conv: Conversation):
         mark_stopped(conv)
-        return chatbot_messages(conv), conv, gr.MultimodalTextbox(interactive=True)
+        return render_chat(conv), conv, gr.MultimodalTextbox(interactive=True)
 
     def retry(conv: Conversation):
         if not retry_last(conv):
             gr.Warning("There is no answer to retry.")
-        return chatbot_messages(conv), conv
+        return render_chat(conv), conv
 
     def undo(conv: Conversation):
         turn = undo_last(conv)
         restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
-        return chatbot_messages(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True)
+        return render_chat(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True)
 
     def clear(conv: Conversation):
-        engine.forget(conv.session_id)
+        forget_conversation(conv)
         return [], Conversation()
 
     def forget_conversation(conv: Conversation) -> None:
+        release_media(conv)
         if conv.session_id:
             engine.forget(conv.session_id)
 
@@ -100,7 +127,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             text, paths = validate_message(question, paths, conv, limits)
         except UserInputError as exc:
             raise gr.Error(str(exc)) from None
-        turn = add_turn(conv, text, paths, MediaOptions(frames=max(1, min(int(frames), limits.max_frames))))
+        options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), thumbnails=False)
+        turn = add_turn(conv, text, paths, options)
         if turn.rejected:
             raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
@@ -110,14 +138,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
             yield turn.answer
 
-    with gr.Blocks(title="LLaVA-NeXT-Video chat") as demo:
+    with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
                     f"<sub>Running **{engine.description}**</sub>")
         if engine.notice:
             gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
         conv = gr.State(Conversation(), delete_callback=forget_conversation)
-        with gr.Row():
-            with gr.Column(scale=4):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=320):
                 chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False,
                                      placeholder="Upload a video or an image, then ask about it. "
                                                  "Follow-up questions keep the same media.")
@@ -126,13 +154,21 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     placeholder="Ask about a video or image (attach with the clip icon)…",
                     show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000)
                 gr.Examples(examples=EXAMPLES, inputs=textbox, label="Examples")
-            with gr.Column(scale=1, min_width=240):
-                with gr.Accordion("Settings", open=True):
+            with gr.Column(scale=1, min_width=260):
+                with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, settings.max_frames, value=settings.frames, step=1,
                                        label="Frames per video",
                                        info="More frames see more, but cost time and context.")
+                    with gr.Row():
+                        clip_start = gr.Textbox(label="Clip start", placeholder="0:00", min_width=90,
+                                                max_lines=1)
+                        clip_end = gr.Textbox(label="Clip end", placeholder="end", min_width=90, max_lines=1)
+                    gr.Markdown("<sub>Seconds (83.5) or mm:ss (1:23.5); applies to the next upload.</sub>")
                     exact = gr.Checkbox(False, label="Exact frame times",
                                         info="Slower on long videos; default takes a nearby keyframe.")
+                    frame_times = gr.Checkbox(False, label="Tell the model the frame times",
+                                              info="Adds 'frames taken at 0.0 s, 2.1 s, …' to the question.")
+                with gr.Accordion("Answer", open=True):
                     max_new = gr.Slider(16, settings.max_new_tokens, value=min(256, settings.max_new_tokens),
                                         step=16, label="Max new tokens")
                     temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature",
@@ -142,7 +178,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         answer_inputs = [conv, max_new, temperature, top_p]
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
-        submitted = textbox.submit(submit, [textbox, conv, frames, exact], [textbox, chatbot, conv],
+        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times]
+        submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",
                                    api_visibility=hidden)
         answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
@@ -182,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",
-                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft())
+                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,13 @@ from model.conversation import Conversation
 from model.media import VideoClip
 
 
-def thin_clip(clip: VideoClip, frames: int) -> VideoClip:
-    """The clip with `frames` of its frames, spread evenly over it."""
-    keep = np.unique(np.linspace(0, len(clip.timestamps) - 1, max(1, frames)).round().astype(int))
+def spread(count: int, keep: int) -> list[int]:
+    """`keep` indices spread evenly over range(count), first and last included."""
+    return sorted({int(i) for i in np.linspace(0, count - 1, max(1, min(keep, count))).round()})
+
+
+def thin_clip(clip: VideoClip, keep: list[int]) -> VideoClip:
+    """The clip with only the frames at indices `keep`."""
     return replace(clip, frames=clip.frames[keep], timestamps=[clip.timestamps[i] for i in keep])
 
 
@@ -37,7 +41,9 @@ def make_room(conv: Conversation, overflow: int, tokens_per_frame: int) -> str |
         have = len(item.clip.timestamps)
         keep = have - math.ceil(overflow / tokens_per_frame)
         if keep >= 1:
-            item.replace_clip(thin_clip(item.clip, keep))
+            indices = spread(have, keep)
+            item.replace_clip(thin_clip(item.clip, indices), [item.thumbnails[i] for i in indices]
+                              if item.thumbnails else [])
             last.prompt_ids = None
             return f"Used {keep} of {have} frames of {item.name} so that it fits in the model's context."
     return None

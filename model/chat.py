@@ -13,7 +13,8 @@ from pathlib import Path
 
 from model.conversation import Conversation, MediaItem, Turn
 from model.engine import Engine, EngineError, Finished, GenerationParams
-from model.media import MediaError, load_image, media_kind, sample_video
+from model.media import ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, load_image, media_kind, sample_video
+from model.thumbnails import remove_thumbnails, write_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ class MediaOptions:
     frames: int = 16
     exact_frames: bool = False
     size: int = 336
+    start: float | None = None  # clip range of videos, in seconds
+    end: float | None = None
+    frame_times: bool = False  # tell the model when each frame was taken
+    thumbnails: bool = True  # write frame images for the page
 
 
 def validate_message(text: str | None, files: list[str] | None, conv: Conversation,
@@ -59,23 +64,61 @@ def validate_message(text: str | None, files: list[str] | None, conv: Conversati
     if len(conv.media()) + len(files) > limits.max_media_per_conversation:
         raise UserInputError(f"A conversation holds at most {limits.max_media_per_conversation} "
                              "files: press Clear to start a new one.")
-    if not files and not conv.media() and not text:
-        raise UserInputError("Attach a video or an image to ask about.")
+    for f in files:
+        if Path(f).suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
+            raise UserInputError(f"{Path(f).name} is not a video or an image this demo reads: attach {ACCEPTED}.")
     return text, files
+
+
+def parse_clip_time(text: str | float | None, name: str) -> float | None:
+    """Seconds from '83.5', '1:23.5' or '0:01:23'; None when empty."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        if isinstance(text, (int, float)):
+            seconds = float(text)
+        else:
+            seconds = 0.0
+            for part in text.strip().split(":"):
+                seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise UserInputError(f"The clip {name} '{text}' is not a time: write seconds (83.5) or mm:ss (1:23.5).") from None
+    if seconds < 0 or seconds != seconds:
+        raise UserInputError(f"The clip {name} must be a time from 0 on.")
+    return seconds
+
+
+def clip_range(start_text: str | None, end_text: str | None) -> tuple[float | None, float | None]:
+    """The clip range typed by the user, checked for order."""
+    start, end = parse_clip_time(start_text, "start"), parse_clip_time(end_text, "end")
+    if start is not None and end is not None and end < start:
+        raise UserInputError("The clip end comes before its start.")
+    return start, end
+
+
+def release_media(conv: Conversation) -> None:
+    """Delete the frame images written for the conversation's videos."""
+    for turn in conv.turns:
+        for item in turn.media:
+            remove_thumbnails(item.key)
 
 
 def load_media(path: str, options: MediaOptions) -> MediaItem:
     """Read one upload as the model will see it (raises MediaError with a readable reason)."""
     kind = media_kind(path)
     if kind == "video":
-        clip = sample_video(path, options.frames, size=options.size, exact=options.exact_frames)
-        return MediaItem(path=path, kind="video", clip=clip)
+        clip = sample_video(path, options.frames, start=options.start, end=options.end, size=options.size,
+                            exact=options.exact_frames)
+        item = MediaItem(path=path, kind="video", clip=clip)
+        if options.thumbnails:
+            item.thumbnails = write_thumbnails(clip, item.key)
+        return item
     return MediaItem(path=path, kind="image", image=load_image(path))
 
 
 def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
     """Append a user turn; a file that cannot be read makes it an error turn with the reason."""
-    turn = Turn(text=text)
+    turn = Turn(text=text, frame_times=options.frame_times)
     conv.turns.append(turn)
     for path in files:
         try:
@@ -165,4 +208,9 @@ def retry_last(conv: Conversation) -> bool:
 
 def undo_last(conv: Conversation) -> Turn | None:
     """Remove the last turn and return it (its text and files go back to the input box)."""
-    return conv.turns.pop() if conv.turns else None
+    if not conv.turns:
+        return None
+    turn = conv.turns.pop()
+    for item in turn.media:
+        remove_thumbnails(item.key)
+    return turn

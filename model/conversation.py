@@ -29,14 +29,15 @@ class MediaItem:
     image: Image.Image | None = None
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # identifies cached vision features
     dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
+    thumbnails: list[str] = field(default_factory=list)  # one small image per sampled frame
 
     @property
     def name(self) -> str:
         return Path(self.path).name
 
-    def replace_clip(self, clip: VideoClip) -> None:
+    def replace_clip(self, clip: VideoClip, thumbnails: list[str]) -> None:
         """Use other frames of the same video (features computed for the old ones no longer apply)."""
-        self.clip, self.key = clip, uuid.uuid4().hex
+        self.clip, self.thumbnails, self.key = clip, thumbnails, uuid.uuid4().hex
 
     def summary(self) -> str:
         """A short description for notes and logs: '8 frames, 0:00.0 to 0:05.6' or '640x400'."""
@@ -59,6 +60,7 @@ class Turn:
     status: TurnStatus = "pending"
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. fewer frames)
     rejected: list[str] = field(default_factory=list)  # names of attached files that could not be read
+    frame_times: bool = False  # tell the model when each video frame was taken
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
     answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
 
@@ -115,8 +117,10 @@ def template_messages(conv: Conversation, answers: list[str] | None = None) -> l
     if conv.system_prompt:
         messages.append({"role": "system", "content": [{"type": "text", "text": conv.system_prompt}]})
     for i, turn in enumerate(conv.context_turns()):
-        parts = [{"type": m.kind} for m in turn.context_media()]
-        parts.append({"type": "text", "text": turn.text})
+        media = turn.context_media()
+        parts = [{"type": m.kind} for m in media]
+        hint = frame_times_hint(media) if turn.frame_times else ""
+        parts.append({"type": "text", "text": f"{hint}\n{turn.text}" if hint else turn.text})
         messages.append({"role": "user", "content": parts})
         if answers is not None:
             answer = answers[i] if i < len(answers) else None
@@ -127,14 +131,53 @@ def template_messages(conv: Conversation, answers: list[str] | None = None) -> l
     return messages
 
 
+def frame_times_hint(media: list[MediaItem]) -> str:
+    """'Frames of clip.mp4 (12.0 s long) were taken at 0.4 s, 1.1 s, ...' for each video."""
+    lines = []
+    for item in media:
+        if item.clip is not None:
+            times = ", ".join(f"{t:.1f} s" for t in item.clip.timestamps)
+            lines.append(f"Frames of {item.name} ({item.clip.duration:.1f} s long) were taken at {times}.")
+    return " ".join(lines)
+
+
+@dataclass(frozen=True)
+class FrameStrip:
+    """The frames the model saw of one video: (image path, 'mm:ss.s') pairs, for the chat."""
+
+    name: str
+    frames: list[tuple[str, str]]
+    dropped: bool = False
+
+    @property
+    def label(self) -> str:
+        state = " · left out of the context" if self.dropped else ""
+        return f"{self.name} · {len(self.frames)} frames the model saw{state}"
+
+
+def frame_strip(item: MediaItem) -> FrameStrip | None:
+    """The strip of a video item (None for images, or before frames were written)."""
+    if item.clip is None or not item.thumbnails:
+        return None
+    times = [format_timestamp(t) for t in item.clip.timestamps]
+    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped)
+
+
 def chatbot_messages(conv: Conversation) -> list[dict]:
-    """Messages for a gradio Chatbot: the user's files, their text, then the answer and notes."""
+    """Messages for a gradio Chatbot: the user's files and text; the frames strips, answer and notes.
+
+    Strips are FrameStrip values, which the page turns into galleries.
+    """
     out: list[dict] = []
     for turn in conv.turns:
         for item in turn.media:
             out.append({"role": "user", "content": {"path": item.path}})
         if turn.text:
             out.append({"role": "user", "content": turn.text})
+        for item in turn.media:
+            strip = frame_strip(item)
+            if strip is not None:
+                out.append({"role": "assistant", "content": strip})
         answer = _answer_markdown(turn)
         if answer:
             out.append({"role": "assistant", "content": answer})

@@ -581,10 +581,15 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     picked: dict[int, np.ndarray] = {}
     stopped = False
     try:
-        for t in targets:
+        for i, t in enumerate(targets):
             got = None
             if not exact and probe.keyframes and slack > 0:
-                got = _keyframe_near(cursor, t, slack)
+                nxt = targets[i + 1] if i + 1 < len(targets) else None
+                key = _stand_in_keyframe(probe.keyframes, t, nxt, slack)
+                if key is not None:
+                    got = cursor.keyframe(key)
+                    if got is not None and abs(got[0] - t) > slack:
+                        got = None
             if got is None:
                 if cursor.needs_seek(t):
                     cursor.seek(t)
@@ -612,7 +617,7 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     if stopped:
         notes.append(f"decoding was stopped to bound the work; {len(order)} of {n} frames returned")
     elif len(order) < n and e - s > 0:
-        notes.append(f"only {len(order)} frames in this clip")
+        notes.append(f"only {len(order)} frame{'s' if len(order) != 1 else ''} in this clip")
     frames = np.stack([picked[k] for k in order])
     w, h = convert.shape or (stream.codec_context.width, stream.codec_context.height)
     src = (stream.codec_context.width, stream.codec_context.height)
@@ -624,14 +629,18 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
                      duration=round(duration, 6), fps=fps, source_size=src, notes=notes)
 
 
-def _keyframe_near(cursor: _Cursor, t: float, slack: float) -> tuple[int, av.VideoFrame] | None:
-    """The keyframe nearest to `t` when one lies within `slack`, decoded alone; else None."""
-    kf = cursor.probe.keyframes
-    i = bisect.bisect_left(kf, t)
-    best = min((k for k in kf[max(i - 1, 0):i + 1]), key=lambda k: abs(k - t), default=None)
+def _stand_in_keyframe(keyframes: list[int], t: float, t_next: float | None, slack: float) -> int | None:
+    """The keyframe to return for target `t` in fast mode, or None to decode `t` exactly.
+
+    A keyframe within `slack` of the target stands in for it, unless it lies before the target
+    and the next target would be decoded forward from the same keyframe anyway (then decoding
+    on to `t` costs a few frames and keeps the decoder's position).
+    """
+    i = bisect.bisect_left(keyframes, t)
+    best = min(keyframes[max(i - 1, 0):i + 1], key=lambda k: abs(k - t), default=None)
     if best is None or abs(best - t) > slack:
         return None
-    got = cursor.keyframe(best)
-    if got is None or abs(got[0] - t) > slack:
-        return None
-    return got
+    if best > t or t_next is None:
+        return best
+    j = bisect.bisect_right(keyframes, t_next) - 1
+    return best if keyframes[j] > best else None

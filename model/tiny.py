@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -56,10 +57,35 @@ HUB_PREFIXES = (
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>", "<video>"]
 VOCAB_SIZE = 512
-IMAGE_SIZE = 32
-PATCH_SIZE = 4
-GRID_PINPOINTS = [[32, 64], [64, 32], [64, 64], [32, 96], [96, 32]]
 INIT_STD = 0.2
+
+
+@dataclass(frozen=True)
+class CheckpointShape:
+    """Sizes of a random-weight checkpoint: vision tower, text model, context."""
+
+    image_size: int = 32
+    patch_size: int = 4
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    text_hidden: int = 128
+    text_intermediate: int = 256
+    text_heads: int = 2
+    text_layers: int = 2
+    max_positions: int = 4096
+
+    @property
+    def grid_pinpoints(self) -> list[list[int]]:
+        s = self.image_size
+        return [[s, 2 * s], [2 * s, s], [2 * s, 2 * s], [s, 3 * s], [3 * s, s]]
+
+
+TINY = CheckpointShape()
+# Realistic token counts for benchmarks: 336 px frames with patch 14 give 144 tokens per frame as
+# in the 7B, and a text model wide enough that prefill dominates on a CPU.
+MEDIUM = CheckpointShape(image_size=336, patch_size=14, vision_hidden=64, vision_layers=2,
+                         text_hidden=768, text_intermediate=2048, text_heads=12, text_layers=4,
+                         max_positions=8192)
 SUPPRESS_SCALE = 1000.0
 SEED = 0
 MARKER = ".tiny-complete"
@@ -119,15 +145,15 @@ def _build_tokenizer():
     )
 
 
-def _build_processor(tokenizer):
-    """Build the LLaVA-NeXT-Video processor with the hub's settings at 32x32 resolution."""
+def _build_processor(tokenizer, shape: CheckpointShape):
+    """Build the LLaVA-NeXT-Video processor with the hub's settings at the shape's resolution."""
     from transformers import LlavaNextImageProcessor, LlavaNextVideoProcessor
     from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling
     from transformers.models.llava_next_video import LlavaNextVideoVideoProcessor
 
     common = dict(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
         resample=PILImageResampling.BICUBIC,
         image_mean=list(OPENAI_CLIP_MEAN),
         image_std=list(OPENAI_CLIP_STD),
@@ -137,42 +163,42 @@ def _build_processor(tokenizer):
         do_normalize=True,
         do_convert_rgb=True,
     )
-    image_processor = LlavaNextImageProcessor(image_grid_pinpoints=GRID_PINPOINTS, do_pad=True, **common)
+    image_processor = LlavaNextImageProcessor(image_grid_pinpoints=shape.grid_pinpoints, do_pad=True, **common)
     video_processor = LlavaNextVideoVideoProcessor(**common)
     return LlavaNextVideoProcessor(
         video_processor=video_processor,
         image_processor=image_processor,
         tokenizer=tokenizer,
         chat_template=CHAT_TEMPLATE,
-        patch_size=PATCH_SIZE,
+        patch_size=shape.patch_size,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
     )
 
 
-def _build_config(tokenizer):
-    """Build the tiny LlavaNextVideoConfig (CLIP vision tower + Llama text model)."""
+def _build_config(tokenizer, shape: CheckpointShape):
+    """Build the LlavaNextVideoConfig (CLIP vision tower + Llama text model) of a shape."""
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextVideoConfig
 
     vision = CLIPVisionConfig(
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        hidden_size=64,
-        intermediate_size=128,
-        num_attention_heads=1,
-        num_hidden_layers=2,
-        projection_dim=64,
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        hidden_size=shape.vision_hidden,
+        intermediate_size=2 * shape.vision_hidden,
+        num_attention_heads=max(1, shape.vision_hidden // 64),
+        num_hidden_layers=shape.vision_layers,
+        projection_dim=shape.vision_hidden,
         hidden_act="quick_gelu",
         layer_norm_eps=1e-5,
     )
     text = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        num_hidden_layers=2,
-        max_position_embeddings=4096,
+        hidden_size=shape.text_hidden,
+        intermediate_size=shape.text_intermediate,
+        num_attention_heads=shape.text_heads,
+        num_key_value_heads=shape.text_heads,
+        num_hidden_layers=shape.text_layers,
+        max_position_embeddings=shape.max_positions,
         rms_norm_eps=1e-5,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -189,12 +215,12 @@ def _build_config(tokenizer):
         vision_feature_select_strategy="default",
         spatial_pool_stride=2,
         spatial_pool_mode="average",
-        image_grid_pinpoints=GRID_PINPOINTS,
+        image_grid_pinpoints=shape.grid_pinpoints,
         projector_hidden_act="gelu",
         tie_word_embeddings=False,
     )
-    config.image_seq_length = (IMAGE_SIZE // PATCH_SIZE) ** 2
-    config.video_seq_length = (IMAGE_SIZE // PATCH_SIZE // 2) ** 2
+    config.image_seq_length = (shape.image_size // shape.patch_size) ** 2
+    config.video_seq_length = (shape.image_size // shape.patch_size // 2) ** 2
     return config
 
 
@@ -267,15 +293,15 @@ def _rewrite_to_hub_layout(path: Path) -> None:
         save_file(renamed, str(files[0]), metadata={"format": "pt"})
 
 
-def build_tiny_checkpoint(path: str | os.PathLike[str]) -> Path:
-    """Build the tiny random-weight LLaVA-NeXT-Video checkpoint into ``path`` and return it."""
+def build_tiny_checkpoint(path: str | os.PathLike[str], shape: CheckpointShape = TINY) -> Path:
+    """Build a random-weight LLaVA-NeXT-Video checkpoint (tiny by default) into ``path``."""
     from transformers import LlavaNextVideoForConditionalGeneration
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = _build_tokenizer()
-    processor = _build_processor(tokenizer)
-    config = _build_config(tokenizer)
+    processor = _build_processor(tokenizer, shape)
+    config = _build_config(tokenizer, shape)
     torch.manual_seed(SEED)
     model = LlavaNextVideoForConditionalGeneration(config).to(torch.float32).eval()
     _reinit_(model)

@@ -35,10 +35,16 @@ def client(app_url):
     return Client(app_url, verbose=False, download_files=False)
 
 
-def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24):
-    """Send one chat message the way the page does (send, then answer); returns the chat and the updates."""
+def send(client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "",
+         frame_times: bool = False):
+    """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    client.predict(message, frames, False, api_name="/send")
+    return client.predict(message, frames, False, start, end, frame_times, api_name="/send")
+
+
+def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24, **options):
+    """Send one chat message the way the page does (send, then answer); returns the chat and the updates."""
+    send(client, text, files, frames, **options)
     job = client.submit(max_new_tokens, 0.0, 0.9, api_name="/answer")
     updates = list(job)
     return job.result(), updates
@@ -50,11 +56,29 @@ def bubbles(history, role):
             for m in history if m["role"] == role]
 
 
+def answers(history):
+    """The assistant's text bubbles (frame strips left out)."""
+    return [b for b in bubbles(history, "assistant") if not b.startswith("[gallery")]
+
+
+def strips(history):
+    """(label, [(path, caption), ...]) of each frames strip in the chat."""
+    out = []
+    for m in history:
+        for part in (m["content"] if isinstance(m["content"], list) else [m["content"]]):
+            if isinstance(part, dict) and part.get("component") == "gallery":
+                items = [(item["image"]["path"], item.get("caption")) for item in part["value"]]
+                out.append((part["props"]["label"], items))
+    return out
+
+
 def part_text(part) -> str:
     if isinstance(part, str):
         return part
     if part.get("type") == "text":
         return part["text"]
+    if part.get("type") == "component" or "component" in part:
+        return f"[{part['component']}: {part['props'].get('label', '')}]"
     file = part.get("file", part)
     return str(file.get("path", ""))
 
@@ -79,26 +103,30 @@ def test_ask_api_reports_a_broken_file_as_an_error(client, broken_video_path, vi
 def test_chat_video_then_follow_up_without_media(client, video_path):
     history, updates = chat(client, "What happens in the video?", [video_path])
     assert len(updates) >= 2
-    answers = bubbles(history, "assistant")
-    assert len(answers) == 1 and answers[0].strip()
+    said = answers(history)
+    assert len(said) == 1 and said[0].strip()
+    [(label, frames)] = strips(history)
+    assert label.startswith("clip.mp4 · 4 frames") and len(frames) == 4
+    assert [c for _, c in frames] == ["00:00.2", "00:00.7", "00:01.2", "00:01.7"]
     assert any(b.endswith("clip.mp4") for b in bubbles(history, "user"))
     history, _ = chat(client, "And what colour is it?")
-    answers = bubbles(history, "assistant")
-    assert len(answers) == 2 and answers[1].strip()
-    assert "No video or image yet" not in answers[1]
+    said = answers(history)
+    assert len(said) == 2 and said[1].strip()
+    assert "No video or image yet" not in said[1]
+    assert len(strips(history)) == 1
 
 
 def test_chat_image(client, image_path):
     history, _ = chat(client, "What is in the picture?", [image_path])
-    assert bubbles(history, "assistant")[-1].strip()
+    assert answers(history)[-1].strip()
 
 
 def test_broken_file_gets_a_clear_message_and_the_server_keeps_serving(client, broken_video_path, video_path):
     history, _ = chat(client, "What is this?", [broken_video_path])
-    message = bubbles(history, "assistant")[-1]
+    message = answers(history)[-1]
     assert "broken.mp4" in message and "Traceback" not in message and "Errno" not in message
     history, _ = chat(client, "Describe it.", [video_path])
-    assert bubbles(history, "assistant")[-1].strip()
+    assert answers(history)[-1].strip()
 
 
 def test_sessions_do_not_share_conversations(app_url, video_path):
@@ -106,8 +134,8 @@ def test_sessions_do_not_share_conversations(app_url, video_path):
     second = Client(app_url, verbose=False, download_files=False)
     chat(first, "One?", [video_path])
     history, _ = chat(second, "Two?")
-    assert len(bubbles(history, "assistant")) == 1
-    assert "No video or image yet" in bubbles(history, "assistant")[0]
+    assert len(answers(history)) == 1
+    assert "No video or image yet" in answers(history)[0]
 
 
 def test_readme_api_example_runs_against_the_app(app_url):
@@ -134,8 +162,7 @@ def test_readme_api_example_runs_against_the_app(app_url):
 def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_works(client, app_engine, video_path):
     import time
 
-    client.predict({"text": "Tell me everything.", "files": [handle_file(str(video_path))]}, 4, False,
-                   api_name="/send")
+    send(client, "Tell me everything.", [video_path])
     steps = []
     hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
     try:
@@ -151,11 +178,11 @@ def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_wor
     late = [t for t in steps if t > stopped_at + 0.5]
     assert not late, f"{len(late)} forward steps ran more than 0.5 s after Stop"
     assert len(steps) < 2000
-    last = bubbles(history, "assistant")[-1]
+    last = answers(history)[-1]
     assert "stopped" in last and len(last) > len("*⏹ stopped*")
     history, _ = chat(client, "A short follow-up?")
-    assert bubbles(history, "assistant")[-1].strip()
-    assert "cached" in bubbles(history, "assistant")[-1]
+    assert answers(history)[-1].strip()
+    assert "cached" in answers(history)[-1]
 
 
 def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine, video_path):
@@ -165,8 +192,7 @@ def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine
 
     import httpx
 
-    client.predict({"text": "Tell me everything.", "files": [handle_file(str(video_path))]}, 4, False,
-                   api_name="/send")
+    send(client, "Tell me everything.", [video_path])
     fn_index = client._infer_fn_index("/answer", None)
     app_url = app_url.rstrip("/")
     steps = []

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from model.budget import make_room, thin_clip
+from model.budget import make_room, spread, thin_clip
 from model.chat import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
 from model.conversation import Conversation
 from model.engine import GenerationParams, TransformersEngine
@@ -193,7 +193,8 @@ def test_thin_clip_keeps_first_and_last_frames(video_path):
     from model.media import sample_video
 
     clip = sample_video(str(video_path), 8, size=32)
-    thin = thin_clip(clip, 3)
+    assert spread(8, 3) == [0, 4, 7] and spread(3, 5) == [0, 1, 2]
+    thin = thin_clip(clip, spread(8, 3))
     assert thin.timestamps == [clip.timestamps[0], clip.timestamps[4], clip.timestamps[7]]
     assert (thin.frames == clip.frames[[0, 4, 7]]).all()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, mark_stopped,
-                        retry_last, stream_answer, undo_last, validate_message)
-from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, template_messages
+from pathlib import Path
+
+from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
+                        parse_clip_time, release_media, retry_last, stream_answer, undo_last,
+                        validate_message)
+from model.conversation import Conversation, FrameStrip, MediaItem, Turn, chatbot_messages, template_messages
 from model.engine import EngineError, Finished, GenerationParams, GenerationStats
-from model.media import VideoClip
+from model.media import VideoClip, format_timestamp
 
 
 def clip(n: int = 4) -> VideoClip:
@@ -157,3 +160,36 @@ def test_retry_undo_and_stop_bookkeeping():
     turn = undo_last(conv)
     assert turn.text == "q" and conv.turns == []
     assert undo_last(conv) is None and not retry_last(conv)
+
+
+@pytest.mark.parametrize("text, seconds", [("83.5", 83.5), ("1:23.5", 83.5), ("0:01:23", 83.0), ("", None),
+                                           (None, None), (" 2 ", 2.0)])
+def test_clip_times_parse_seconds_and_mm_ss(text, seconds):
+    assert parse_clip_time(text, "start") == seconds
+
+
+@pytest.mark.parametrize("start, end, message", [("abc", "", "is not a time"), ("-1", "", "from 0 on"),
+                                                 ("5", "2", "end comes before its start")])
+def test_bad_clip_ranges_are_refused(start, end, message):
+    with pytest.raises(UserInputError, match=message):
+        clip_range(start, end)
+
+
+def test_files_of_other_types_are_refused_before_loading():
+    with pytest.raises(UserInputError, match="notes.txt is not a video or an image"):
+        validate_message("q", ["/tmp/notes.txt"], Conversation(), ChatLimits())
+
+
+def test_clip_range_and_frame_times_reach_the_prompt(video_path):
+    conv = Conversation()
+    turn = add_turn(conv, "What happens?", [str(video_path)],
+                    MediaOptions(frames=4, start=1.0, end=2.0, frame_times=True))
+    times = turn.media[0].clip.timestamps
+    assert len(times) == 4 and all(1.0 <= t <= 2.0 for t in times)
+    text = template_messages(conv)[0]["content"][-1]["text"]
+    assert text.startswith("Frames of clip.mp4 (2.0 s long) were taken at 1.1 s,") and text.endswith("\nWhat happens?")
+    assert len(turn.media[0].thumbnails) == 4
+    [strip] = [m["content"] for m in chatbot_messages(conv) if isinstance(m["content"], FrameStrip)]
+    assert [c for _, c in strip.frames] == [format_timestamp(t) for t in times]
+    release_media(conv)
+    assert not any(Path(p).exists() for p in turn.media[0].thumbnails)

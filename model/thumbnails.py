@@ -1,0 +1,44 @@
+"""The frames the model saw, written as small JPEG files for the page's frame strips."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from model.media import VideoClip, format_timestamp
+
+THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
+
+
+def frames_root() -> Path:
+    """Folder holding every session's frame images (under the system temp dir, served by gradio)."""
+    return Path(tempfile.gettempdir()) / "llava-video-frames"
+
+
+def write_thumbnails(clip: VideoClip, key: str) -> list[str]:
+    """One JPEG per sampled frame, in order; returns their paths."""
+    folder = frames_root() / key
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, frame in enumerate(clip.frames):
+        image = Image.fromarray(frame)
+        if image.height > THUMB_HEIGHT:
+            image = image.resize((max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT),
+                                 Image.Resampling.BILINEAR)
+        path = folder / f"frame_{i:03d}.jpg"
+        image.save(path, quality=85)
+        paths.append(str(path))
+    return paths
+
+
+def captions(clip: VideoClip) -> list[str]:
+    """'mm:ss.s' of each frame."""
+    return [format_timestamp(t) for t in clip.timestamps]
+
+
+def remove_thumbnails(key: str) -> None:
+    """Delete the frame images of one media item."""
+    shutil.rmtree(frames_root() / key, ignore_errors=True)
