@@ -19,7 +19,7 @@ from gradio.data_classes import FileData
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
                         release_media, retry_last, start_session, stream_answer, undo_last,
                         validate_message)
-from model.conversation import Conversation, FrameStrip, chatbot_messages
+from model.conversation import Conversation, FrameStrip, chatbot_messages, latest_strip
 from model.engine import Engine, GenerationParams
 from model.gpu import generate_stream, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -57,6 +57,14 @@ def strip_gallery(strip: FrameStrip) -> gr.Gallery:
                       elem_classes=["frames-strip"], buttons=["download", "fullscreen"])
 
 
+def frames_panel(conv: Conversation) -> gr.Gallery:
+    """The side panel: the newest video's frames, large enough to inspect (click to enlarge)."""
+    strip = latest_strip(conv)
+    if strip is None:
+        return gr.Gallery(value=None, label="Frames the model saw")
+    return gr.Gallery(value=strip.frames, label=strip.label)
+
+
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
@@ -72,13 +80,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), render_chat(conv), conv
+            return gr.skip(), render_chat(conv), conv, gr.skip()
         if files:
             progress(0, desc=f"Sampling frames from {len(files)} file(s)…")
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
                                start=clip_start, end=clip_end, frame_times=bool(frame_times))
         add_turn(conv, text, files, options)
-        return gr.MultimodalTextbox(value=None, interactive=False), render_chat(conv), conv
+        return (gr.MultimodalTextbox(value=None, interactive=False), render_chat(conv), conv,
+                frames_panel(conv))
 
     def answer(conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
         """Stream the answer to the last turn into the chat."""
@@ -89,8 +98,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             yield render_chat(conv), conv
 
     def stop(conv: Conversation):
-        mark_stopped(conv)
-        return render_chat(conv), conv, gr.MultimodalTextbox(interactive=True)
+        mark_stopped(conv)  # the answer's stream sees it at its next piece and ends generation
+        return render_chat(conv), gr.MultimodalTextbox(interactive=True)
 
     def retry(conv: Conversation):
         if not retry_last(conv):
@@ -100,11 +109,12 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     def undo(conv: Conversation):
         turn = undo_last(conv)
         restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
-        return render_chat(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True)
+        return (render_chat(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True),
+                frames_panel(conv))
 
     def clear(conv: Conversation):
         forget_conversation(conv)
-        return [], Conversation()
+        return [], Conversation(), frames_panel(Conversation())
 
     def forget_conversation(conv: Conversation) -> None:
         release_media(conv)
@@ -146,15 +156,19 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         conv = gr.State(Conversation(), delete_callback=forget_conversation)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False,
+                chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False, elem_id="chat",
                                      placeholder="Upload a video or an image, then ask about it. "
                                                  "Follow-up questions keep the same media.")
                 textbox = gr.MultimodalTextbox(
                     file_types=[*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS], file_count="multiple",
                     placeholder="Ask about a video or image (attach with the clip icon)…",
-                    show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000)
+                    show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000,
+                    elem_id="question")
                 gr.Examples(examples=EXAMPLES, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
+                frames_view = gr.Gallery(label="Frames the model saw", columns=4, height=220,
+                                         object_fit="contain", allow_preview=True, elem_id="frames",
+                                         buttons=["fullscreen"])
                 with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, settings.max_frames, value=settings.frames, step=1,
                                        label="Frames per video",
@@ -170,7 +184,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                               info="Adds 'frames taken at 0.0 s, 2.1 s, …' to the question.")
                 with gr.Accordion("Answer", open=True):
                     max_new = gr.Slider(16, settings.max_new_tokens, value=min(256, settings.max_new_tokens),
-                                        step=16, label="Max new tokens")
+                                        step=16, label="Max new tokens", elem_id="max-new-tokens")
                     temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature",
                                             info="0 answers greedily (the same every time).")
                     top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
@@ -179,20 +193,21 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
         submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times]
-        submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv],
+        submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, frames_view],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",
                                    api_visibility=hidden)
         answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
                                    api_name="answer", api_visibility=hidden)
         answering.then(unlock, None, textbox, api_visibility="private")
-        textbox.stop(stop, [conv], [chatbot, conv, textbox], cancels=[answering], queue=False,
+        textbox.stop(stop, [conv], [chatbot, textbox], cancels=[answering], concurrency_limit=None,
                      api_name="stop", api_visibility=hidden)
         retried = chatbot.retry(retry, [conv], [chatbot, conv], queue=False, api_name="retry",
                                 api_visibility=hidden)
         retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private")
-        chatbot.undo(undo, [conv], [chatbot, conv, textbox], queue=False, api_name="undo",
+        chatbot.undo(undo, [conv], [chatbot, conv, textbox, frames_view], queue=False, api_name="undo",
                      api_visibility=hidden)
-        chatbot.clear(clear, [conv], [chatbot, conv], queue=False, api_name="clear", api_visibility=hidden)
+        chatbot.clear(clear, [conv], [chatbot, conv, frames_view], queue=False, api_name="clear",
+                      api_visibility=hidden)
         demo.unload(tab_closed)
         gr.api(ask, api_name="ask", concurrency_id="gpu")
     return demo

@@ -174,6 +174,45 @@ def cell_in_subprocess(method: str, path: Path, n: int, repeats: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def decoded_frames(path: Path, n: int) -> dict:
+    """Frames each method decodes (deterministic, unlike times on a shared machine)."""
+    from model import media
+
+    bounds = []
+    init = media._Bounds.__init__
+
+    def recording_init(self):
+        init(self)
+        bounds.append(self)
+
+    media._Bounds.__init__ = recording_init
+    try:
+        counts = {}
+        for name, exact in (("exact", True), ("default", False)):
+            media.sample_video(path, n, exact=exact)
+            counts[name] = media.MAX_DECODED_FRAMES - bounds[-1].frames_left
+    finally:
+        media._Bounds.__init__ = init
+    with av.open(str(path)) as c:
+        total = c.streams.video[0].frames
+    counts["seed"] = int(np.arange(0, total, total / n).astype(int)[-1]) + 1
+    counts["floor"] = n
+    return counts
+
+
+def print_decoded_table(durations: list[str], counts: list[int]) -> None:
+    print("\nframes decoded (non-reference frames dropped with skip_frame are not counted)\n")
+    print("| video | GOP | frames | seed | exact | default | floor |")
+    print("|---|---|---|---|---|---|---|")
+    for dur in durations:
+        for res in SIZES:
+            for gop in GOPS:
+                for n in counts:
+                    c = decoded_frames(video_path(res, dur, gop), n)
+                    print(f"| {res} {dur} | {gop} | {n} | {c['seed']} | {c['exact']} | {c['default']} | {n} |",
+                          flush=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -181,8 +220,9 @@ def cell_in_subprocess(method: str, path: Path, n: int, repeats: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the 10 s and 60 s videos")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--counts", default=",".join(map(str, COUNTS)))
+    ap.add_argument("--decoded-only", action="store_true", help="only count decoded frames (no timing)")
     ap.add_argument("--cell", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cell:
@@ -192,6 +232,9 @@ def main() -> None:
     durations = ["10s", "60s"] if args.quick else list(DURATIONS)
     ensure_videos(durations)
     counts = [int(x) for x in args.counts.split(",")]
+    if args.decoded_only:
+        print_decoded_table(durations, counts)
+        return
     print(f"\nmedian seconds over up to {args.repeats} runs (one run when a run takes > 8 s); "
           "memory = peak RSS growth in MB\n")
     header = ("| video | GOP | frames | seed s | exact s | default s | floor s | seed/exact | seed/default "
@@ -208,11 +251,13 @@ def main() -> None:
                     s = {m: r[m]["seconds"] for m in METHODS}
                     line = (f"| {res} {dur} | {gop} | {n} | {s['seed']:.3f} | {s['exact']:.3f} | {s['default']:.3f} "
                             f"| {s['floor']:.3f} | {s['seed'] / s['exact']:.1f}x | {s['seed'] / s['default']:.1f}x "
-                            f"| {s['default'] / s['floor']:.2f} | {r['seed']['mem_mb']:.0f} / {r['exact']['mem_mb']:.0f}"
+                            f"| {s['default'] / s['floor']:.2f} "
+                            f"| {r['seed']['mem_mb']:.0f} / {r['exact']['mem_mb']:.0f}"
                             f" / {r['default']['mem_mb']:.0f} |")
                     print(line, flush=True)
                     rows.append({"video": f"{res} {dur}", "gop": gop, "frames": n, **{m: r[m] for m in METHODS}})
     (CACHE / "last_run.json").write_text(json.dumps(rows, indent=1))
+    print_decoded_table(durations, counts)
 
 
 if __name__ == "__main__":

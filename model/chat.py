@@ -159,13 +159,16 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine,
         yield conv
         stream = generate(conv, params)
         for item in stream:
+            if turn.status == "stopped":  # Stop pressed: mark_stopped ran in another handler
+                break
             if isinstance(item, Finished):
                 turn.stats = item.stats.line()
                 turn.answer_ids = item.answer_ids
             else:
                 turn.answer += item
             yield conv
-        turn.status = "done"
+        else:
+            turn.status = "done"
     except EngineError as exc:
         turn.status = "error"
         turn.notes.append(f"⚠️ {exc}")

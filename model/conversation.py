@@ -163,6 +163,16 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
     return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped)
 
 
+def latest_strip(conv: Conversation) -> FrameStrip | None:
+    """The strip of the newest video in the conversation, if any."""
+    for turn in reversed(conv.turns):
+        for item in reversed(turn.media):
+            strip = frame_strip(item)
+            if strip is not None:
+                return strip
+    return None
+
+
 def chatbot_messages(conv: Conversation) -> list[dict]:
     """Messages for a gradio Chatbot: the user's files and text; the frames strips, answer and notes.
 

@@ -345,6 +345,7 @@ class _Cursor:
 
     def __init__(self, path: Path, container, stream, probe: _Probe, bounds: _Bounds) -> None:
         self.path, self.container, self.stream, self.probe, self.bounds = path, container, stream, probe, bounds
+        self.opened_with = container
         self.packets = None
         self.heap: list[tuple[int, int, av.VideoFrame]] = []
         self.seq = 0
@@ -368,8 +369,9 @@ class _Cursor:
         self._reset()
 
     def restart(self) -> None:
-        """Reopen the file and decode from its start."""
-        self.container.close()
+        """Reopen the file and decode from its start (the caller closes the container it passed in)."""
+        if self.container is not self.opened_with:
+            self.container.close()
         self.container = av.open(str(self.path), metadata_errors="ignore")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = DECODER_THREADING
@@ -471,9 +473,10 @@ class _Cursor:
                 continue
             self.packets = None  # drained decoder: seek before decoding again
             self.bounds.frames_left -= max(len(frames), 1)
-            if frames:
-                f = frames[0]
-                return (f.pts if f.pts is not None else pkt.pts), f
+            if not frames:
+                return None
+            f = frames[0]
+            return (f.pts if f.pts is not None else pkt.pts), f
         self.packets = None
         return None
 
@@ -576,6 +579,8 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     if e - s <= 0:
         targets = [probe.origin + s / tb]
     slack = step / 4 / tb  # how far a stand-in keyframe may be from its target, pts units
+    coded_size = (stream.codec_context.width, stream.codec_context.height)
+    rate = stream.average_rate or stream.guessed_rate
     cursor = _Cursor(p, container, stream, probe, bounds)
     convert = _Converter(size)
     picked: dict[int, np.ndarray] = {}
@@ -619,11 +624,7 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     elif len(order) < n and e - s > 0:
         notes.append(f"only {len(order)} frame{'s' if len(order) != 1 else ''} in this clip")
     frames = np.stack([picked[k] for k in order])
-    w, h = convert.shape or (stream.codec_context.width, stream.codec_context.height)
-    src = (stream.codec_context.width, stream.codec_context.height)
-    if convert.turns % 2:
-        src = src[::-1]
-    rate = stream.average_rate or stream.guessed_rate
+    src = coded_size[::-1] if convert.turns % 2 else coded_size
     fps = float(rate) if rate else (len(order) / duration if duration else 0.0)
     return VideoClip(frames=frames, timestamps=[round((k - probe.origin) * tb, 6) for k in order],
                      duration=round(duration, 6), fps=fps, source_size=src, notes=notes)

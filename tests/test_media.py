@@ -114,6 +114,18 @@ def test_default_mode_near_targets(vdir):
     assert len(clip.timestamps) == 4
 
 
+def test_default_mode_mixes_keyframes_and_exact_frames(vdir):
+    # keyframes every 2.4 s; targets 1, 3, 5, 7, 9, 11 s with a slack of 0.5 s: only 7 s may take
+    # the keyframe at 7.2 s, the others (including 9 s, right after that drained decode) are exact
+    path = make_video(vdir / "mixed.mp4", seconds=12, fps=25, gop=60, bframes=3)
+    ref = decode_all(path)
+    clip = sample_video(path, 6)
+    want = [shown_at(ref, t) for t in targets(12.0, 6)]
+    want[3] = (7.2, 180)
+    assert [round(t, 3) for t in clip.timestamps] == [round(t, 3) for t, _ in want]
+    assert [read_index(f) for f in clip.frames] == [i for _, i in want]
+
+
 def test_bframes_and_window(bframes):
     check_exact(bframes, 6, start=1.0, end=3.5)
     clip = sample_video(bframes, 6, start=1.0, end=3.5)
@@ -147,7 +159,8 @@ def test_lying_avi_header(vdir):
 
 @pytest.mark.parametrize("bf", [0, 3])
 def test_variable_frame_rate(vdir, bf):
-    times = [i * 0.04 for i in range(25)] + [1.0 + i * 0.2 for i in range(1, 11)] + [3.0 + i * 0.04 for i in range(1, 25)]
+    times = ([i * 0.04 for i in range(25)] + [1.0 + i * 0.2 for i in range(1, 11)]
+             + [3.0 + i * 0.04 for i in range(1, 25)])
     path = make_video(vdir / f"vfr{bf}.mp4", times=times, gop=20, bframes=bf)
     clip = check_exact(path, 10)
     check_exact(path, 23)
@@ -489,3 +502,20 @@ def test_media_module_stays_light():
     code = "import sys, model.media; print(any(m in sys.modules for m in ('torch', 'gradio', 'cv2')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name,codec", [("trunc.avi", "mpeg4"), ("trunc.webm", "libvpx"), ("trunc.gif", "gif")])
+def test_truncated_anywhere_never_crashes(vdir, name, codec):
+    # regression: a cut AVI once made the decoder reopen the file and touch the closed container
+    path = make_video(vdir / name, seconds=2, fps=12, codec=codec, gop=6, bframes=2 if codec == "mpeg4" else 0)
+    data = path.read_bytes()
+    for fraction in (0.05, 0.3, 0.55, 0.8, 0.97):
+        cut = vdir / f"cut{int(fraction * 100)}{name}"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        for exact in (False, True):
+            try:
+                clip = sample_video(cut, 8, exact=exact)
+            except MediaError as e:
+                assert_one_sentence(e)
+            else:
+                assert len(clip.frames) == len(clip.timestamps) >= 1

@@ -81,7 +81,8 @@ def make_video(path: str | Path, *, seconds: float = 2.0, fps: float = 25, size:
     if codec == "libx264":
         opts = {"preset": "ultrafast", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}"}
     elif codec == "libx265":
-        opts = {"preset": "ultrafast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"}
+        opts = {"preset": "ultrafast",
+                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"}
     elif codec in ("libvpx", "libvpx-vp9"):
         opts = {"deadline": "realtime", "cpu-used": "8", "g": str(gop)}
     elif codec == "libsvtav1":

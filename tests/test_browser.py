@@ -1,0 +1,179 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, against the launched app."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from model.settings import AppSettings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
+TIME = re.compile(r"^\d\d:\d\d\.\d$")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page_url(loaded_tiny):
+    import app
+    from model.engine import TransformersEngine
+    from model.kv_cache import CacheStore
+
+    engine = TransformersEngine(loaded_tiny, CacheStore(1 << 28, 1 << 26))
+    demo = app.build_demo(engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000))
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                show_error=True, css=app.CSS)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture()
+def page(browser, page_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(page_url)
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def ask(page, text: str, files=()) -> None:
+    """Attach files and send a question as a user would."""
+    if files:
+        page.locator("#question input[type=file]").set_input_files([str(f) for f in files])
+        page.wait_for_timeout(300)
+    box = page.locator("#question textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def set_max_new_tokens(page, value: int) -> None:
+    field = page.locator("#max-new-tokens input[type=number]")
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def last_answer(page) -> str:
+    bots = page.get_by_test_id("bot")
+    return bots.nth(bots.count() - 1).inner_text() if bots.count() else ""
+
+
+def wait_for_answer_end(page, timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = last_answer(page)
+        if "tok/s" in text or "⚠️" in text:
+            return text
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no finished answer after {timeout_s} s: {last_answer(page)!r}")
+
+
+def test_page_loads_with_model_line_and_examples(page):
+    assert page.get_by_text("Chat with videos and images").is_visible()
+    assert page.get_by_text("tiny · cpu · float32").is_visible()
+    assert page.get_by_text("answers are random text").is_visible()
+    assert page.get_by_text("What does the ball do?").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "01-page.png"))
+
+
+def test_upload_ask_stream_and_see_the_frames(page, video_path):
+    set_max_new_tokens(page, 600)
+    ask(page, "What happens in the video?", [video_path])
+    lengths = set()
+    deadline = time.monotonic() + 30
+    while "tok/s" not in last_answer(page) and time.monotonic() < deadline:
+        lengths.add(len(last_answer(page)))
+        page.wait_for_timeout(50)
+    answer = wait_for_answer_end(page)
+    assert len([n for n in lengths if n > 0]) >= 2, "the answer did not stream in"
+    assert "4 frames" in answer and "prompt tokens" in answer
+    thumbs = page.locator("#chat").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
+    assert thumbs.count() == 4
+    times = [thumbs.nth(i).inner_text().strip() for i in range(4)]
+    assert all(TIME.match(t) for t in times) and times == sorted(times)
+    assert page.locator("#chat").get_by_text("clip.mp4 · 4 frames the model saw").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "02-answer-with-frames.png"))
+    panel = page.locator("#frames")
+    panel_thumbs = panel.get_by_role("button", name=re.compile(r"^Thumbnail \d+ of 4$"))
+    assert panel_thumbs.count() == 4
+    small = panel.locator("img").first.bounding_box()["width"]
+    panel_thumbs.nth(1).click()  # enlarges the frame
+    page.wait_for_timeout(500)
+    large = max(img.bounding_box()["width"] for img in panel.locator("img").all() if img.is_visible())
+    assert large > 1.5 * small, (small, large)
+    assert panel.get_by_text(times[1]).first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "03-frame-enlarged.png"))
+
+
+def test_stop_ends_the_answer_and_the_next_question_works(page, video_path):
+    set_max_new_tokens(page, 4000)
+    ask(page, "Tell me everything about it.", [video_path])
+    deadline = time.monotonic() + 30
+    while len(last_answer(page)) < 150 and time.monotonic() < deadline:  # strip label + streamed words
+        page.wait_for_timeout(50)
+    page.get_by_role("button", name="Stop").click()
+    try:
+        page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "stop-failure.png"), full_page=True)
+        raise
+    stopped = last_answer(page)
+    page.wait_for_timeout(1000)
+    assert last_answer(page) == stopped, "the answer kept growing after Stop"
+    assert "tok/s" not in stopped
+    page.screenshot(path=str(ARTIFACTS / "04-stopped.png"))
+    set_max_new_tokens(page, 32)
+    ask(page, "And in one word?")
+    answer = wait_for_answer_end(page)
+    assert "tok/s" in answer and "cached" in answer
+
+
+def test_a_broken_file_gets_a_readable_message(page, broken_video_path):
+    ask(page, "What is this?", [broken_video_path])
+    page.get_by_text("broken.mp4:").wait_for()
+    message = last_answer(page)
+    assert "broken.mp4: This file is text, not an image or a video; please upload MP4" in message
+    assert "Traceback" not in message and "Errno" not in message
+    page.screenshot(path=str(ARTIFACTS / "05-broken-file.png"))
+
+
+def test_phone_sized_screen(browser, page_url, image_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(page_url)
+        page.locator("#question textarea").wait_for()
+        ask(page, "What is in the picture?", [image_path])
+        wait_for_answer_end(page)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the page is {overflow}px wider than the phone screen"
+        page.screenshot(path=str(ARTIFACTS / "06-phone.png"), full_page=True)
+    finally:
+        context.close()
