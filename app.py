@@ -166,7 +166,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     elem_id="question")
                 gr.Examples(examples=EXAMPLES, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
-                frames_view = gr.Gallery(label="Frames the model saw", columns=4, height=220,
+                frames_view = gr.Gallery(label="Frames the model saw", columns=2, height="auto",
                                          object_fit="contain", allow_preview=True, elem_id="frames",
                                          buttons=["fullscreen"])
                 with gr.Accordion("Video", open=True):
