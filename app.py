@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
-from gradio.data_classes import FileData
+from gradio.utils import get_upload_folder
 
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
                         release_media, retry_last, start_session, stream_answer, undo_last,
@@ -68,7 +68,8 @@ def frames_panel(conv: Conversation) -> gr.Gallery:
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
-    limits = ChatLimits(max_frames=settings.max_frames)
+    # Only files uploaded through gradio (its upload folder) and the examples may be read.
+    limits = ChatLimits(max_frames=settings.max_frames, allowed_roots=(get_upload_folder(), str(ASSETS)))
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, request: gr.Request, progress=gr.Progress()):
@@ -128,11 +129,11 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     def unlock():
         return gr.MultimodalTextbox(interactive=True)
 
-    def ask(files: list[FileData], question: str, frames: int = settings.frames,
-            max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 0.9) -> Iterator[str]:
+    def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
+            temperature: float, top_p: float) -> Iterator[str]:
         """Answer one question about the given videos/images; streams the answer text."""
         conv = Conversation(keep_cache=False)
-        paths = [f["path"] if isinstance(f, dict) else str(f) for f in (files or [])]
+        paths = [str(f) for f in (files or [])]
         try:
             text, paths = validate_message(question, paths, conv, limits)
         except UserInputError as exc:
@@ -209,7 +210,17 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         chatbot.clear(clear, [conv], [chatbot, conv, frames_view], queue=False, api_name="clear",
                       api_visibility=hidden)
         demo.unload(tab_closed)
-        gr.api(ask, api_name="ask", concurrency_id="gpu")
+        with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
+            api_files = gr.File(file_count="multiple", label="files")
+            api_question = gr.Textbox(label="question")
+            api_frames = gr.Number(settings.frames, label="frames", precision=0)
+            api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
+            api_temperature = gr.Number(0.0, label="temperature")
+            api_top_p = gr.Number(0.9, label="top_p")
+            api_answer = gr.Textbox(label="answer")
+        gr.on(triggers=None, fn=ask, api_name="ask", concurrency_id="gpu",
+              inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p],
+              outputs=api_answer)
     return demo
 
 

@@ -34,6 +34,7 @@ class ChatLimits:
     max_media_per_conversation: int = 8
     max_question_chars: int = 4000
     max_frames: int = 32
+    allowed_roots: tuple[str, ...] = ()  # folders files may come from (uploads, examples); empty: any
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,17 @@ def validate_message(text: str | None, files: list[str] | None, conv: Conversati
         raise UserInputError(f"A conversation holds at most {limits.max_media_per_conversation} "
                              "files: press Clear to start a new one.")
     for f in files:
+        if limits.allowed_roots and not _inside(f, limits.allowed_roots):
+            raise UserInputError(f"{Path(f).name} was not uploaded to this demo; attach the file itself.")
         if Path(f).suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
             raise UserInputError(f"{Path(f).name} is not a video or an image this demo reads: attach {ACCEPTED}.")
     return text, files
+
+
+def _inside(path: str, roots: tuple[str, ...]) -> bool:
+    """True when `path` (links resolved) lies inside one of `roots`."""
+    real = Path(path).resolve()
+    return any(real.is_relative_to(Path(root).resolve()) for root in roots)
 
 
 def parse_clip_time(text: str | float | None, name: str) -> float | None:

@@ -214,3 +214,29 @@ def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine
     assert len(steps) < 2000
     late = [t for t in steps if t > closed_at + 0.5]
     assert not late, f"{len(late)} forward steps ran more than 0.5 s after the tab closed"
+
+
+def raw_call(base: str, api_name: str, data: list) -> str:
+    """Call an endpoint over plain HTTP (no client-side upload); returns the event stream's text."""
+    import httpx
+
+    event = httpx.post(f"{base}/gradio_api/call/{api_name}", json={"data": data}).json()["event_id"]
+    return httpx.get(f"{base}/gradio_api/call/{api_name}/{event}", timeout=30).text
+
+
+def test_files_outside_the_uploads_cannot_be_read(app_url, tmp_path_factory, video_path):
+    """A crafted request naming a server path is refused; the file server refuses app code too."""
+    import shutil
+
+    import httpx
+
+    secret = tmp_path_factory.mktemp("private") / "private.mp4"
+    shutil.copy(video_path, secret)
+    crafted = {"path": str(secret), "meta": {"_type": "gradio.FileData"}}
+    base = app_url.rstrip("/")
+    reply = raw_call(base, "ask", [[crafted], "What is in it?", 4, 8, 0.0, 0.9])
+    assert "event: error" in reply and "event: complete" not in reply
+    reply = raw_call(base, "send", [{"text": "What is in it?", "files": [crafted]}, 4, False, "", "", False])
+    assert "event: error" in reply and "private.mp4" not in reply.split("event: error")[0]
+    for path in ["/etc/passwd", "app.py", str(secret), "../../etc/passwd", "/work/../etc/passwd"]:
+        assert httpx.get(f"{base}/gradio_api/file={path}").status_code in (403, 404), path
