@@ -24,6 +24,7 @@ from model.engine import Engine, GenerationParams
 from model.gpu import generate_stream, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
+from model.thumbnails import remove_thumbnails
 
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
@@ -123,8 +124,10 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             engine.forget(conv.session_id)
 
     def tab_closed(request: gr.Request) -> None:
+        """A closed tab: free its caches and frame images now, not when its state expires."""
         if request and request.session_hash:
             engine.forget(f"{request.session_hash}/")
+            remove_thumbnails(request.session_hash)
 
     def unlock():
         return gr.MultimodalTextbox(interactive=True)
@@ -149,12 +152,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
             yield turn.answer
 
-    with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
+    sweep = max(1, min(600, settings.file_ttl // 2))
+    with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True,
+                   delete_cache=(sweep, settings.file_ttl)) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
                     f"<sub>Running **{engine.description}**</sub>")
         if engine.notice:
             gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
-        conv = gr.State(Conversation(), delete_callback=forget_conversation)
+        conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=forget_conversation)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
                 chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False, elem_id="chat",

@@ -107,12 +107,14 @@ def clip_range(start_text: str | None, end_text: str | None) -> tuple[float | No
 
 def release_media(conv: Conversation) -> None:
     """Delete the frame images written for the conversation's videos."""
+    if conv.session_id:
+        remove_thumbnails(conv.session_id)
     for turn in conv.turns:
         for item in turn.media:
             remove_thumbnails(item.key)
 
 
-def load_media(path: str, options: MediaOptions) -> MediaItem:
+def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
     """Read one upload as the model will see it (raises MediaError with a readable reason)."""
     kind = media_kind(path)
     if kind == "video":
@@ -120,7 +122,7 @@ def load_media(path: str, options: MediaOptions) -> MediaItem:
                             exact=options.exact_frames)
         item = MediaItem(path=path, kind="video", clip=clip)
         if options.thumbnails:
-            item.thumbnails = write_thumbnails(clip, item.key)
+            item.thumbnails = write_thumbnails(clip, f"{folder}/{item.key}" if folder else item.key)
         return item
     return MediaItem(path=path, kind="image", image=load_image(path))
 
@@ -131,7 +133,7 @@ def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOpti
     conv.turns.append(turn)
     for path in files:
         try:
-            item = load_media(path, options)
+            item = load_media(path, options, folder=conv.session_id)
         except MediaError as exc:
             turn.status = "error"
             turn.rejected.append(Path(path).name)
@@ -224,5 +226,5 @@ def undo_last(conv: Conversation) -> Turn | None:
         return None
     turn = conv.turns.pop()
     for item in turn.media:
-        remove_thumbnails(item.key)
+        remove_thumbnails(f"{conv.session_id}/{item.key}" if conv.session_id else item.key)
     return turn

@@ -131,6 +131,7 @@ class TransformersEngine:
         self.cache = cache if cache is not None else CacheStore(0, 0)
         self.description = loaded.description
         self.notice = loaded.notice
+        self._active: set[threading.Thread] = set()
         config = loaded.model.config
         grid = config.vision_config.image_size // config.vision_config.patch_size
         self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
@@ -295,6 +296,7 @@ class TransformersEngine:
             kwargs["mm_encoder_outputs"] = mm
         worker = threading.Thread(target=self._generate, args=(run, streamer, conv, use_cache),
                                   name="generate", daemon=True)
+        self._active.add(worker)
         worker.start()
         try:
             for piece in streamer:
@@ -325,6 +327,12 @@ class TransformersEngine:
             streamer.end()
         finally:
             self._keep(conv, run.entry, use_cache)
+            self._active.discard(threading.current_thread())
+
+    @property
+    def active_generations(self) -> int:
+        """generate() calls running right now (Stop and closed tabs bring this down)."""
+        return len(self._active)
 
     def _keep(self, conv: Conversation, entry: SessionCache, use_cache) -> None:
         if use_cache:

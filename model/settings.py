@@ -33,6 +33,8 @@ class AppSettings:
     queue_size: int = 32
     max_file_mb: int = 200
     cache_gb: float = 4.0
+    session_ttl: int = 3600  # seconds a conversation is kept after its last use
+    file_ttl: int = 3600  # seconds an uploaded file is kept
 
     @property
     def is_tiny(self) -> bool:
@@ -80,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-gb", type=float, default=float(os.environ.get("LLAVA_CACHE_GB") or 4.0),
                    help="memory for caches kept between turns (KV cache and vision features), all "
                         "sessions together, at most 3 GB each; 0 turns caching off (env LLAVA_CACHE_GB)")
+    p.add_argument("--session-ttl", type=int, default=_env_int("LLAVA_SESSION_TTL", 3600),
+                   help="seconds a conversation (and its caches) is kept after its last use (env LLAVA_SESSION_TTL)")
+    p.add_argument("--file-ttl", type=int, default=_env_int("LLAVA_FILE_TTL", 3600),
+                   help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)")
     return p
 
 
@@ -106,4 +112,6 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         queue_size=max(1, args.queue_size),
         max_file_mb=max(1, args.max_file_mb),
         cache_gb=max(0.0, args.cache_gb),
+        session_ttl=max(1, args.session_ttl),
+        file_ttl=max(1, args.file_ttl),
     )

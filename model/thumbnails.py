@@ -19,7 +19,10 @@ def frames_root() -> Path:
 
 
 def write_thumbnails(clip: VideoClip, key: str) -> list[str]:
-    """One JPEG per sampled frame, in order; returns their paths."""
+    """One JPEG per sampled frame, in order, under frames_root()/key; returns their paths.
+
+    Keys may contain '/' (session/item), so a whole session's images can be removed at once.
+    """
     folder = frames_root() / key
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -40,5 +43,6 @@ def captions(clip: VideoClip) -> list[str]:
 
 
 def remove_thumbnails(key: str) -> None:
-    """Delete the frame images of one media item."""
-    shutil.rmtree(frames_root() / key, ignore_errors=True)
+    """Delete the frame images under one key (a media item, or a whole session prefix)."""
+    if key.strip("/"):
+        shutil.rmtree(frames_root() / key, ignore_errors=True)

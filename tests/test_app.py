@@ -5,29 +5,18 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client, handle_file
 
-from model.settings import AppSettings
+from tests.serving import cached_engine, serve
 
 
 @pytest.fixture(scope="module")
 def app_engine(loaded_tiny):
-    from model.engine import TransformersEngine
-    from model.kv_cache import CacheStore
-
-    return TransformersEngine(loaded_tiny, CacheStore(1 << 28, 1 << 26))
+    return cached_engine(loaded_tiny)
 
 
 @pytest.fixture(scope="module")
 def app_url(app_engine):
-    import app
-
-    demo = app.build_demo(app_engine, AppSettings(model="tiny", frames=4, max_new_tokens=2000))
-    demo.queue(default_concurrency_limit=1, max_size=16)
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                show_error=True, max_file_size="20mb")
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
+    with serve(app_engine) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from model.settings import AppSettings
+from tests.serving import cached_engine, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,19 +39,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def page_url(loaded_tiny):
-    import app
-    from model.engine import TransformersEngine
-    from model.kv_cache import CacheStore
-
-    engine = TransformersEngine(loaded_tiny, CacheStore(1 << 28, 1 << 26))
-    demo = app.build_demo(engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000))
-    demo.queue(default_concurrency_limit=1, max_size=16)
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                show_error=True, css=app.CSS)
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
+    with serve(cached_engine(loaded_tiny), AppSettings(model="tiny", frames=4, max_new_tokens=4000)) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -1,0 +1,32 @@
+"""Launching the app on 127.0.0.1 for tests, with the tiny checkpoint's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from model.engine import TransformersEngine
+from model.kv_cache import CacheStore
+from model.settings import AppSettings
+
+
+def cached_engine(loaded, total_bytes: int = 1 << 28) -> TransformersEngine:
+    """An engine with per-session caches, as `python app.py` runs it."""
+    return TransformersEngine(loaded, CacheStore(total_bytes, min(total_bytes, 1 << 26)))
+
+
+@contextmanager
+def serve(engine, settings: AppSettings | None = None, *, queue_size: int = 16, concurrency: int = 1,
+          max_file_size: str = "20mb") -> Iterator[str]:
+    """The app launched on a free local port; yields its URL and closes it afterwards."""
+    import app
+
+    settings = settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000)
+    demo = app.build_demo(engine, settings)
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                show_error=True, max_file_size=max_file_size, css=app.CSS)
+    try:
+        yield demo.local_url.rstrip("/")
+    finally:
+        demo.close()

@@ -1,0 +1,104 @@
+"""Many visitors at once: isolation between sessions, a full queue, Stop and closed tabs under load."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client
+
+from model.settings import AppSettings
+from tests.serving import cached_engine, serve
+from tests.test_app import answers, bubbles, chat, send, strips
+from tests.videos import make_video
+
+COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (200, 30, 200), (30, 200, 200),
+          (120, 60, 0), (0, 60, 120), (60, 0, 120), (250, 140, 0), (140, 250, 0), (0, 140, 250),
+          (90, 90, 90), (250, 250, 250), (10, 10, 10), (170, 110, 60)]
+
+
+@pytest.fixture(scope="module")
+def colour_videos(media_dir):
+    """One small video per visitor, each its own colour and name."""
+    return [make_video(media_dir / f"visitor-{i:02d}.mp4", seconds=0.6, fps=10, size=(64, 48), color=c)
+            for i, c in enumerate(COLORS)]
+
+
+def new_client(url: str) -> Client:
+    return Client(url, verbose=False, download_files=False)
+
+
+def visit(url: str, video, turns: int = 3):
+    """One visitor: a question about its video, then follow-ups; returns the final chat."""
+    client = new_client(url)
+    history = None
+    for turn in range(turns):
+        history, _ = chat(client, f"Question {turn}?", [video] if turn == 0 else [], max_new_tokens=16)
+    return history
+
+
+def test_sixteen_visitors_at_once_keep_their_own_conversations(loaded_tiny, colour_videos):
+    with serve(cached_engine(loaded_tiny), queue_size=64) as url, ThreadPoolExecutor(16) as pool:
+        started = time.monotonic()
+        futures = [pool.submit(visit, url, video) for video in colour_videos]
+        histories = [f.result(timeout=240) for f in futures]
+        elapsed = time.monotonic() - started
+    for video, history in zip(colour_videos, histories):
+        files = [b for b in bubbles(history, "user") if b.endswith(".mp4")]
+        assert [f.rsplit("/", 1)[-1] for f in files] == [video.name]
+        assert [label.split(" · ")[0] for label, _ in strips(history)] == [video.name]
+        said = answers(history)
+        assert len(said) == 3 and all(a.strip() for a in said)
+        assert [b for b in bubbles(history, "user") if b.startswith("Question")] == \
+               ["Question 0?", "Question 1?", "Question 2?"]
+    assert elapsed < 240
+
+
+def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
+    from gradio_client import handle_file
+
+    with serve(cached_engine(loaded_tiny), queue_size=2) as url:
+        clients = [new_client(url) for _ in range(8)]
+        jobs = [c.submit(files=[handle_file(str(video_path))], question="Long answer?", max_new_tokens=1500,
+                         api_name="/ask") for c in clients]
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(("ok", job.result(timeout=120)))
+            except Exception as exc:  # noqa: BLE001 - the client's queue-full error
+                outcomes.append(("error", str(exc)))
+        refused = [text for kind, text in outcomes if kind == "error"]
+        assert refused and all("queue is full" in text.lower() for text in refused)
+        assert any(kind == "ok" and text.strip() for kind, text in outcomes)
+        assert new_client(url).predict(files=[handle_file(str(video_path))], question="Still there?",
+                                       max_new_tokens=4, api_name="/ask").strip()
+
+
+def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loaded_tiny, colour_videos):
+    engine = cached_engine(loaded_tiny)
+    with serve(engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=8),
+               concurrency=8, queue_size=32) as url:
+        clients = [new_client(url) for _ in range(8)]
+        for client, video in zip(clients, colour_videos):
+            send(client, "Tell me everything.", [video])
+        long_jobs = [c.submit(3000, 0.0, 0.9, api_name="/answer") for c in clients[:4]]
+        short_jobs = [c.submit(300, 0.0, 0.9, api_name="/answer") for c in clients[4:]]
+        deadline = time.monotonic() + 60
+        while engine.active_generations < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.active_generations == 8
+        for client, job in zip(clients[:2], long_jobs[:2]):  # two press Stop
+            job.cancel()
+            client.predict(api_name="/stop")
+        for job in long_jobs[2:]:  # two close their tab
+            job.cancel()
+        stopped_at = time.monotonic()
+        while engine.active_generations > 4 and time.monotonic() - stopped_at < 5:
+            time.sleep(0.01)
+        freed_in = time.monotonic() - stopped_at
+        assert engine.active_generations <= 4 and freed_in < 0.5, f"freed in {freed_in:.2f} s"
+        for job in short_jobs:
+            history = job.result(timeout=120)
+            assert "tok/s" in answers(history)[-1]
+    assert engine.active_generations == 0
