@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",
-                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS)
+                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS,
+                run_history=False)  # no visitor's questions or files are kept by the server
 
 
 if __name__ == "__main__":

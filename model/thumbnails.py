@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,8 +15,13 @@ THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on cli
 
 
 def frames_root() -> Path:
-    """Folder holding every session's frame images (under the system temp dir, served by gradio)."""
-    return Path(tempfile.gettempdir()) / "llava-video-frames"
+    """Folder holding every session's frame images.
+
+    It lies inside gradio's upload folder (GRADIO_TEMP_DIR, else <tmp>/gradio, gradio's own rule),
+    so the page serves the images as they are instead of copying each into its cache.
+    """
+    uploads = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
+    return Path(uploads).resolve() / "llava-video-frames"
 
 
 def write_thumbnails(clip: VideoClip, key: str) -> list[str]:
