@@ -3,7 +3,8 @@
     python -m bench.bench_soak [--sessions 200] [--ttl 5]
 
 Serves the app (tiny checkpoint, caches on) on 127.0.0.1 with short time-to-lives, then runs
-`--sessions` visitors one after another through gradio_client: each uploads its own small video,
+`--sessions` visitors one after another through gradio_client, from a separate process so that
+only the server's memory is measured: each uploads its own small video,
 asks, reads the answer and disappears without closing anything. Prints the server's resident
 memory at the start (after a warm-up), right after the last visitor and once the time-to-lives
 have passed, with the per-session caches, frame images and uploaded files still held. Target:
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,9 +45,14 @@ def rss_mb() -> float:
 
 def count_files(folder: Path, since: float = 0.0) -> int:
     """Files under `folder` written after `since` (a time.time() value)."""
-    if not folder.exists():
-        return 0
-    return sum(1 for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime >= since)
+    count = 0
+    for root, _dirs, files in os.walk(folder):  # tolerates folders removed while walking
+        for name in files:
+            try:
+                count += os.stat(os.path.join(root, name)).st_mtime >= since
+            except FileNotFoundError:
+                continue
+    return count
 
 
 def visitor(url: str, video: Path) -> None:
@@ -55,11 +63,23 @@ def visitor(url: str, video: Path) -> None:
     client.predict(16, 0.0, 0.9, api_name="/answer")
 
 
+def run_visitors(url: str, videos: list[Path]) -> None:
+    """The visitors, in a child process: `python -m bench.bench_soak --visit URL VIDEO...`."""
+    subprocess.run([sys.executable, "-m", "bench.bench_soak", "--visit", url, *map(str, videos)],
+                   check=True, cwd=Path(__file__).resolve().parents[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--ttl", type=int, default=5, help="session and file time-to-live, seconds")
+    parser.add_argument("--visit", nargs="+", metavar="URL VIDEO", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.visit:
+        url, *paths = args.visit
+        for path in paths:
+            visitor(url, Path(path))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     videos = [make_video(work / f"visitor-{i:03d}.mp4", seconds=1.0, fps=12, size=(96, 64),
@@ -68,13 +88,11 @@ def main() -> None:
     settings = AppSettings(model="tiny", frames=8, max_new_tokens=64, session_ttl=args.ttl, file_ttl=args.ttl)
     uploads = Path(get_upload_folder())
     with serve(engine, settings, queue_size=64) as url:
-        for video in videos[:5]:
-            visitor(url, video)  # warm-up: imports, first allocations
+        run_visitors(url, videos[:5])  # warm-up: imports, first allocations
         time.sleep(args.ttl + 3)
         start = rss_mb()
         started, since = time.monotonic(), time.time()
-        for video in videos:
-            visitor(url, video)
+        run_visitors(url, videos)
         elapsed = time.monotonic() - started
         peak = rss_mb()
         held = (len(engine.cache), engine.cache.nbytes() / MB, count_files(frames_root(), since))

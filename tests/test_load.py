@@ -38,12 +38,13 @@ def visit(url: str, video, turns: int = 3):
     return history
 
 
-def test_sixteen_visitors_at_once_keep_their_own_conversations(loaded_tiny, colour_videos):
+def test_sixteen_visitors_at_once_keep_their_own_conversations(loaded_tiny, colour_videos, record_property):
     with serve(cached_engine(loaded_tiny), queue_size=64) as url, ThreadPoolExecutor(16) as pool:
         started = time.monotonic()
         futures = [pool.submit(visit, url, video) for video in colour_videos]
         histories = [f.result(timeout=240) for f in futures]
         elapsed = time.monotonic() - started
+    record_property("elapsed_s", round(elapsed, 1))
     for video, history in zip(colour_videos, histories):
         files = [b for b in bubbles(history, "user") if b.endswith(".mp4")]
         assert [f.rsplit("/", 1)[-1] for f in files] == [video.name]
@@ -75,7 +76,8 @@ def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
                                        max_new_tokens=4, api_name="/ask").strip()
 
 
-def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loaded_tiny, colour_videos):
+def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loaded_tiny, colour_videos,
+                                                                          record_property):
     engine = cached_engine(loaded_tiny)
     with serve(engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=8),
                concurrency=8, queue_size=32) as url:
@@ -97,6 +99,7 @@ def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loa
         while engine.active_generations > 4 and time.monotonic() - stopped_at < 5:
             time.sleep(0.01)
         freed_in = time.monotonic() - stopped_at
+        record_property("freed_s", round(freed_in, 3))
         assert engine.active_generations <= 4 and freed_in < 0.5, f"freed in {freed_in:.2f} s"
         for job in short_jobs:
             history = job.result(timeout=120)
