@@ -21,6 +21,7 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         validate_message)
 from model.conversation import Conversation, FrameStrip, chatbot_messages, latest_strip
 from model.engine import Engine, GenerationParams
+from model.janitor import start_file_janitor
 from model.gpu import generate_stream, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
@@ -39,9 +40,7 @@ EXAMPLES = [
 
 
 CSS = """
-.frames-strip .thumbnail-item { min-width: 64px; }
 #notice { border-left: 4px solid #f59e0b; padding-left: 8px; }
-footer { display: none !important; }
 """
 
 
@@ -55,7 +54,7 @@ def strip_gallery(strip: FrameStrip) -> gr.Gallery:
     """A row of the frames the model saw, with their times; a click enlarges one."""
     return gr.Gallery(value=strip.frames, label=strip.label, show_label=True, columns=8, rows=1,
                       height=130, object_fit="contain", allow_preview=True, preview=False,
-                      elem_classes=["frames-strip"], buttons=["download", "fullscreen"])
+                      buttons=["download", "fullscreen"])
 
 
 def frames_panel(conv: Conversation) -> gr.Gallery:
@@ -152,9 +151,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
             yield turn.answer
 
-    sweep = max(1, min(600, settings.file_ttl // 2))
-    with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True,
-                   delete_cache=(sweep, settings.file_ttl)) as demo:
+    with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
                     f"<sub>Running **{engine.description}**</sub>")
         if engine.notice:
@@ -226,6 +223,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         gr.on(triggers=None, fn=ask, api_name="ask", concurrency_id="gpu",
               inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p],
               outputs=api_answer)
+    start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo
 
 

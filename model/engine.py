@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -118,6 +119,7 @@ class _Run:
     run_starts: list[int]
     answer_ids: list[int] | None = None
     failure: BaseException | None = None
+    stop_asked_at: float | None = None  # when the consumer went away or Stop was pressed
 
 
 class TransformersEngine:
@@ -132,6 +134,7 @@ class TransformersEngine:
         self.description = loaded.description
         self.notice = loaded.notice
         self._active: set[threading.Thread] = set()
+        self.stop_latencies: deque[float] = deque(maxlen=256)  # seconds from a stop to generate's end
         config = loaded.model.config
         grid = config.vision_config.image_size // config.vision_config.patch_size
         self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
@@ -308,6 +311,8 @@ class TransformersEngine:
             stats = self._stats(conv, len(ids), reused, counter, started, stop.is_set())
             yield Finished(stats=stats, answer_ids=run.answer_ids)
         finally:
+            if worker.is_alive() and run.stop_asked_at is None:
+                run.stop_asked_at = time.perf_counter()
             stop.set()  # a closed consumer (Stop, disconnect) ends generate at its next step
 
     def _generate(self, run: _Run, streamer: TextIteratorStreamer, conv: Conversation, use_cache) -> None:
@@ -327,6 +332,8 @@ class TransformersEngine:
             streamer.end()
         finally:
             self._keep(conv, run.entry, use_cache)
+            if run.stop_asked_at is not None:
+                self.stop_latencies.append(time.perf_counter() - run.stop_asked_at)
             self._active.discard(threading.current_thread())
 
     @property

@@ -90,17 +90,19 @@ def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loa
         while engine.active_generations < 8 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert engine.active_generations == 8
+        stopped_at = time.monotonic()
         for client, job in zip(clients[:2], long_jobs[:2]):  # two press Stop
             job.cancel()
             client.predict(api_name="/stop")
         for job in long_jobs[2:]:  # two close their tab
             job.cancel()
-        stopped_at = time.monotonic()
-        while engine.active_generations > 4 and time.monotonic() - stopped_at < 5:
+        while len(engine.stop_latencies) < 4 and time.monotonic() - stopped_at < 30:
             time.sleep(0.01)
-        freed_in = time.monotonic() - stopped_at
-        record_property("freed_s", round(freed_in, 3))
-        assert engine.active_generations <= 4 and freed_in < 0.5, f"freed in {freed_in:.2f} s"
+        record_property("requests_and_freeing_s", round(time.monotonic() - stopped_at, 3))
+        latencies = list(engine.stop_latencies)
+        record_property("stop_to_end_s", " ".join(f"{x:.3f}" for x in latencies))
+        # each stopped answer's generate ended within 0.5 s of the server learning of the stop
+        assert len(latencies) == 4 and max(latencies) < 0.5, latencies
         for job in short_jobs:
             history = job.result(timeout=120)
             assert "tok/s" in answers(history)[-1]

@@ -1,0 +1,38 @@
+"""Long uptime: conversations, caches, frame images and uploads are given back after their TTLs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+from model.settings import AppSettings
+from model.thumbnails import frames_root
+from tests.serving import cached_engine, serve
+from tests.test_app import chat
+
+
+def wait_until(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path):
+    engine = cached_engine(loaded_tiny)
+    settings = AppSettings(model="tiny", frames=4, max_new_tokens=64, session_ttl=2, file_ttl=2)
+    with serve(engine, settings) as url:
+        client = Client(url, verbose=False, download_files=False)
+        history, _ = chat(client, "What happens?", [video_path])
+        upload = next(Path(p["file"]["path"]) for m in history if m["role"] == "user"
+                      for p in m["content"] if isinstance(p, dict) and "file" in p)
+        session_frames = frames_root() / client.session_hash
+        assert upload.exists() and session_frames.exists() and len(engine.cache) == 1
+        del client  # the visitor goes away without closing anything
+        assert wait_until(lambda: len(engine.cache) == 0 and not session_frames.exists(), 20)
+        assert wait_until(lambda: not upload.exists(), 20)
+        assert engine.cache.nbytes() == 0
