@@ -130,3 +130,17 @@ def test_per_item_encoding_matches_the_processors_own_batch(engine, video_path, 
     finished = [x for x in engine.stream(conv, GenerationParams(max_new_tokens=10), threading.Event())
                 if isinstance(x, Finished)][0]
     assert finished.answer_ids == expected[0, reference["input_ids"].shape[1]:].tolist()
+
+
+def test_what_crosses_the_zerogpu_boundary_pickles(engine, video_path, image_path):
+    """On ZeroGPU the GPU function's arguments and yields travel between processes."""
+    import pickle
+
+    conv = conversation(image_path, video_path, text="Compare them.")
+    engine.prepare_turn(conv, GREEDY)
+    set_engine(engine)
+    items = list(generate_stream(conv, GREEDY))
+    restored = pickle.loads(pickle.dumps((conv, GREEDY, items)))
+    assert restored[0].turns[0].prompt_ids == conv.turns[0].prompt_ids
+    assert (restored[0].videos()[0].frames == conv.videos()[0].frames).all()
+    assert isinstance(restored[2][-1], Finished) and restored[2][-1].answer_ids

@@ -35,7 +35,7 @@ from PIL import Image
 
 from model.settings import AppSettings
 from tests.serving import cached_engine, serve
-from tests.videos import make_audio_only, make_video
+from tests.videos import inflate_avi_frame_count, make_audio_only, make_video
 
 TIMEOUT = 60  # seconds any one request may take
 QUESTION = "What is in this file?"
@@ -113,13 +113,7 @@ def make_one_frame(d: Path) -> list[Path]:
 def make_lying_avi(d: Path) -> list[Path]:
     """An AVI whose headers claim ten times the frames it holds."""
     path = make_video(d / "liar.avi", seconds=2, fps=25, size=(128, 96), gop=12, codec="mpeg4")
-    data = bytearray(path.read_bytes())
-    for tag, off in ((b"avih", 8 + 16), (b"strh", 8 + 32)):
-        at = data.find(tag) + off
-        (count,) = struct.unpack_from("<I", data, at)
-        struct.pack_into("<I", data, at, count * 10)
-    path.write_bytes(bytes(data))
-    return [path]
+    return [inflate_avi_frame_count(path)]
 
 
 def make_lying_mp4(d: Path) -> list[Path]:

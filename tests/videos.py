@@ -143,6 +143,17 @@ def tag_rotation(path: Path, degrees_clockwise: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def inflate_avi_frame_count(path: Path, factor: int = 10) -> Path:
+    """Make an AVI's headers (avih, strh) claim `factor` times the frames it holds."""
+    data = bytearray(path.read_bytes())
+    for tag, off in ((b"avih", 8 + 16), (b"strh", 8 + 32)):
+        at = data.find(tag) + off
+        (count,) = struct.unpack_from("<I", data, at)
+        struct.pack_into("<I", data, at, count * factor)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def make_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
     """Write an audio-only MP4 (AAC)."""
     path = Path(path)
