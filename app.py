@@ -20,9 +20,9 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         release_media, retry_last, start_session, stream_answer, undo_last,
                         validate_message)
 from model.conversation import Conversation, FrameStrip, chatbot_messages, latest_strip
-from model.engine import Engine, GenerationParams
+from model.backend import Engine, GenerationParams
 from model.janitor import start_file_janitor
-from model.gpu import generate_stream, set_engine
+from model.gpu import generate_for, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
@@ -68,8 +68,12 @@ def frames_panel(conv: Conversation) -> gr.Gallery:
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
+    generate = generate_for(engine)
+    support = engine.media_support
     # Only files uploaded through gradio (its upload folder) and the examples may be read.
-    limits = ChatLimits(max_frames=settings.max_frames, allowed_roots=(get_upload_folder(), str(ASSETS)))
+    limits = ChatLimits.for_backend(support, settings.max_frames, (get_upload_folder(), str(ASSETS)))
+    file_types = [*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if support.images else ())]
+    examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, request: gr.Request, progress=gr.Progress()):
@@ -95,7 +99,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         params = GenerationParams(max_new_tokens=min(int(max_new_tokens), settings.max_new_tokens),
                                   temperature=float(temperature), top_p=float(top_p))
         yield render_chat(conv), conv
-        for _ in stream_answer(conv, params, engine, generate_stream):
+        for _ in stream_answer(conv, params, engine, generate):
             yield render_chat(conv), conv
 
     def stop(conv: Conversation):
@@ -146,7 +150,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
                                   temperature=float(temperature), top_p=float(top_p))
-        for _ in stream_answer(conv, params, engine, generate_stream):
+        for _ in stream_answer(conv, params, engine, generate):
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
             yield turn.answer
@@ -156,6 +160,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     f"<sub>Running **{engine.description}**</sub>")
         if engine.notice:
             gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
+        if support.summary():
+            gr.Markdown(f"ℹ️ This model server takes {support.summary()}.", elem_id="limits")
         conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=forget_conversation)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
@@ -163,17 +169,18 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                      placeholder="Upload a video or an image, then ask about it. "
                                                  "Follow-up questions keep the same media.")
                 textbox = gr.MultimodalTextbox(
-                    file_types=[*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS], file_count="multiple",
-                    placeholder="Ask about a video or image (attach with the clip icon)…",
+                    file_types=file_types, file_count="multiple",
+                    placeholder=("Ask about a video or image" if support.images else "Ask about a video")
+                    + " (attach with the clip icon)…",
                     show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000,
                     elem_id="question")
-                gr.Examples(examples=EXAMPLES, inputs=textbox, label="Examples")
+                gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 frames_view = gr.Gallery(label="Frames the model saw", columns=2, height="auto",
                                          object_fit="contain", allow_preview=True, elem_id="frames",
                                          buttons=["fullscreen"])
                 with gr.Accordion("Video", open=True):
-                    frames = gr.Slider(1, settings.max_frames, value=settings.frames, step=1,
+                    frames = gr.Slider(1, limits.max_frames, value=min(settings.frames, limits.max_frames), step=1,
                                        label="Frames per video",
                                        info="More frames see more, but cost time and context.")
                     with gr.Row():
@@ -215,7 +222,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
             api_files = gr.File(file_count="multiple", label="files")
             api_question = gr.Textbox(label="question")
-            api_frames = gr.Number(settings.frames, label="frames", precision=0)
+            api_frames = gr.Number(min(settings.frames, limits.max_frames), label="frames", precision=0)
             api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
             api_temperature = gr.Number(0.0, label="temperature")
             api_top_p = gr.Number(0.9, label="top_p")
@@ -228,9 +235,20 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse flags, load the model and serve the page."""
+    """Parse flags, set up the backend and serve the page."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_settings(argv)
+    engine = vllm_engine(settings) if settings.backend == "vllm" else transformers_engine(settings)
+    demo = build_demo(engine, settings)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
+                show_error=True, max_file_size=f"{settings.max_file_mb}mb",
+                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS,
+                run_history=False)  # no visitor's questions or files are kept by the server
+
+
+def transformers_engine(settings: AppSettings) -> Engine:
+    """Load the model into this process (exits with a readable error when it cannot)."""
     from model.engine import TransformersEngine
     from model.kv_cache import CacheStore
     from model.loading import LoadError, load_model, on_zero_gpu
@@ -244,13 +262,21 @@ def main(argv: list[str] | None = None) -> None:
         log.warning(loaded.notice)
     gib = 0 if on_zero_gpu() else settings.cache_gb  # ZeroGPU keeps no state between GPU calls
     cache = CacheStore(total_bytes=int(gib * 2**30), session_bytes=int(min(gib, 3.0) * 2**30))
-    demo = build_demo(TransformersEngine(loaded, cache), settings)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
-    demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
-                show_error=True, max_file_size=f"{settings.max_file_mb}mb",
-                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS,
-                run_history=False)  # no visitor's questions or files are kept by the server
+    return TransformersEngine(loaded, cache)
 
+
+def vllm_engine(settings: AppSettings) -> Engine:
+    """Talk to a vLLM server; a server that is not up yet is logged, and the page starts anyway."""
+    from model.vllm_engine import ServerConfig, VLLMEngine
+
+    engine = VLLMEngine(ServerConfig(url=settings.server_url, model=settings.served_model_name,
+                                     api_key=settings.server_api_key, timeout_s=settings.server_timeout,
+                                     max_frames=settings.server_frames))
+    problem = engine.check_server()
+    if problem:
+        log.warning("the vLLM server does not answer yet (%s); questions fail until it does", problem)
+    log.info("serving %s", engine.description)
+    return engine
 
 if __name__ == "__main__":
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

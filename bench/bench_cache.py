@@ -26,7 +26,8 @@ import torch  # noqa: E402
 
 from model.chat import MediaOptions, add_turn, start_session  # noqa: E402
 from model.conversation import Conversation  # noqa: E402
-from model.engine import Finished, GenerationParams, TransformersEngine  # noqa: E402
+from model.backend import Finished, GenerationParams  # noqa: E402
+from model.engine import TransformersEngine  # noqa: E402
 from model.kv_cache import CacheStore  # noqa: E402
 from model.loading import load_model  # noqa: E402
 from model.settings import AppSettings  # noqa: E402

@@ -6,18 +6,20 @@ Plain functions on a `Conversation`; the gradio handlers in app.py only call the
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from model.conversation import Conversation, MediaItem, Turn
-from model.engine import Engine, EngineError, Finished, GenerationParams
+from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media import ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, load_image, media_kind, sample_video
 from model.thumbnails import remove_thumbnails, write_thumbnails
 
 log = logging.getLogger(__name__)
 
+RENDER_INTERVAL_S = 0.05  # at most 20 chat updates a second: rendering must keep up with the model
 DEFAULT_VIDEO_QUESTION = "Describe this video in detail."
 DEFAULT_IMAGE_QUESTION = "Describe this image in detail."
 
@@ -35,6 +37,15 @@ class ChatLimits:
     max_question_chars: int = 4000
     max_frames: int = 32
     allowed_roots: tuple[str, ...] = ()  # folders files may come from (uploads, examples); empty: any
+    images: bool = True  # False when the backend takes text and video only
+    max_videos: int | None = None  # videos per conversation the backend takes; None: no own limit
+
+    @classmethod
+    def for_backend(cls, support: MediaSupport, max_frames: int, allowed_roots: tuple[str, ...]) -> ChatLimits:
+        """The demo's limits narrowed to what the backend accepts."""
+        frames = min(max_frames, support.max_frames) if support.max_frames else max_frames
+        return cls(max_frames=frames, allowed_roots=allowed_roots, images=support.images,
+                   max_videos=support.max_videos)
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,16 @@ def validate_message(text: str | None, files: list[str] | None, conv: Conversati
             raise UserInputError(f"{Path(f).name} was not uploaded to this demo; attach the file itself.")
         if Path(f).suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
             raise UserInputError(f"{Path(f).name} is not a video or an image this demo reads: attach {ACCEPTED}.")
+        if not limits.images and Path(f).suffix.lower() in IMAGE_EXTENSIONS:
+            raise UserInputError(f"{Path(f).name} is an image; this demo's model server takes text and "
+                                 "video only. Attach a video instead.")
+    videos = sum(Path(f).suffix.lower() in VIDEO_EXTENSIONS for f in files)
+    if limits.max_videos is not None and conv.count("video") + videos > limits.max_videos:
+        raise UserInputError("This demo's model server takes one video per conversation: press Clear "
+                             "to ask about another video."
+                             if limits.max_videos == 1 else
+                             f"This demo's model server takes at most {limits.max_videos} videos per "
+                             "conversation: press Clear to start a new one.")
     return text, files
 
 
@@ -151,9 +172,10 @@ def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOpti
 GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
 
 
-def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine,
-                  generate: GenerateFn) -> Iterator[Conversation]:
-    """Fill the last turn's answer, yielding the conversation as it grows.
+def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, generate: GenerateFn,
+                  render_every_s: float = RENDER_INTERVAL_S) -> Iterator[Conversation]:
+    """Fill the last turn's answer, yielding the conversation as it grows (at most once per
+    `render_every_s`: pieces that come faster go out together, so the page keeps up with the model).
 
     `engine.prepare_turn` tokenizes and fits the context first (on the CPU); `generate` (the GPU
     entry point) streams the answer. Closing this generator (Stop, a closed tab) closes `generate`
@@ -169,6 +191,7 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine,
         turn.notes.extend(engine.prepare_turn(conv, params))
         yield conv
         stream = generate(conv, params)
+        shown_at = 0.0
         for item in stream:
             if turn.status == "stopped":  # Stop pressed: mark_stopped ran in another handler
                 break
@@ -177,7 +200,9 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine,
                 turn.answer_ids = item.answer_ids
             else:
                 turn.answer += item
-            yield conv
+            if time.monotonic() - shown_at >= render_every_s:
+                shown_at = time.monotonic()
+                yield conv
         else:
             turn.status = "done"
     except EngineError as exc:

@@ -7,6 +7,7 @@ to the model and the messages shown in the Chatbot are both derived from it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -106,19 +107,27 @@ class Conversation:
         return self.turns[-1] if self.turns else None
 
 
-def template_messages(conv: Conversation, answers: list[str] | None = None) -> list[dict]:
-    """Chat-template messages (typed content parts) for the conversation's context turns.
+def placeholder_part(item: MediaItem) -> dict:
+    """A media part as chat templates take it: {'type': 'video'} or {'type': 'image'}."""
+    return {"type": item.kind}
+
+
+def template_messages(conv: Conversation, answers: list[str] | None = None,
+                      media_part: Callable[[MediaItem], dict] = placeholder_part) -> list[dict]:
+    """Chat messages (typed content parts) for the conversation's context turns.
 
     By default the answers of finished turns are included and the last turn's answer is left out
     while it is being generated. `answers`, when given, replaces the answer of turn i by
-    answers[i] (even an empty one) and leaves later turns without an answer.
+    answers[i] (even an empty one) and leaves later turns without an answer. `media_part` makes
+    the content part of each media item (a placeholder for chat templates, the data itself for an
+    OpenAI-compatible server).
     """
     messages: list[dict] = []
     if conv.system_prompt:
         messages.append({"role": "system", "content": [{"type": "text", "text": conv.system_prompt}]})
     for i, turn in enumerate(conv.context_turns()):
         media = turn.context_media()
-        parts = [{"type": m.kind} for m in media]
+        parts = [media_part(m) for m in media]
         hint = frame_times_hint(media) if turn.frame_times else ""
         parts.append({"type": "text", "text": f"{hint}\n{turn.text}" if hint else turn.text})
         messages.append({"role": "user", "content": parts})

@@ -1,8 +1,8 @@
 """The in-process transformers engine: a conversation in, streamed text out, stoppable.
 
-Any backend implements `Engine`: `prepare_turn` (on the CPU, before any GPU time: tokenize the new
-turn and make the conversation fit the context) and `stream` (yield text pieces, then one
-`Finished`). Setting `stop` ends generation itself, not only the display, within one step.
+It implements `model.backend.Engine`: `prepare_turn` tokenizes the new turn and makes the
+conversation fit the context; `stream` runs `generate` in a worker thread and yields its text.
+Setting `stop` ends generation itself, not only the display, within one step.
 
 The conversation is kept as the token ids that were fed and generated. A follow-up reuses the
 session's KV cache for the longest common prefix of ids and prefills only the rest; vision
@@ -17,12 +17,12 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.budget import make_room
 from model.conversation import Conversation, MediaItem, template_messages
 from model.kv_cache import CacheStore, SessionCache
@@ -34,61 +34,6 @@ log = logging.getLogger(__name__)
 MIN_ANSWER_TOKENS = 16  # fewer free positions than this and an answer is not worth starting
 STREAM_TIMEOUT_S = 300.0  # a generate thread silent this long is treated as dead
 MAX_FIT_STEPS = 64  # bound on the drop-media / thin-frames loop
-
-
-class EngineError(RuntimeError):
-    """Generation cannot go on; the message is one sentence fit for the chat."""
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    """How to decode: answer length and sampling (temperature 0 is greedy)."""
-
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 0.9
-
-
-@dataclass(frozen=True)
-class GenerationStats:
-    """What one answer cost: sizes and speed."""
-
-    frames: int
-    prompt_tokens: int
-    new_tokens: int
-    ttft_s: float
-    tokens_per_s: float
-    cached_tokens: int = 0
-    stopped: bool = False
-
-    def line(self) -> str:
-        """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
-        cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
-        return (f"{self.frames} frames · {self.prompt_tokens:,} prompt tokens{cached} · "
-                f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
-                f"{self.tokens_per_s:.1f} tok/s")
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The end of an answer: its cost and the token ids generated (None when a backend has none)."""
-
-    stats: GenerationStats
-    answer_ids: list[int] | None = None
-
-
-class Engine(Protocol):
-    """What the UI needs from a backend."""
-
-    description: str
-    notice: str | None
-
-    def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]: ...
-
-    def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | Finished]: ...
-
-    def forget(self, session_prefix: str) -> None: ...
 
 
 class _StopAndCount(StoppingCriteria):
@@ -133,6 +78,8 @@ class TransformersEngine:
         self.cache = cache if cache is not None else CacheStore(0, 0)
         self.description = loaded.description
         self.notice = loaded.notice
+        self.media_support = MediaSupport()
+        self.needs_gpu = True
         self._active: set[threading.Thread] = set()
         self.stop_latencies: deque[float] = deque(maxlen=256)  # seconds from a stop to generate's end
         config = loaded.model.config

@@ -1,4 +1,5 @@
-"""The one GPU entry point: `generate_stream`, decorated with `spaces.GPU`.
+"""The one GPU entry point: `generate_stream`, decorated with `spaces.GPU`; `generate_remote` for
+a backend whose model runs on another machine (vLLM), which must not hold a ZeroGPU slot.
 
 On a ZeroGPU Space the decorated generator runs in a worker that holds a GPU for at most the
 duration computed from the request; its arguments and yields (a Conversation, strings and
@@ -8,12 +9,12 @@ Finished) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import spaces
 
 from model.conversation import Conversation
-from model.engine import Engine, Finished, GenerationParams
+from model.backend import Engine, Finished, GenerationParams
 
 _engine: Engine | None = None
 
@@ -36,11 +37,25 @@ def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
     return int(min(180, 15 + 0.25 * frames + params.max_new_tokens / 20))
 
 
-@spaces.GPU(duration=gpu_seconds)
-def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
-    """Stream the answer to the conversation's last turn; closing it stops the model."""
+def _stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
     stop = threading.Event()
     try:
         yield from get_engine().stream(conv, params, stop)
     finally:
         stop.set()
+
+
+@spaces.GPU(duration=gpu_seconds)
+def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
+    """Stream the answer to the conversation's last turn; closing it stops the model."""
+    yield from _stream(conv, params)
+
+
+def generate_remote(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
+    """The same stream from a backend that runs elsewhere: no GPU is claimed for it."""
+    yield from _stream(conv, params)
+
+
+def generate_for(engine: Engine) -> Callable[[Conversation, GenerationParams], Iterator[str | Finished]]:
+    """The stream function for `engine`: through `spaces.GPU` only when it runs the model here."""
+    return generate_stream if engine.needs_gpu else generate_remote

@@ -35,6 +35,12 @@ class AppSettings:
     cache_gb: float = 4.0
     session_ttl: int = 3600  # seconds a conversation is kept after its last use
     file_ttl: int = 3600  # seconds an uploaded file is kept
+    backend: str = "transformers"  # transformers (the model in this process) | vllm (a vLLM server)
+    server_url: str = ""  # the vLLM server's OpenAI API root, e.g. http://127.0.0.1:8000/v1
+    served_model_name: str | None = None  # None: the one model the server lists
+    server_frames: int = 32  # frames per video the vLLM server keeps (its num_frames)
+    server_timeout: float = 60.0  # seconds to wait for the server's next bytes
+    server_api_key: str | None = None  # from LLAVA_SERVER_API_KEY only, never a flag
 
     @property
     def is_tiny(self) -> bool:
@@ -73,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=_env_int("LLAVA_MAX_NEW_TOKENS", 512))
     p.add_argument("--host", default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"))
     p.add_argument("--port", type=int, default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)))
-    p.add_argument("--concurrency", type=int, default=_env_int("LLAVA_CONCURRENCY", 1),
-                   help="answers generated at the same time (env LLAVA_CONCURRENCY)")
+    p.add_argument("--concurrency", type=int, default=_env_int("LLAVA_CONCURRENCY", 0) or None,
+                   help="answers generated at the same time (default 1, or 16 with --backend vllm; "
+                        "env LLAVA_CONCURRENCY)")
     p.add_argument("--queue-size", type=int, default=_env_int("LLAVA_QUEUE_SIZE", 32),
                    help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)")
     p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 200),
@@ -86,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a conversation (and its caches) is kept after its last use (env LLAVA_SESSION_TTL)")
     p.add_argument("--file-ttl", type=int, default=_env_int("LLAVA_FILE_TTL", 3600),
                    help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)")
+    vllm = p.add_argument_group("vLLM backend", "answer through an OpenAI-compatible vLLM server")
+    vllm.add_argument("--backend", default=env("LLAVA_BACKEND", "transformers"), choices=["transformers", "vllm"],
+                      help="transformers runs the model in this process (default); vllm sends each "
+                           "question to --server-url (env LLAVA_BACKEND)")
+    vllm.add_argument("--server-url", default=env("LLAVA_SERVER_URL", ""),
+                      help="the vLLM server's API root, e.g. http://127.0.0.1:8000/v1 (env LLAVA_SERVER_URL)")
+    vllm.add_argument("--served-model-name", default=env("LLAVA_SERVED_MODEL_NAME"),
+                      help="the model name the server serves (default: the only one it lists; "
+                           "env LLAVA_SERVED_MODEL_NAME)")
+    vllm.add_argument("--server-frames", type=int, default=_env_int("LLAVA_SERVER_FRAMES", 32),
+                      help="frames per video the server keeps: its num_frames, 32 unless started with "
+                           "--media-io-kwargs (env LLAVA_SERVER_FRAMES)")
+    vllm.add_argument("--server-timeout", type=float, default=float(env("LLAVA_SERVER_TIMEOUT") or 60),
+                      help="seconds to wait for the server's next bytes (env LLAVA_SERVER_TIMEOUT); "
+                           "a key for a server started with --api-key goes in LLAVA_SERVER_API_KEY")
     return p
 
 
@@ -96,6 +118,11 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         raise SystemExit("error: choose one of --load-in-4bit and --load-in-8bit")
     if args.frames < 1 or args.max_frames < args.frames:
         raise SystemExit("error: --frames must be at least 1 and at most --max-frames")
+    vllm = args.backend == "vllm"
+    if vllm and not args.server_url.startswith(("http://", "https://")):
+        raise SystemExit("error: --backend vllm needs --server-url http://HOST:PORT/v1 (or LLAVA_SERVER_URL)")
+    if args.server_frames < 1 or args.server_timeout <= 0:
+        raise SystemExit("error: --server-frames and --server-timeout must be positive")
     return AppSettings(
         model=args.model or DEFAULT_MODEL,
         model_explicit=bool(args.model),
@@ -108,10 +135,16 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         max_new_tokens=args.max_new_tokens,
         host=args.host,
         port=args.port,
-        concurrency=max(1, args.concurrency),
+        concurrency=max(1, args.concurrency or (16 if vllm else 1)),
         queue_size=max(1, args.queue_size),
         max_file_mb=max(1, args.max_file_mb),
         cache_gb=max(0.0, args.cache_gb),
         session_ttl=max(1, args.session_ttl),
         file_ttl=max(1, args.file_ttl),
+        backend=args.backend,
+        server_url=args.server_url,
+        served_model_name=args.served_model_name or None,
+        server_frames=args.server_frames,
+        server_timeout=args.server_timeout,
+        server_api_key=os.environ.get("LLAVA_SERVER_API_KEY") or None,
     )

@@ -9,7 +9,8 @@ import pytest
 from model.budget import make_room, spread, thin_clip
 from model.chat import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
 from model.conversation import Conversation
-from model.engine import GenerationParams, TransformersEngine
+from model.backend import GenerationParams
+from model.engine import TransformersEngine
 from model.kv_cache import CacheStore, SessionCache
 
 PARAMS = GenerationParams(max_new_tokens=10)

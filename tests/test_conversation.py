@@ -11,7 +11,7 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         parse_clip_time, release_media, retry_last, stream_answer, undo_last,
                         validate_message)
 from model.conversation import Conversation, FrameStrip, MediaItem, Turn, chatbot_messages, template_messages
-from model.engine import EngineError, Finished, GenerationParams, GenerationStats
+from model.backend import EngineError, Finished, GenerationParams, GenerationStats
 from model.media import VideoClip, format_timestamp
 
 
@@ -146,10 +146,19 @@ def test_closing_the_stream_marks_the_answer_stopped_and_closes_generation():
             closed.append(True)
 
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
-    stream = stream_answer(conv, GenerationParams(), NoPrep(), generate)
+    stream = stream_answer(conv, GenerationParams(), NoPrep(), generate, render_every_s=0)
     next(stream), next(stream), next(stream)
     stream.close()
     assert conv.last.status == "stopped" and conv.last.answer == "0 1 " and closed == [True]
+
+
+def test_pieces_faster_than_the_render_interval_go_out_together():
+    conv = Conversation(turns=[Turn(text="q", media=[video()])])
+    pieces = [f"{i} " for i in range(50)]
+    shown = [c.last.answer for c in stream_answer(conv, GenerationParams(), NoPrep(), fake_generate(pieces),
+                                                  render_every_s=60)]
+    assert shown == ["", "0 ", "".join(pieces)]  # before, first piece, the rest at the end
+    assert conv.last.status == "done"
 
 
 def test_retry_undo_and_stop_bookkeeping():

@@ -8,7 +8,7 @@ import pytest
 
 from model.chat import MediaOptions, add_turn, stream_answer
 from model.conversation import Conversation
-from model.engine import EngineError, Finished, GenerationParams
+from model.backend import EngineError, Finished, GenerationParams
 from model.gpu import generate_stream, gpu_seconds, set_engine
 
 GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)

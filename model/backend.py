@@ -1,0 +1,94 @@
+"""What every engine backend shares: the `Engine` protocol, decoding parameters, answer stats.
+
+A backend takes a `Conversation` and streams the answer to its last turn: `prepare_turn` runs
+first (on the CPU, before any GPU time) and may refuse or trim the conversation; `stream` yields
+text pieces, then one `Finished`. Closing the stream, or setting `stop`, ends the generation
+itself, not only the display.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from model.conversation import Conversation
+
+
+class EngineError(RuntimeError):
+    """Generation cannot go on; the message is one sentence fit for the chat."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """How to decode: answer length and sampling (temperature 0 is greedy)."""
+
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 0.9
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What one answer cost: sizes and speed."""
+
+    frames: int
+    prompt_tokens: int
+    new_tokens: int
+    ttft_s: float
+    tokens_per_s: float
+    cached_tokens: int = 0
+    stopped: bool = False
+
+    def line(self) -> str:
+        """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
+        cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
+        return (f"{self.frames} frames · {self.prompt_tokens:,} prompt tokens{cached} · "
+                f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
+                f"{self.tokens_per_s:.1f} tok/s")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of an answer: its cost and the token ids generated (None when a backend has none)."""
+
+    stats: GenerationStats
+    answer_ids: list[int] | None = None
+
+
+@dataclass(frozen=True)
+class MediaSupport:
+    """What a backend accepts: images or not, videos per conversation, frames it keeps per video."""
+
+    images: bool = True
+    max_videos: int | None = None  # per conversation; None: as many as the context holds
+    max_frames: int | None = None  # frames per video; None: any number
+
+    def summary(self) -> str:
+        """The limits in one line for the page ('' when there are none)."""
+        parts = []
+        if not self.images:
+            parts.append("text and video only (no images)")
+        if self.max_videos is not None:
+            parts.append("one video per conversation" if self.max_videos == 1
+                         else f"at most {self.max_videos} videos per conversation")
+        if self.max_frames is not None:
+            parts.append(f"at most {self.max_frames} frames per video")
+        return "; ".join(parts)
+
+
+class Engine(Protocol):
+    """What the UI needs from a backend."""
+
+    description: str  # what is answering, for the page's header
+    notice: str | None  # a warning to show at the top of the page (e.g. a fallback model)
+    media_support: MediaSupport
+    needs_gpu: bool  # True when `stream` runs the model in this process (ZeroGPU claims a GPU for it)
+
+    def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]: ...
+
+    def stream(self, conv: Conversation, params: GenerationParams,
+               stop: threading.Event) -> Iterator[str | Finished]: ...
+
+    def forget(self, session_prefix: str) -> None: ...

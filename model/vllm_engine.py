@@ -1,0 +1,266 @@
+"""The vLLM backend: the same chat, answered by an OpenAI-compatible vLLM server over HTTP.
+
+Frames are still sampled here by the media layer (so the page shows exactly what the model saw)
+and sent as one `video_url` content part whose URL is `data:video/jpeg;base64,<frame 1>,<frame 2>,...`.
+The conversation goes as OpenAI chat messages and the answer comes back as server-sent events.
+Closing the stream (Stop, a closed tab) closes the connection, and vLLM aborts the request.
+
+What vLLM takes for LLaVA-NeXT-Video, found by running it: text and video only (an image gets
+HTTP 400 "At most 0 image(s)"), one video per prompt, so per conversation, and only the first
+`num_frames` JPEGs of a video (32 unless the server is started with `--media-io-kwargs`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.conversation import Conversation, MediaItem, template_messages
+
+log = logging.getLogger(__name__)
+
+VLLM_FRAMES = 32  # frames vLLM keeps of a JPEG video unless started with --media-io-kwargs
+JPEG_QUALITY = 90
+CONNECT_TIMEOUT_S = 10.0
+STOPPED_MESSAGE = "The model server stopped while answering; the answer so far is kept. Please try again."
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where the vLLM server is and how to talk to it."""
+
+    url: str  # the OpenAI API root, e.g. http://127.0.0.1:8000/v1
+    model: str | None = None  # served model name; None: the one model the server lists
+    api_key: str | None = None  # vLLM's --api-key, sent as a bearer token
+    timeout_s: float = 60.0  # longest wait for the server's next bytes
+    max_frames: int = VLLM_FRAMES  # the server's num_frames
+
+
+def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """`data:video/jpeg;base64,<jpeg>,<jpeg>,...`: the frames of a clip as vLLM reads them, in order."""
+    encoded = []
+    for frame in frames:
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+        encoded.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return "data:video/jpeg;base64," + ",".join(encoded)
+
+
+def video_part(item: MediaItem) -> dict:
+    """The OpenAI content part of a sampled video."""
+    if item.clip is None:
+        raise EngineError(f"{item.name} is not a video; the model server takes text and video only.")
+    return {"type": "video_url", "video_url": {"url": video_data_url(item.clip.frames)}}
+
+
+def chat_messages(conv: Conversation) -> list[dict]:
+    """The conversation as OpenAI chat messages, frames included."""
+    return template_messages(conv, media_part=video_part)
+
+
+def request_body(conv: Conversation, params: GenerationParams, model: str) -> dict:
+    """The JSON of one streamed chat completion."""
+    body = {"model": model, "messages": chat_messages(conv), "stream": True,
+            "stream_options": {"include_usage": True}, "max_tokens": params.max_new_tokens,
+            "temperature": max(0.0, params.temperature)}
+    if params.temperature > 0:
+        body["top_p"] = params.top_p
+    return body
+
+
+def sse_events(lines: Iterable[str]) -> Iterator[dict]:
+    """The JSON objects of a server-sent event stream, up to `data: [DONE]`."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments (': ping'), other fields
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError:
+            log.warning("unreadable event from the model server: %.200s", data)
+            continue
+        if isinstance(event, dict):
+            yield event
+
+
+def check_media(conv: Conversation, support: MediaSupport) -> None:
+    """Raise EngineError when the conversation holds what the server would refuse."""
+    if not support.images and conv.count("image"):
+        raise EngineError("The model server takes text and video only: remove the image, or press Clear.")
+    if support.max_videos is not None and conv.count("video") > support.max_videos:
+        raise EngineError("The model server takes one video per conversation: press Clear to ask about another.")
+    longest = max((len(clip.timestamps) for clip in conv.videos()), default=0)
+    if support.max_frames is not None and longest > support.max_frames:
+        raise EngineError(f"The model server keeps at most {support.max_frames} frames per video: "
+                          "ask with fewer frames.")
+
+
+def error_text(payload: object) -> str:
+    """The message of a vLLM error body ({"error": {"message": ...}}), on one line."""
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
+    message = error.get("message", "") if isinstance(error, dict) else error
+    return " ".join(str(message).split())[:300]
+
+
+def server_message(response: httpx.Response) -> str:
+    """The error text of a failed request, as the server puts it."""
+    try:
+        return error_text(response.json())
+    except ValueError:
+        return error_text(response.text)
+
+
+def describe_http_error(response: httpx.Response) -> str:
+    """A chat-ready sentence for a request the server refused or failed."""
+    status, message = response.status_code, server_message(response)
+    if status == 400 and "maximum context length" in message:
+        return ("This conversation is too long for the model server: press Clear, or ask with fewer "
+                f"frames. ({message})")
+    if status in (400, 422):
+        return f"The model server refused the question: {message}"
+    if status in (401, 403):
+        return "The model server refused the demo's key (HTTP %d); tell the demo's operator." % status
+    if status == 404:
+        return f"The model server does not serve this model: {message}"
+    if status in (429, 503):
+        return "The model server is busy; please try again in a moment."
+    return f"The model server failed (HTTP {status}); please try again."
+
+
+class VLLMEngine:
+    """Streams answers from a vLLM server's /chat/completions; keeps nothing between turns."""
+
+    needs_gpu = False
+    notice: str | None = None
+
+    def __init__(self, config: ServerConfig, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self.media_support = MediaSupport(images=False, max_videos=1, max_frames=config.max_frames)
+        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self.client = httpx.Client(
+            base_url=config.url.rstrip("/") + "/", headers=headers, transport=transport,
+            timeout=httpx.Timeout(config.timeout_s, connect=min(CONNECT_TIMEOUT_S, config.timeout_s)),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        self._model = config.model
+        self._open_streams = 0
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        return f"{self._model or 'the served model'} on the vLLM server at {self.config.url}"
+
+    def model_name(self) -> str:
+        """The served model name: configured, or the only model the server lists."""
+        if self._model is None:
+            response = self.client.get("models")
+            if response.status_code != 200:
+                raise EngineError(describe_http_error(response))
+            names = [m.get("id") for m in response.json().get("data", [])]
+            if len(names) != 1:
+                raise EngineError("The model server lists %d models; start the demo with "
+                                  "--served-model-name to pick one." % len(names))
+            self._model = names[0]
+        return self._model
+
+    def check_server(self) -> str | None:
+        """None when the server answers; otherwise why not (for the start-up log)."""
+        try:
+            self.model_name()
+        except (EngineError, httpx.HTTPError, ValueError) as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
+    def healthy(self) -> bool:
+        """True when the server's /health answers 200 (a stopping vLLM keeps open streams silent)."""
+        try:
+            return self.client.get(httpx.URL(self.config.url).join("/health"), timeout=5.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]:
+        """Refuse what the server would refuse, before anything is sent."""
+        check_media(conv, self.media_support)
+        return []
+
+    def stream(self, conv: Conversation, params: GenerationParams,
+               stop: threading.Event) -> Iterator[str | Finished]:
+        """Yield the answer's text pieces as the server sends them, then Finished with its stats."""
+        started = time.perf_counter()
+        first_at: float | None = None
+        pieces, usage = 0, {}
+        try:
+            body = request_body(conv, params, self.model_name())
+            with self.client.stream("POST", "chat/completions", json=body) as response, self._counted():
+                if response.status_code != 200:
+                    response.read()
+                    raise EngineError(describe_http_error(response))
+                for event in sse_events(response.iter_lines()):
+                    if stop.is_set():
+                        return
+                    if "error" in event:  # e.g. its engine died: the detail is for the log
+                        log.warning("model server error while answering: %s", error_text(event))
+                        raise EngineError(STOPPED_MESSAGE)
+                    usage = event.get("usage") or usage
+                    text = "".join((choice.get("delta") or {}).get("content") or ""
+                                   for choice in event.get("choices") or [])
+                    if text:
+                        first_at = first_at or time.perf_counter()
+                        pieces += 1
+                        yield text
+        except httpx.ConnectError:
+            raise EngineError(f"The model server at {self.config.url} is not reachable; "
+                              "please try again in a minute.") from None
+        except httpx.TimeoutException:
+            if self.healthy():
+                raise EngineError(f"The model server sent nothing for {self.config.timeout_s:.0f} s; "
+                                  "please try again.") from None
+            raise EngineError(STOPPED_MESSAGE) from None
+        except httpx.HTTPError as exc:
+            log.warning("model server connection broke: %s", exc)
+            raise EngineError(STOPPED_MESSAGE) from None
+        yield Finished(stats=self._stats(conv, usage, pieces, started, first_at))
+
+    @property
+    def open_streams(self) -> int:
+        """Answers streaming from the server right now (Stop and closed tabs bring this down)."""
+        return self._open_streams
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        with self._lock:
+            self._open_streams += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open_streams -= 1
+
+    def _stats(self, conv: Conversation, usage: dict, pieces: int, started: float,
+               first_at: float | None) -> GenerationStats:
+        now = time.perf_counter()
+        first_at = first_at or now
+        new_tokens = int(usage.get("completion_tokens") or pieces)
+        details = usage.get("prompt_tokens_details") or {}
+        return GenerationStats(
+            frames=sum(len(c.timestamps) for c in conv.videos()),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0), new_tokens=new_tokens,
+            ttft_s=first_at - started, cached_tokens=int(details.get("cached_tokens") or 0),
+            tokens_per_s=(new_tokens - 1) / max(now - first_at, 1e-6) if new_tokens > 1 else 0.0)
+
+    def forget(self, session_prefix: str) -> None:
+        """Nothing is kept here between turns (vLLM's prefix cache lives on the server)."""
+

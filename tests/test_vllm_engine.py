@@ -1,0 +1,274 @@
+"""The vLLM backend against a scripted HTTP server (httpx.MockTransport): requests, streams, errors.
+
+The same backend against a real vLLM server is tested in tests_vllm/.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.backend import EngineError, Finished, GenerationParams, MediaSupport
+from model.chat import ChatLimits, UserInputError, validate_message
+from model.conversation import Conversation, MediaItem, Turn
+from model.gpu import generate_for, generate_remote, generate_stream
+from model.media import VideoClip
+from model.settings import parse_settings
+from model.vllm_engine import (ServerConfig, VLLMEngine, chat_messages, check_media, request_body,
+                               sse_events)
+
+URL = "http://vllm.test/v1"
+COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+
+
+def clip(colours=COLOURS) -> VideoClip:
+    frames = np.stack([np.full((48, 64, 3), c, dtype=np.uint8) for c in colours])
+    return VideoClip(frames=frames, timestamps=[0.5 * i for i in range(len(colours))], duration=2.0,
+                     fps=25.0, source_size=(64, 48))
+
+
+def video_conversation(*follow_ups: str) -> Conversation:
+    """A video question already answered, then follow-ups (the last one pending)."""
+    first = Turn(text="What happens?", media=[MediaItem(path="/up/clip.mp4", kind="video", clip=clip())],
+                 answer="Colours change.", status="done")
+    return Conversation(turns=[first, *(Turn(text=t) for t in follow_ups)])
+
+
+def sse(*events: dict | str) -> bytes:
+    lines = [f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events]
+    return "".join(lines).encode()
+
+
+def chunk(text: str) -> dict:
+    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]}
+
+
+USAGE = {"choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 3, "total_tokens": 93}}
+
+
+def engine_with(handler, **config) -> VLLMEngine:
+    return VLLMEngine(ServerConfig(url=URL, model=config.pop("model", "llava"), **config),
+                      transport=httpx.MockTransport(handler))
+
+
+def run(engine: VLLMEngine, conv: Conversation, **params) -> list:
+    return list(engine.stream(conv, GenerationParams(**params), threading.Event()))
+
+
+def test_video_goes_as_one_jpeg_data_url_with_its_frames_in_order():
+    messages = chat_messages(video_conversation("And then?"))
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    video, text = messages[0]["content"]
+    assert text == {"type": "text", "text": "What happens?"}
+    url = video["video_url"]["url"]
+    assert video["type"] == "video_url" and url.startswith("data:video/jpeg;base64,")
+    frames = [Image.open(io.BytesIO(base64.b64decode(part))) for part in url.split(",")[1:]]
+    assert [f.format for f in frames] == ["JPEG"] * 4 and frames[0].size == (64, 48)
+    for frame, colour in zip(frames, COLOURS):
+        assert np.abs(np.asarray(frame)[24, 32].astype(int) - colour).max() < 12
+    assert messages[1]["content"] == [{"type": "text", "text": "Colours change."}]
+    assert messages[2]["content"] == [{"type": "text", "text": "And then?"}]
+
+
+def test_request_asks_for_a_streamed_greedy_answer_with_usage():
+    body = request_body(video_conversation("And then?"), GenerationParams(max_new_tokens=64), "llava")
+    assert body["model"] == "llava" and body["stream"] is True and body["max_tokens"] == 64
+    assert body["temperature"] == 0.0 and "top_p" not in body
+    assert body["stream_options"] == {"include_usage": True}
+    sampled = request_body(video_conversation("x"), GenerationParams(temperature=0.7, top_p=0.8), "llava")
+    assert sampled["temperature"] == 0.7 and sampled["top_p"] == 0.8
+
+
+def test_sse_events_skip_comments_blanks_and_bad_lines_and_end_at_done():
+    lines = [": ping", "", "data: {\"a\": 1}", "event: x", "data: not json", "data:{\"b\": 2}",
+             "data: [DONE]", "data: {\"c\": 3}"]
+    assert list(sse_events(lines)) == [{"a": 1}, {"b": 2}]
+
+
+def test_stream_yields_pieces_then_stats_from_the_usage_chunk():
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["url"], seen["body"] = str(request.url), json.loads(request.content)
+        seen["auth"] = request.headers.get("authorization")
+        return httpx.Response(200, content=sse(chunk("A red"), chunk(""), chunk(" square."), USAGE, "[DONE]"),
+                              headers={"content-type": "text/event-stream"})
+
+    out = run(engine_with(handler, api_key="k3y"), video_conversation("And then?"))
+    assert out[:2] == ["A red", " square."] and isinstance(out[2], Finished) and len(out) == 3
+    stats = out[2].stats
+    assert (stats.frames, stats.prompt_tokens, stats.new_tokens) == (4, 90, 3)
+    assert out[2].answer_ids is None
+    assert seen["url"] == f"{URL}/chat/completions" and seen["auth"] == "Bearer k3y"
+    assert seen["body"]["messages"][-1]["content"][-1]["text"] == "And then?"
+
+
+def test_the_served_model_name_is_asked_of_the_server_when_not_given():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "llava-hf/LLaVA-NeXT-Video-7B-hf"}]})
+        assert json.loads(request.content)["model"] == "llava-hf/LLaVA-NeXT-Video-7B-hf"
+        return httpx.Response(200, content=sse(chunk("ok"), "[DONE]"))
+
+    engine = engine_with(handler, model=None)
+    run(engine, video_conversation("Again?"))
+    run(engine, video_conversation("Again?"))
+    assert calls == ["/v1/models", "/v1/chat/completions", "/v1/chat/completions"]
+    assert "LLaVA-NeXT-Video-7B-hf on the vLLM server" in engine.description
+
+
+def test_a_server_with_several_models_needs_a_name():
+    engine = engine_with(lambda r: httpx.Response(200, json={"data": [{"id": "a"}, {"id": "b"}]}), model=None)
+    with pytest.raises(EngineError, match="--served-model-name"):
+        run(engine, video_conversation("x"))
+
+
+@pytest.mark.parametrize(("status", "message", "expected"), [
+    (400, "At most 0 image(s) may be provided in one prompt. (parameter=image)",
+     "The model server refused the question: At most 0 image(s)"),
+    (400, "This model's maximum context length is 2048 tokens. However, your prompt contains at least 2049",
+     "This conversation is too long for the model server: press Clear"),
+    (404, "The model `nope` does not exist. Valid aliases: tiny.", "does not serve this model: The model `nope`"),
+    (401, "Unauthorized", "refused the demo's key"),
+    (503, "overloaded", "busy; please try again"),
+    (500, "boom", "failed (HTTP 500)"),
+])
+def test_refusals_and_failures_become_sentences_for_the_chat(status, message, expected):
+    engine = engine_with(lambda r: httpx.Response(status, json={"error": {"message": message, "code": status}}))
+    with pytest.raises(EngineError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        run(engine, video_conversation("x"))
+
+
+def test_a_body_that_is_not_json_still_gives_a_sentence():
+    engine = engine_with(lambda r: httpx.Response(502, text="<html>Bad gateway</html>"))
+    with pytest.raises(EngineError, match=r"failed \(HTTP 502\)"):
+        run(engine, video_conversation("x"))
+
+
+def test_an_error_event_inside_the_stream_ends_the_answer_with_its_message():
+    body = sse(chunk("Half"), {"error": {"message": "engine died", "code": 500}})
+    engine = engine_with(lambda r: httpx.Response(200, content=body))
+    pieces = []
+    with pytest.raises(EngineError, match="stopped while answering; the answer so far is kept"):
+        for item in engine.stream(video_conversation("x"), GenerationParams(), threading.Event()):
+            pieces.append(item)
+    assert pieces == ["Half"]
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (httpx.ConnectError("refused"), "is not reachable"),
+    (httpx.ReadTimeout("slow"), "stopped while answering"),  # and /health does not answer
+    (httpx.RemoteProtocolError("peer closed connection"), "stopped while answering"),
+])
+def test_a_server_that_is_down_slow_or_gone_becomes_a_sentence(error, expected):
+    def handler(request):
+        raise error
+
+    with pytest.raises(EngineError, match=expected):
+        run(engine_with(handler), video_conversation("x"))
+
+
+def test_a_silent_stream_from_a_healthy_server_is_a_timeout():
+    def handler(request):
+        if request.url.path == "/health":
+            return httpx.Response(200)
+        raise httpx.ReadTimeout("slow")
+
+    with pytest.raises(EngineError, match="sent nothing for 60 s; please try again"):
+        run(engine_with(handler), video_conversation("x"))
+
+
+def test_a_connection_that_breaks_mid_answer_keeps_the_pieces_already_sent():
+    class Broken(httpx.SyncByteStream):
+        def __iter__(self):
+            yield sse(chunk("Half an"))
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    engine = engine_with(lambda r: httpx.Response(200, stream=Broken()))
+    pieces = []
+    with pytest.raises(EngineError, match="stopped while answering; the answer so far is kept"):
+        for item in engine.stream(video_conversation("x"), GenerationParams(), threading.Event()):
+            pieces.append(item)
+    assert pieces == ["Half an"]
+
+
+def test_closing_the_stream_closes_the_response():
+    closed = threading.Event()
+
+    class Endless(httpx.SyncByteStream):
+        def __iter__(self):
+            while True:
+                yield sse(chunk("word "))
+
+        def close(self):
+            closed.set()
+
+    engine = engine_with(lambda r: httpx.Response(200, stream=Endless()))
+    stream = engine.stream(video_conversation("x"), GenerationParams(), threading.Event())
+    assert next(stream) == "word "
+    stream.close()
+    assert closed.is_set()
+
+
+def test_the_engine_refuses_what_the_server_would_before_sending():
+    support = MediaSupport(images=False, max_videos=1, max_frames=4)
+    with_image = video_conversation("x")
+    with_image.turns[-1].media.append(MediaItem(path="/up/p.png", kind="image", image=Image.new("RGB", (8, 8))))
+    with pytest.raises(EngineError, match="text and video only"):
+        check_media(with_image, support)
+    two = video_conversation("x")
+    two.turns[-1].media.append(MediaItem(path="/up/b.mp4", kind="video", clip=clip()))
+    with pytest.raises(EngineError, match="one video per conversation"):
+        check_media(two, support)
+    with pytest.raises(EngineError, match="at most 3 frames"):
+        check_media(video_conversation("x"), MediaSupport(images=False, max_videos=1, max_frames=3))
+    check_media(video_conversation("x"), support)
+
+
+def test_the_page_limits_refuse_images_and_a_second_video_up_front():
+    limits = ChatLimits.for_backend(MediaSupport(images=False, max_videos=1, max_frames=32), 64, ())
+    assert limits.max_frames == 32
+    empty = Conversation()
+    with pytest.raises(UserInputError, match="is an image; this demo's model server takes text and video only"):
+        validate_message("What is it?", ["/up/photo.PNG"], empty, limits)
+    with pytest.raises(UserInputError, match="one video per conversation"):
+        validate_message("Compare", ["/up/a.mp4", "/up/b.webm"], empty, limits)
+    with pytest.raises(UserInputError, match="press Clear to ask about another video"):
+        validate_message("And this one?", ["/up/b.mp4"], video_conversation(), limits)
+    assert validate_message("More?", [], video_conversation(), limits) == ("More?", [])
+    assert validate_message("Hi", ["/up/a.mp4"], empty, limits) == ("Hi", ["/up/a.mp4"])
+    assert MediaSupport(images=False, max_videos=1, max_frames=32).summary() == (
+        "text and video only (no images); one video per conversation; at most 32 frames per video")
+    assert MediaSupport().summary() == ""
+
+
+def test_the_vllm_backend_claims_no_gpu(engine):
+    assert generate_for(engine) is generate_stream
+    assert generate_for(engine_with(lambda r: httpx.Response(500))) is generate_remote
+
+
+def test_backend_flags_and_environment(monkeypatch):
+    with pytest.raises(SystemExit, match="needs --server-url"):
+        parse_settings(["--backend", "vllm"])
+    settings = parse_settings(["--backend", "vllm", "--server-url", "http://10.0.0.5:8000/v1",
+                               "--served-model-name", "llava", "--server-frames", "16"])
+    assert (settings.backend, settings.served_model_name, settings.server_frames) == ("vllm", "llava", 16)
+    assert settings.concurrency == 16 and parse_settings([]).concurrency == 1
+    monkeypatch.setenv("LLAVA_BACKEND", "vllm")
+    monkeypatch.setenv("LLAVA_SERVER_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("LLAVA_SERVER_API_KEY", "secret")
+    monkeypatch.setenv("LLAVA_CONCURRENCY", "4")
+    settings = parse_settings([])
+    assert (settings.backend, settings.server_url, settings.server_api_key) == (
+        "vllm", "http://127.0.0.1:8000/v1", "secret")
+    assert settings.concurrency == 4 and settings.served_model_name is None

