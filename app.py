@@ -166,8 +166,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
                 chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False, elem_id="chat",
-                                     placeholder="Upload a video or an image, then ask about it. "
-                                                 "Follow-up questions keep the same media.")
+                                     placeholder=f"Upload {'a video or an image' if support.images else 'a video'}, "
+                                                 "then ask about it. Follow-up questions keep the same media.")
                 textbox = gr.MultimodalTextbox(
                     file_types=file_types, file_count="multiple",
                     placeholder=("Ask about a video or image" if support.images else "Ask about a video")
@@ -277,6 +277,7 @@ def vllm_engine(settings: AppSettings) -> Engine:
         log.warning("the vLLM server does not answer yet (%s); questions fail until it does", problem)
     log.info("serving %s", engine.description)
     return engine
+
 
 if __name__ == "__main__":
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

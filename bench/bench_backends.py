@@ -56,7 +56,8 @@ def ask(url: str, video: str, tokens: int, start: threading.Barrier, out: dict) 
         if first is None and update.strip():
             first = time.perf_counter() - began
     answer = job.result()
-    out.update(ttft=first, total=time.perf_counter() - began, chars=len(answer))
+    out.update(began=began, ended=time.perf_counter(), ttft=first, total=time.perf_counter() - began,
+               chars=len(answer))
 
 
 def visit(url: str, videos: list[str], tokens: int) -> list[dict]:
@@ -72,10 +73,11 @@ def visit(url: str, videos: list[str], tokens: int) -> list[dict]:
 
 
 def run_visitors(url: str, videos: list[Path], tokens: int) -> tuple[list[dict], float]:
-    began = time.perf_counter()
+    """The visitors' results, and the time from their common start until the last answer was in."""
     out = subprocess.run([sys.executable, "-m", "bench.bench_backends", "--visit", url, str(tokens),
                           *map(str, videos)], check=True, cwd=ROOT, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1]), time.perf_counter() - began
+    results = json.loads(out.stdout.strip().splitlines()[-1])
+    return results, max(r["ended"] for r in results) - min(r["began"] for r in results)
 
 
 def measure(name: str, engine, concurrency: int, videos: list[Path], tokens: int) -> dict:
