@@ -181,7 +181,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                          buttons=["fullscreen"])
                 with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, limits.max_frames, value=min(settings.frames, limits.max_frames), step=1,
-                                       label="Frames per video",
+                                       label="Frames per video", elem_id="frames-per-video",
                                        info="More frames see more, but cost time and context.")
                     with gr.Row():
                         clip_start = gr.Textbox(label="Clip start", placeholder="0:00", min_width=90,
@@ -209,8 +209,11 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
                                    api_name="answer", api_visibility=hidden)
         answering.then(unlock, None, textbox, api_visibility="private")
-        textbox.stop(stop, [conv], [chatbot, textbox], cancels=[answering], concurrency_limit=None,
-                     api_name="stop", api_visibility=hidden)
+        # Stop marks the turn; the answer's own stream ends at its next piece and closes the model's
+        # stream, and its last update shows the final state. (Cancelling the event instead let an
+        # update already on its way land after Stop's and hide the "stopped" mark.)
+        textbox.stop(stop, [conv], [chatbot, textbox], concurrency_limit=None, api_name="stop",
+                     api_visibility=hidden)
         retried = chatbot.retry(retry, [conv], [chatbot, conv], queue=False, api_name="retry",
                                 api_visibility=hidden)
         retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private")

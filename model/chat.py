@@ -67,7 +67,8 @@ def validate_message(text: str | None, files: list[str] | None, conv: Conversati
     text = (text or "").strip()
     files = [str(f) for f in (files or []) if f]
     if not text and not files:
-        raise UserInputError("Type a question, or attach a video or an image.")
+        raise UserInputError("Type a question, or attach a video or an image." if limits.images
+                             else "Type a question, or attach a video.")
     if len(text) > limits.max_question_chars:
         raise UserInputError(f"The question is {len(text):,} characters long; "
                              f"please keep it under {limits.max_question_chars:,}.")
@@ -185,7 +186,8 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, 
     if turn is None or turn.status != "pending":
         return
     if not conv.media():
-        turn.notes.append("No video or image yet: the answer uses the text alone.")
+        kinds = "video or image" if engine.media_support.images else "video"
+        turn.notes.append(f"No {kinds} yet: the answer uses the text alone.")
     stream = None
     try:
         turn.notes.extend(engine.prepare_turn(conv, params))

@@ -11,7 +11,7 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         parse_clip_time, release_media, retry_last, stream_answer, undo_last,
                         validate_message)
 from model.conversation import Conversation, FrameStrip, MediaItem, Turn, chatbot_messages, template_messages
-from model.backend import EngineError, Finished, GenerationParams, GenerationStats
+from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.media import VideoClip, format_timestamp
 
 
@@ -106,6 +106,8 @@ def test_add_turn_turns_a_broken_file_into_a_clear_note(broken_video_path):
 
 class NoPrep:
     """An engine whose CPU preparation has nothing to do."""
+
+    media_support = MediaSupport()
 
     def prepare_turn(self, conv, params):
         return []

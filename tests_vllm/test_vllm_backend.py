@@ -29,6 +29,8 @@ from model.settings import AppSettings
 from model.vllm_engine import ServerConfig, VLLMEngine
 from tests.serving import serve
 from tests.test_app import answers, chat, send
+from tests.test_browser import ARTIFACTS as BROWSER_ARTIFACTS
+from tests.test_browser import ask, browser, last_answer, set_max_new_tokens, wait_for_answer_end  # noqa: F401
 from tests.test_hostile import send as send_with_warnings
 from tests.vllm_server import free_port
 
@@ -38,7 +40,9 @@ SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open stre
 
 @pytest.fixture(scope="module")
 def app_engine(server):
-    return VLLMEngine(ServerConfig(url=server.url, timeout_s=SILENCE_S))
+    engine = VLLMEngine(ServerConfig(url=server.url, timeout_s=SILENCE_S))
+    assert engine.check_server() is None  # as `python app.py` does: learns the served model's name
+    return engine
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +80,11 @@ def wait_for_answer_text(job, timeout: float = 60.0) -> str:
     raise AssertionError("no answer text arrived")
 
 
-def test_the_page_says_what_the_server_takes_up_front(app_url):
+def test_the_page_says_what_the_server_takes_up_front(app_url, server):
     config = httpx.get(f"{app_url}/config").json()
     texts = " ".join(str(c["props"].get("value", "")) for c in config["components"])
     assert "text and video only (no images); one video per conversation; at most 32 frames per video" in texts
-    assert "vLLM server" in texts
+    assert f"tiny on the vLLM server at {server.url}" in texts
     box = next(c for c in config["components"] if c["props"].get("elem_id") == "question")
     assert ".mp4" in box["props"]["file_types"] and ".png" not in box["props"]["file_types"]
     slider = next(c for c in config["components"] if c["props"].get("label") == "Frames per video")
@@ -202,6 +206,44 @@ def test_python_app_py_serves_in_front_of_the_server(server, tmp_path, video_pat
     finally:
         app.terminate()
         app.wait(20)
+
+
+def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_url, video_path, image_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_url)
+        page.locator("#question textarea").wait_for()
+        assert page.get_by_text("This model server takes text and video only (no images)").is_visible()
+        assert page.get_by_text("What does the ball do?").first.is_visible()
+        assert page.get_by_text("What is in this picture?").count() == 0  # no image examples
+        page.locator("#question input[type=file]").set_input_files([str(image_path)])
+        page.get_by_text("Invalid file type: picture.png. Only .mp4").wait_for()
+        page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-01-image-refused.png"))
+        assert last_answer(page) == "" and "picture.png" not in page.locator("#question").inner_text()
+        set_max_new_tokens(page, 2000)
+        frames = page.locator("#frames-per-video input[type=number]")
+        frames.fill(str(LONG_ANSWER_FRAMES))
+        frames.press("Enter")
+        ask(page, "Tell me everything.", [video_path])
+        while len(last_answer(page)) < 150:  # strip label + streamed words
+            page.wait_for_timeout(50)
+        page.get_by_role("button", name="Stop").click()
+        try:
+            page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
+        except Exception:
+            page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-stop-failure.png"), full_page=True)
+            raise
+        stopped = last_answer(page)
+        page.wait_for_timeout(1000)
+        assert last_answer(page) == stopped and "tok/s" not in stopped
+        set_max_new_tokens(page, 32)
+        ask(page, "And in one word?")
+        assert "tok/s" in wait_for_answer_end(page)
+        page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-02-answers.png"), full_page=True)
+    finally:
+        context.close()
 
 
 def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url,
