@@ -154,7 +154,8 @@ class VLLMEngine:
         self.client = httpx.Client(
             base_url=config.url.rstrip("/") + "/", headers=headers, transport=transport,
             timeout=httpx.Timeout(config.timeout_s, connect=min(CONNECT_TIMEOUT_S, config.timeout_s)),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+            # idle connections are dropped well before the server's keep-alive timeout (vLLM: 5 s)
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0))
         self._model = config.model
         self._open_streams = 0
         self._lock = threading.Lock()
@@ -204,7 +205,7 @@ class VLLMEngine:
         pieces, usage = 0, {}
         try:
             body = request_body(conv, params, self.model_name())
-            with self.client.stream("POST", "chat/completions", json=body) as response, self._counted():
+            with self._post_streaming(body) as response, self._counted():
                 if response.status_code != 200:
                     response.read()
                     raise EngineError(describe_http_error(response))
@@ -233,6 +234,21 @@ class VLLMEngine:
             log.warning("model server connection broke: %s", exc)
             raise EngineError(STOPPED_MESSAGE) from None
         yield Finished(stats=self._stats(conv, usage, pieces, started, first_at))
+
+    @contextmanager
+    def _post_streaming(self, body: dict) -> Iterator[httpx.Response]:
+        """The response to a chat request, unread, closed on exit; sent again once when a kept-alive
+        connection turns out to have been closed by the server before it answered."""
+        request = self.client.build_request("POST", "chat/completions", json=body)
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.RemoteProtocolError as exc:
+            log.info("retrying on a fresh connection: %s", exc)
+            response = self.client.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
 
     @property
     def open_streams(self) -> int:

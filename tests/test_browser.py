@@ -85,6 +85,24 @@ def wait_for_answer_end(page, timeout_s: float = 30) -> str:
     raise AssertionError(f"no finished answer after {timeout_s} s: {last_answer(page)!r}")
 
 
+def stop_mid_answer(page, failure_png: str) -> str:
+    """Wait for some streamed words, press Stop; returns the stopped answer once it no longer grows."""
+    deadline = time.monotonic() + 30
+    while len(last_answer(page)) < 150 and time.monotonic() < deadline:  # strip label + streamed words
+        page.wait_for_timeout(50)
+    page.get_by_role("button", name="Stop").click()
+    try:
+        page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / failure_png), full_page=True)
+        raise
+    stopped = last_answer(page)
+    page.wait_for_timeout(1000)
+    assert last_answer(page) == stopped, "the answer kept growing after Stop"
+    assert "tok/s" not in stopped
+    return stopped
+
+
 def test_page_loads_with_model_line_and_examples(page):
     assert page.get_by_text("Chat with videos and images").is_visible()
     assert page.get_by_text("tiny · cpu · float32").is_visible()
@@ -125,19 +143,7 @@ def test_upload_ask_stream_and_see_the_frames(page, video_path):
 def test_stop_ends_the_answer_and_the_next_question_works(page, video_path):
     set_max_new_tokens(page, 4000)
     ask(page, "Tell me everything about it.", [video_path])
-    deadline = time.monotonic() + 30
-    while len(last_answer(page)) < 150 and time.monotonic() < deadline:  # strip label + streamed words
-        page.wait_for_timeout(50)
-    page.get_by_role("button", name="Stop").click()
-    try:
-        page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "stop-failure.png"), full_page=True)
-        raise
-    stopped = last_answer(page)
-    page.wait_for_timeout(1000)
-    assert last_answer(page) == stopped, "the answer kept growing after Stop"
-    assert "tok/s" not in stopped
+    stop_mid_answer(page, "stop-failure.png")
     page.screenshot(path=str(ARTIFACTS / "04-stopped.png"))
     set_max_new_tokens(page, 32)
     ask(page, "And in one word?")

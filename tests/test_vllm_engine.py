@@ -178,6 +178,19 @@ def test_a_server_that_is_down_slow_or_gone_becomes_a_sentence(error, expected):
         run(engine_with(handler), video_conversation("x"))
 
 
+def test_a_connection_the_server_closed_while_idle_is_retried_once():
+    calls = []
+
+    def handler(request):
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, content=sse(chunk("fine"), "[DONE]"))
+
+    out = run(engine_with(handler), video_conversation("x"))
+    assert out[0] == "fine" and len(calls) == 2
+
+
 def test_a_silent_stream_from_a_healthy_server_is_a_timeout():
     def handler(request):
         if request.url.path == "/health":

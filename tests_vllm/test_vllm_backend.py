@@ -30,7 +30,8 @@ from model.vllm_engine import ServerConfig, VLLMEngine
 from tests.serving import serve
 from tests.test_app import answers, chat, send
 from tests.test_browser import ARTIFACTS as BROWSER_ARTIFACTS
-from tests.test_browser import ask, browser, last_answer, set_max_new_tokens, wait_for_answer_end  # noqa: F401
+from tests.test_browser import (ask, browser, last_answer, set_max_new_tokens,  # noqa: F401
+                                stop_mid_answer, wait_for_answer_end)
 from tests.test_hostile import send as send_with_warnings
 from tests.vllm_server import free_port
 
@@ -227,17 +228,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
         frames.fill(str(LONG_ANSWER_FRAMES))
         frames.press("Enter")
         ask(page, "Tell me everything.", [video_path])
-        while len(last_answer(page)) < 150:  # strip label + streamed words
-            page.wait_for_timeout(50)
-        page.get_by_role("button", name="Stop").click()
-        try:
-            page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
-        except Exception:
-            page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-stop-failure.png"), full_page=True)
-            raise
-        stopped = last_answer(page)
-        page.wait_for_timeout(1000)
-        assert last_answer(page) == stopped and "tok/s" not in stopped
+        stop_mid_answer(page, "vllm-stop-failure.png")
         set_max_new_tokens(page, 32)
         ask(page, "And in one word?")
         assert "tok/s" in wait_for_answer_end(page)
