@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from model.settings import AppSettings
 from tests.serving import cached_engine, serve
@@ -104,10 +105,10 @@ def stop_mid_answer(page, failure_png: str) -> str:
 
 
 def test_page_loads_with_model_line_and_examples(page):
-    assert page.get_by_text("Chat with videos and images").is_visible()
-    assert page.get_by_text("tiny · cpu · float32").is_visible()
-    assert page.get_by_text("answers are random text").is_visible()
-    assert page.get_by_text("What does the ball do?").first.is_visible()
+    expect(page.get_by_text("Chat with videos and images")).to_be_visible()
+    expect(page.get_by_text("tiny · cpu · float32")).to_be_visible()
+    expect(page.get_by_text("answers are random text")).to_be_visible()
+    expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
     page.screenshot(path=str(ARTIFACTS / "01-page.png"))
 
 
@@ -126,7 +127,7 @@ def test_upload_ask_stream_and_see_the_frames(page, video_path):
     assert thumbs.count() == 4
     times = [thumbs.nth(i).inner_text().strip() for i in range(4)]
     assert all(TIME.match(t) for t in times) and times == sorted(times)
-    assert page.locator("#chat").get_by_text("clip.mp4 · 4 frames the model saw").is_visible()
+    expect(page.locator("#chat").get_by_text("clip.mp4 · 4 frames the model saw")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "02-answer-with-frames.png"))
     panel = page.locator("#frames")
     panel_thumbs = panel.get_by_role("button", name=re.compile(r"^Thumbnail \d+ of 4$"))
@@ -136,7 +137,7 @@ def test_upload_ask_stream_and_see_the_frames(page, video_path):
     page.wait_for_timeout(500)
     large = max(img.bounding_box()["width"] for img in panel.locator("img").all() if img.is_visible())
     assert large > 1.5 * small, (small, large)
-    assert panel.get_by_text(times[1]).first.is_visible()
+    expect(panel.get_by_text(times[1]).first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "03-frame-enlarged.png"))
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from playwright.sync_api import expect
 
 from model.backend import GenerationParams
 from model.chat import MediaOptions, add_turn
@@ -216,8 +217,8 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
     try:
         page.goto(app_url)
         page.locator("#question textarea").wait_for()
-        assert page.get_by_text("This model server takes text and video only (no images)").is_visible()
-        assert page.get_by_text("What does the ball do?").first.is_visible()
+        expect(page.get_by_text("This model server takes text and video only (no images)")).to_be_visible()
+        expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
         assert page.get_by_text("What is in this picture?").count() == 0  # no image examples
         page.locator("#question input[type=file]").set_input_files([str(image_path)])
         page.get_by_text("Invalid file type: picture.png. Only .mp4").wait_for()
