@@ -230,7 +230,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             api_temperature = gr.Number(0.0, label="temperature")
             api_top_p = gr.Number(0.9, label="top_p")
             api_answer = gr.Textbox(label="answer")
-        gr.on(triggers=None, fn=ask, api_name="ask", concurrency_id="gpu",
+        # No triggers: called through the API only (`triggers=None` would also run it at every page load).
+        gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
               inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p],
               outputs=api_answer)
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)

@@ -206,7 +206,8 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, 
                 shown_at = time.monotonic()
                 yield conv
         else:
-            turn.status = "done"
+            if turn.status == "pending":  # a Stop that came after the last piece keeps its mark
+                turn.status = "done"
     except EngineError as exc:
         turn.status = "error"
         turn.notes.append(f"⚠️ {exc}")

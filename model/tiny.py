@@ -62,7 +62,8 @@ INIT_STD = 0.2
 
 @dataclass(frozen=True)
 class CheckpointShape:
-    """Sizes of a random-weight checkpoint: vision tower, text model, context."""
+    """Sizes of a random-weight checkpoint (vision tower, text model, context), and whether its
+    answers may end by themselves."""
 
     image_size: int = 32
     patch_size: int = 4
@@ -73,6 +74,9 @@ class CheckpointShape:
     text_heads: int = 2
     text_layers: int = 2
     max_positions: int = 4096
+    # False: the end-of-answer token is suppressed like the media tokens, so every answer runs to
+    # its token limit, on any CPU (where a random model's greedy answer ends differs between CPUs).
+    ends_answers: bool = True
 
     @property
     def grid_pinpoints(self) -> list[list[int]]:
@@ -88,7 +92,9 @@ MEDIUM = CheckpointShape(image_size=336, patch_size=14, vision_hidden=64, vision
                          max_positions=8192)
 # The tiny vision tower with a text model big enough that vLLM on a CPU generates about 15 tokens/s,
 # slower than its HTTP layer streams: like the 7B on a GPU, so Stop lands while the model still works.
-PACED = CheckpointShape(text_hidden=1024, text_intermediate=4096, text_heads=16, text_layers=8)
+# Its answers never end before their token limit, so there is always an answer left to stop.
+PACED = CheckpointShape(text_hidden=1024, text_intermediate=4096, text_heads=16, text_layers=8,
+                        ends_answers=False)
 SUPPRESS_SCALE = 1000.0
 SEED = 0
 MARKER = ".tiny-complete"
@@ -242,7 +248,7 @@ def _reinit_(model: torch.nn.Module) -> None:
 
 
 def _suppress_tokens_(model: torch.nn.Module, token_ids: list[int]) -> None:
-    """Make ``token_ids`` (specials other than EOS) practically never generated, in any engine.
+    """Make ``token_ids`` (specials, by default other than EOS) practically never generated, in any engine.
 
     The last hidden channel carries a constant 1.0 through the residual stream (embeddings
     write it, no layer writes to it), and the LM head reads it with a large negative weight
@@ -308,7 +314,8 @@ def build_tiny_checkpoint(path: str | os.PathLike[str], shape: CheckpointShape =
     torch.manual_seed(SEED)
     model = LlavaNextVideoForConditionalGeneration(config).to(torch.float32).eval()
     _reinit_(model)
-    banned = [tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS if t != tokenizer.eos_token]
+    banned = [tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS
+              if t != tokenizer.eos_token or not shape.ends_answers]
     _suppress_tokens_(model, banned)
     model.generation_config.do_sample = False
     model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 
@@ -70,6 +71,13 @@ def part_text(part) -> str:
         return f"[{part['component']}: {part['props'].get('label', '')}]"
     file = part.get("file", part)
     return str(file.get("path", ""))
+
+
+def test_the_ask_api_has_no_page_event(app_url):
+    """/ask is an API endpoint only: run at page load, it would show every visitor an error."""
+    config = httpx.get(f"{app_url}/config").json()
+    ask = next(d for d in config["dependencies"] if d.get("api_name") == "ask")
+    assert ask["targets"] == []  # no page load, no change of its hidden inputs
 
 
 def test_ask_api_streams_an_answer_about_a_video(client, video_path):

@@ -59,7 +59,8 @@ def ask(page, text: str, files=()) -> None:
     """Attach files and send a question as a user would."""
     if files:
         page.locator("#question input[type=file]").set_input_files([str(f) for f in files])
-        page.wait_for_timeout(300)
+        # its thumbnail shows once the upload is done, as a user would wait for it
+        expect(page.locator('#question [aria-label="File thumbnail"]')).to_have_count(len(files))
     box = page.locator("#question textarea")
     box.fill(text)
     box.press("Enter")
@@ -91,12 +92,14 @@ def stop_mid_answer(page, failure_png: str) -> str:
     deadline = time.monotonic() + 30
     while len(last_answer(page)) < 150 and time.monotonic() < deadline:  # strip label + streamed words
         page.wait_for_timeout(50)
-    page.get_by_role("button", name="Stop").click()
+    before = last_answer(page)
     try:
+        assert len(before) >= 150 and "tok/s" not in before, "the answer was not streaming when Stop was due"
+        page.get_by_role("button", name="Stop").click()
         page.get_by_text("⏹ stopped").last.wait_for(timeout=10_000)
-    except Exception:
+    except Exception as exc:
         page.screenshot(path=str(ARTIFACTS / failure_png), full_page=True)
-        raise
+        raise AssertionError(f"{exc}\nanswer at Stop: {before!r}\nanswer now: {last_answer(page)!r}") from exc
     stopped = last_answer(page)
     page.wait_for_timeout(1000)
     assert last_answer(page) == stopped, "the answer kept growing after Stop"
@@ -109,6 +112,8 @@ def test_page_loads_with_model_line_and_examples(page):
     expect(page.get_by_text("tiny · cpu · float32")).to_be_visible()
     expect(page.get_by_text("answers are random text")).to_be_visible()
     expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
+    page.wait_for_timeout(1500)  # long enough for any event run at page load to answer
+    expect(page.locator(".toast-body")).to_have_count(0)  # a fresh page greets nobody with an error
     page.screenshot(path=str(ARTIFACTS / "01-page.png"))
 
 

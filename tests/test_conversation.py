@@ -154,6 +154,17 @@ def test_closing_the_stream_marks_the_answer_stopped_and_closes_generation():
     assert conv.last.status == "stopped" and conv.last.answer == "0 1 " and closed == [True]
 
 
+def test_a_stop_after_the_last_piece_keeps_its_mark():
+    conv = Conversation(turns=[Turn(text="q", media=[video()])])
+
+    def generate(conv, params):
+        yield "all of it"
+        mark_stopped(conv)  # the Stop handler, in its own thread, between the last piece and the end
+
+    list(stream_answer(conv, GenerationParams(), NoPrep(), generate))
+    assert conv.last.status == "stopped" and conv.last.answer == "all of it"
+
+
 def test_pieces_faster_than_the_render_interval_go_out_together():
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
     pieces = [f"{i} " for i in range(50)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from transformers import AutoProcessor, LlavaNextVideoForConditionalGeneration  
 from model.tiny import (  # noqa: E402
     HUB_PREFIXES,
     MARKER,
+    TINY,
     build_tiny_checkpoint,
     tensor_digest,
     tiny_checkpoint_dir,
@@ -152,6 +154,20 @@ def test_generate_varied_and_deterministic(model, processor, cached_ckpt: Path) 
     assert tok.decode(tokens, skip_special_tokens=True).strip()
     other = LlavaNextVideoForConditionalGeneration.from_pretrained(cached_ckpt, dtype=torch.float32).eval()
     assert _greedy(other, AutoProcessor.from_pretrained(cached_ckpt)) == tokens
+
+
+def test_a_checkpoint_that_never_ends_answers_runs_to_the_token_limit(tmp_path: Path) -> None:
+    endless = build_tiny_checkpoint(tmp_path / "endless", dataclasses.replace(TINY, ends_answers=False))
+    processor = AutoProcessor.from_pretrained(endless)
+    model = LlavaNextVideoForConditionalGeneration.from_pretrained(endless, dtype=torch.float32).eval()
+    inputs = processor(text=_prompt(processor, "video", text="Why?"), videos=_video(), return_tensors="pt")
+    with torch.no_grad():  # the default tiny checkpoint may end this answer within 300 tokens
+        out = model.generate(**inputs, max_new_tokens=300, do_sample=False, output_logits=True,
+                             return_dict_in_generate=True)
+    assert out.sequences.shape[1] - inputs["input_ids"].shape[1] == 300
+    eos = processor.tokenizer.eos_token_id
+    margins = [(step[0].max() - step[0, eos]).item() for step in out.logits]
+    assert min(margins) > 20  # suppressed by a wide margin, not by chance
 
 
 def test_build_twice_identical(ckpt: Path, cached_ckpt: Path) -> None:

@@ -2,8 +2,9 @@
 
 The server runs the tiny family's PACED checkpoint: the tiny checkpoint itself generates about
 300 tokens/s here, faster than vLLM's HTTP layer streams, so its answers are finished on the server
-before the page shows them, and Stop would have nothing left to stop. The last test stops the
-server on purpose; the module's server fixture is its own.
+before the page shows them, and Stop would have nothing left to stop. PACED's answers also never
+end before their token limit, so how long an answer runs does not depend on the CPU's rounding.
+The last test stops the server on purpose; the module's server fixture is its own.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from tests.test_browser import (ask, browser, last_answer, set_max_new_tokens,  
 from tests.test_hostile import send as send_with_warnings
 from tests.vllm_server import free_port
 
-LONG_ANSWER_FRAMES = 8  # with "Tell me everything." the greedy answer runs to 242 tokens (15 s)
 SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
 
 
@@ -112,7 +112,7 @@ def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video
     """vLLM stops generating when the demo closes the stream (what Stop and a closed tab do)."""
     engine = VLLMEngine(ServerConfig(url=server.url))
     conv = Conversation()
-    add_turn(conv, "Tell me everything.", [str(video_path)], MediaOptions(frames=LONG_ANSWER_FRAMES, thumbnails=False))
+    add_turn(conv, "Tell me everything.", [str(video_path)], MediaOptions(frames=4, thumbnails=False))
     finished = server.metric("vllm:request_success_total")  # aborted requests are not counted there
     generated = server.metric("vllm:generation_tokens_total")
     stream = engine.stream(conv, GenerationParams(max_new_tokens=1900), threading.Event())
@@ -125,13 +125,13 @@ def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video
     assert server.metric("vllm:num_requests_running") == 0
     time.sleep(0.5)
     assert server.metric("vllm:request_success_total") == finished, "the request ended by itself, not by the close"
-    assert server.metric("vllm:generation_tokens_total") - generated < 100  # of 242
+    assert server.metric("vllm:generation_tokens_total") - generated < 100  # of 1900
     assert all(isinstance(p, str) for p in pieces) and engine.open_streams == 0
 
 
 def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, app_engine,
                                                                                       video_path):
-    send(client, "Tell me everything.", [video_path], frames=LONG_ANSWER_FRAMES)
+    send(client, "Tell me everything.", [video_path])
     job = client.submit(2000, 0.0, 0.9, api_name="/answer")
     wait_for_answer_text(job)
     assert app_engine.open_streams == 1
@@ -226,10 +226,11 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
         assert last_answer(page) == "" and "picture.png" not in page.locator("#question").inner_text()
         set_max_new_tokens(page, 2000)
         frames = page.locator("#frames-per-video input[type=number]")
-        frames.fill(str(LONG_ANSWER_FRAMES))
+        frames.fill("8")
         frames.press("Enter")
         ask(page, "Tell me everything.", [video_path])
         stop_mid_answer(page, "vllm-stop-failure.png")
+        expect(page.locator("#chat").get_by_text("clip.mp4 · 8 frames the model saw")).to_be_visible()
         set_max_new_tokens(page, 32)
         ask(page, "And in one word?")
         assert "tok/s" in wait_for_answer_end(page)
@@ -240,7 +241,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
 
 def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url,
                                                                                  video_path):
-    send(client, "Tell me everything.", [video_path], frames=LONG_ANSWER_FRAMES)
+    send(client, "Tell me everything.", [video_path])
     job = client.submit(2000, 0.0, 0.9, api_name="/answer")
     partial = wait_for_answer_text(job)
     os.killpg(server.process.pid, signal.SIGTERM)  # as Ctrl-C or a container stop would
