@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.conversation import Conversation
+from model.conversation import Conversation, MediaItem, Turn
 from model.media import VideoClip
 
 
@@ -21,29 +21,40 @@ def thin_clip(clip: VideoClip, keep: list[int]) -> VideoClip:
     return replace(clip, frames=clip.frames[keep], timestamps=[clip.timestamps[i] for i in keep])
 
 
-def make_room(conv: Conversation, overflow: int, tokens_per_frame: int) -> str | None:
+MIN_FRAMES = 4  # a video is thinned to this many frames before older media is dropped
+
+
+def make_room(conv: Conversation, overflow: int, tokens_per_frame: int, floor: int = MIN_FRAMES) -> str | None:
     """Change the conversation so it needs about `overflow` fewer tokens; returns a note for the user.
 
-    The oldest media of earlier turns goes first (its turn keeps its text and answer); when only
-    the last turn's media is left, its newest video keeps fewer frames. None: nothing left to cut.
+    Videos keep fewer frames first, oldest first, down to `floor` frames each (a follow-up about
+    one video keeps that video); then the oldest media of earlier turns leaves the context (its turn
+    keeps its text and answer); last, the newest turn's videos go below the floor, down to 1 frame.
+    None: nothing left to cut.
     """
     turns = conv.context_turns()
+    videos = [(turn, item) for turn in turns for item in turn.context_media()
+              if item.kind == "video" and item.clip is not None]
+    for turn, item in videos:
+        if len(item.clip.timestamps) > floor:
+            return _thin(turn, item, overflow, tokens_per_frame, floor)
     for turn in turns[:-1]:
         for item in turn.context_media():
             item.dropped = True
             turn.prompt_ids = None  # this turn is tokenized again without the media
             return (f"{item.name} no longer fits in the model's context together with the rest, so it "
                     "was left out of this answer.")
-    last = turns[-1] if turns else None
-    videos = [m for m in last.context_media() if m.kind == "video" and m.clip is not None] if last else []
-    if videos:
-        item = videos[-1]
-        have = len(item.clip.timestamps)
-        keep = have - math.ceil(overflow / tokens_per_frame)
-        if keep >= 1:
-            indices = spread(have, keep)
-            item.replace_clip(thin_clip(item.clip, indices), [item.thumbnails[i] for i in indices]
-                              if item.thumbnails else [])
-            last.prompt_ids = None
-            return f"Used {keep} of {have} frames of {item.name} so that it fits in the model's context."
+    for turn, item in reversed(videos):
+        if turn is turns[-1] and len(item.clip.timestamps) > 1:
+            return _thin(turn, item, overflow, tokens_per_frame, 1)
     return None
+
+
+def _thin(turn: Turn, item: MediaItem, overflow: int, tokens_per_frame: int, floor: int) -> str:
+    """Keep fewer frames of one video (no fewer than `floor`), spread over the same span."""
+    have = len(item.clip.timestamps)
+    keep = max(floor, have - math.ceil(overflow / tokens_per_frame))
+    indices = spread(have, keep)
+    item.replace_clip(thin_clip(item.clip, indices), [item.thumbnails[i] for i in indices] if item.thumbnails else [])
+    turn.prompt_ids = None
+    return f"Used {keep} of {have} frames of {item.name} so that the conversation fits in the model's context."

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+import transformers
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 MIN_ANSWER_TOKENS = 16  # fewer free positions than this and an answer is not worth starting
 STREAM_TIMEOUT_S = 300.0  # a generate thread silent this long is treated as dead
 MAX_FIT_STEPS = 64  # bound on the drop-media / thin-frames loop
+# generate() takes and returns the KV cache as `cache` from transformers 5.24 on (`past_key_values` warns).
+CACHE_ARG = "cache" if tuple(int(p) for p in transformers.__version__.split(".")[:2]) >= (5, 24) else "past_key_values"
 
 
 class _StopAndCount(StoppingCriteria):
@@ -148,8 +151,27 @@ class TransformersEngine:
                 break
             notes.append(note)
         prompt = len(self.tokenize(conv))
-        raise EngineError(f"This conversation is too long for the model ({prompt:,} tokens of {context:,} "
-                          "with room for the answer): press Clear, or ask a shorter question.")
+        if prompt + MIN_ANSWER_TOKENS <= context:  # nothing left to cut: a shorter answer still fits
+            notes.append(f"Room is left for only {context - prompt:,} new tokens in the model's context; "
+                         "press Clear for longer answers.")
+            return notes
+        raise EngineError(self.overflow_message(conv, prompt))
+
+    def overflow_message(self, conv: Conversation, prompt: int) -> str:
+        """Why a conversation cut to the bone still does not fit, with the remedy that fits the case."""
+        context = self.loaded.context_length
+        head = f"This message does not fit in the model's context ({prompt:,} tokens of {context:,})"
+        last = conv.context_turns()[-1]
+        images = [m for m in last.context_media() if m.kind == "image"]
+        if images:
+            ids = last.prompt_ids or []
+            image_tokens = sum(t == self.media_token_ids["image"] for t in ids)
+            return (f"{head}: its {len(images)} image(s) alone take {image_tokens:,} tokens. "
+                    "Attach fewer images in one message, or press Clear.")
+        question = len(self.tokenizer(last.text, add_special_tokens=False)["input_ids"])
+        if question >= prompt + MIN_ANSWER_TOKENS - context:  # a shorter question would fit
+            return f"{head}: the question alone takes {question:,} tokens. Ask a shorter question."
+        return f"{head} even with the least media. Press Clear to start a new conversation."
 
     # ----- vision features ------------------------------------------------------------------
 
@@ -236,10 +258,12 @@ class TransformersEngine:
         device = self.loaded.device
         kwargs = dict(input_ids=torch.tensor([ids], device=device),
                       attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=device),
-                      past_key_values=entry.kv if reused else None,
                       max_new_tokens=max_new, streamer=streamer, return_dict_in_generate=True,
                       stopping_criteria=StoppingCriteriaList([counter]),
-                      pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(params))
+                      pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(params),
+                      # a generated <image>/<video> would be a placeholder without media in every later turn
+                      suppress_tokens=sorted(self.media_token_ids.values()))
+        kwargs[CACHE_ARG] = entry.kv if reused else None
         run = _Run(ids=ids, reused=reused, entry=entry, kwargs=kwargs, media_keys=[m.key for _, m in runs],
                    run_starts=[start for start, _ in runs])
         if mm:
@@ -269,8 +293,8 @@ class TransformersEngine:
                 out = self.model.generate(**run.kwargs)
             sequence = out.sequences[0].tolist()
             run.answer_ids = sequence[len(run.ids):]
-            run.entry.kv = out.past_key_values
-            run.entry.ids = sequence[: out.past_key_values.get_seq_length()]
+            run.entry.kv = getattr(out, CACHE_ARG)
+            run.entry.ids = sequence[: run.entry.kv.get_seq_length()]
             run.entry.media_keys = [k for k, s in zip(run.media_keys, run.run_starts) if s < len(run.entry.ids)]
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             log.exception("generate failed")

@@ -36,6 +36,19 @@ class SessionCache:
     def nbytes(self) -> int:
         return self.kv_bytes() + self.feature_bytes()
 
+    def fit(self, limit: int) -> None:
+        """Shrink to at most `limit` bytes, keeping the longest KV prefix that fits beside the vision
+        features (a follow-up then recomputes only the tail), or without them if they alone are too big."""
+        if self.feature_bytes() > limit:
+            self.features.clear()
+        length = self.kv.get_seq_length() if self.kv is not None else 0
+        if length and self.kv_bytes() > limit - self.feature_bytes():
+            per_token = self.kv_bytes() / length
+            self.crop(max(0, int((limit - self.feature_bytes()) // per_token)))
+            for layer in self.kv.layers if self.kv is not None else ():
+                if getattr(layer, "keys", None) is not None:  # a cropped layer is a view of the old memory
+                    layer.keys, layer.values = layer.keys.clone(), layer.values.clone()
+
     def crop(self, length: int) -> None:
         """Keep the KV cache of the first `length` ids only."""
         if self.kv is None:
@@ -80,9 +93,7 @@ class CacheStore:
         if not self.enabled or not session_id:
             return
         if entry.nbytes() > self.session_bytes:
-            entry.kv, entry.ids = None, []  # the KV cache is the big part; features may still fit
-        if entry.nbytes() > self.session_bytes:
-            entry.features.clear()
+            entry.fit(self.session_bytes)
         with self._lock:
             self._entries[session_id] = entry
             self._entries.move_to_end(session_id)

@@ -9,9 +9,11 @@ that fails to load is an error.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -22,6 +24,12 @@ log = logging.getLogger(__name__)
 
 TINY_NOTICE = ("This is the tiny random-weight test model: answers are random text. "
                "Start with --model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU for real answers.")
+
+
+# From `python -m bench.bench_cpu`: the 7B's widths at 1-2 layers on a 2-core machine, scaled to 32+24.
+CPU_ADVICE = ("To run the real 7B on this CPU anyway: python app.py --device cpu. It needs about 28 GB of "
+              "memory (fp32), and on 2 cores a 16-frame question waits about 8 minutes for its first word, "
+              "then about 0.5 tokens/s.")
 
 
 class LoadError(RuntimeError):
@@ -116,48 +124,172 @@ def quantization_config(settings: AppSettings, device: str, dtype: torch.dtype):
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
-def _from_pretrained(source: str, settings: AppSettings) -> LoadedModel:
+def _from_pretrained(source: str, settings: AppSettings, local_only: bool = False) -> LoadedModel:
     """Load model and processor from a hub id or folder with the settings' precision."""
-    from transformers import AutoProcessor, LlavaNextVideoForConditionalGeneration
+    from transformers import LlavaNextVideoForConditionalGeneration
 
     device = pick_device(settings.device)
     dtype = pick_dtype(device)
     attn = pick_attention(settings.attn, device)
     quant = quantization_config(settings, device, dtype)
-    kwargs: dict = {"dtype": dtype, "attn_implementation": attn}
+    kwargs: dict = {"dtype": dtype, "attn_implementation": attn, "local_files_only": local_only}
     if quant is not None:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": 0}
-    processor = AutoProcessor.from_pretrained(source)
+    processor = load_processor(source, local_only)
     model = LlavaNextVideoForConditionalGeneration.from_pretrained(source, **kwargs)
     if quant is None:
         model = model.to(device)  # on ZeroGPU this is the one CUDA call allowed outside spaces.GPU
     model.eval()
-    if processor.tokenizer.pad_token_id is None:
-        processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    tokenizer = processor.tokenizer
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # 4.x tokenizers say 4,096 (the positions before RoPE scaling): every longer prompt would warn.
+    tokenizer.model_max_length = context_length(model.config.text_config)
     qname = "4-bit nf4" if settings.load_in_4bit else "8-bit" if settings.load_in_8bit else None
     return LoadedModel(model=model, processor=processor, name=settings.model, device=device,
                        dtype=dtype, quantization=qname, attn=attn)
 
 
+def load_processor(source: str, local_only: bool = False):
+    """The checkpoint's LlavaNextVideoProcessor, in either file layout.
+
+    A checkpoint with a `video_preprocessor_config.json` (written by transformers 5) loads through
+    AutoProcessor. The hub's 4.x layout has none, and AutoProcessor then recurses until
+    RecursionError (it infers the video processor from the image processor's type and lands on the
+    processor class again), so the processor is built from its parts instead.
+    """
+    from transformers import AutoProcessor
+
+    if _checkpoint_file(source, "video_preprocessor_config.json", local_only) is not None:
+        return AutoProcessor.from_pretrained(source, local_files_only=local_only)
+    return processor_from_parts(source, local_only)
+
+
+def processor_from_parts(source: str, local_only: bool = False):
+    """Tokenizer, image processor, a video processor with the image processor's resize/crop/mean/std,
+    the processor settings (`processor_config.json`, else the model config) and the chat template."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, LlavaNextVideoProcessor
+    from transformers.models.llava_next_video import LlavaNextVideoVideoProcessor
+
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+    image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
+    video_processor = LlavaNextVideoVideoProcessor(**{
+        key: getattr(image_processor, key) for key in VIDEO_SETTINGS if getattr(image_processor, key, None) is not None})
+    settings = _read_json(source, "processor_config.json", local_only)
+    if not settings:
+        config = AutoConfig.from_pretrained(source, local_files_only=local_only)
+        settings = {"patch_size": config.vision_config.patch_size,
+                    "vision_feature_select_strategy": config.vision_feature_select_strategy,
+                    "num_additional_image_tokens": 1 if config.vision_feature_select_strategy == "default" else 0}
+    template = _chat_template(source, local_only) or getattr(tokenizer, "chat_template", None)
+    return LlavaNextVideoProcessor(
+        video_processor=video_processor, image_processor=image_processor, tokenizer=tokenizer,
+        chat_template=template, **{key: settings[key] for key in PROCESSOR_SETTINGS if key in settings})
+
+
+# What the video processor shares with the image processor in the 4.x layout (one preprocessor file).
+VIDEO_SETTINGS = ("size", "crop_size", "resample", "image_mean", "image_std", "do_resize", "do_center_crop",
+                  "do_rescale", "rescale_factor", "do_normalize", "do_convert_rgb")
+PROCESSOR_SETTINGS = ("patch_size", "vision_feature_select_strategy", "num_additional_image_tokens")
+
+
+def _checkpoint_file(source: str, name: str, local_only: bool) -> str | None:
+    """Local path of one file of the checkpoint, or None when the checkpoint has no such file."""
+    folder = Path(source)
+    if folder.is_dir():
+        return str(folder / name) if (folder / name).is_file() else None
+    from transformers.utils import cached_file
+
+    return cached_file(source, name, local_files_only=local_only, _raise_exceptions_for_missing_entries=False,
+                       _raise_exceptions_for_connection_errors=False)
+
+
+def _read_json(source: str, name: str, local_only: bool) -> dict:
+    path = _checkpoint_file(source, name, local_only)
+    return json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+
+
+def _chat_template(source: str, local_only: bool) -> str | None:
+    """The chat template from `chat_template.jinja` (5.x) or `chat_template.json` (4.x)."""
+    path = _checkpoint_file(source, "chat_template.jinja", local_only)
+    if path:
+        return Path(path).read_text(encoding="utf-8")
+    return _read_json(source, "chat_template.json", local_only).get("chat_template")
+
+
 def load_model(settings: AppSettings) -> LoadedModel:
-    """Load the checkpoint the settings name, falling back to the tiny one only for the default."""
+    """Load the checkpoint the settings name.
+
+    Only for the default model, and only when its weights cannot be had (no network and not
+    cached, gated, unauthorised), the app falls back to the tiny model and says why; so it does on a
+    machine without CUDA when neither --model nor --device was given (no 15 GB download to run the
+    7B in fp32 on a CPU). Every other failure is a LoadError that stops the app.
+    """
     if settings.model == TINY_MODEL:
         return load_tiny(settings)
+    if not settings.model_explicit and settings.device == "auto" and pick_device("auto") == "cpu":
+        log.warning("No CUDA GPU: starting on the tiny random-weight model. %s", CPU_ADVICE)
+        return _fallback(settings, f"No GPU here, so this demo runs a tiny random-weight model. {CPU_ADVICE}")
+    local_only = not Path(settings.model).is_dir() and not hub_reachable()
     try:
-        return _from_pretrained(settings.model, settings)
+        return _from_pretrained(settings.model, settings, local_only)
     except LoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any loading failure becomes one readable reason
-        reason = _short_reason(exc)
-        if settings.model_explicit:
+    except Exception as exc:  # noqa: BLE001 - sorted below into "cannot be had" and real failures
+        unavailable = weights_unavailable(exc)
+        reason = unavailable or _short_reason(exc)
+        if settings.model_explicit or not unavailable:
+            if not unavailable:
+                log.exception("loading %s failed", settings.model)
             raise LoadError(f"Could not load the model '{settings.model}': {reason}") from exc
         log.warning("Could not load %s (%s); starting on the tiny random-weight model instead.",
                     settings.model, reason)
-        loaded = load_tiny(settings)
-        loaded.notice = (f"Answers are random: the real model ({settings.model}) could not be "
-                         f"loaded because {reason}. This demo runs a tiny random-weight model.")
-        return loaded
+        return _fallback(settings, f"Answers are random: the real model ({settings.model}) could not be "
+                                   f"loaded: {reason}. This demo runs a tiny random-weight model.")
+
+
+def _fallback(settings: AppSettings, notice: str) -> LoadedModel:
+    loaded = load_tiny(settings)
+    loaded.notice = notice
+    return loaded
+
+
+def hub_reachable(timeout_s: float = 2.0) -> bool:
+    """Whether the model hub answers at all (False at once in offline mode), so that an offline
+    machine loads from the local cache in a second instead of minutes of retries."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def weights_unavailable(exc: BaseException) -> str | None:
+    """Why the weights cannot be had (offline and not cached, gated, unauthorised, unknown repo),
+    or None when the failure is something else (a bug, a broken file, an incompatible version)."""
+    from huggingface_hub import errors
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, errors.GatedRepoError):
+            return "the repository is gated: accept its terms on the hub and set HF_TOKEN"
+        if isinstance(seen, errors.RepositoryNotFoundError):
+            return "the hub does not know this repository, or it needs a token (set HF_TOKEN)"
+        if isinstance(seen, errors.HfHubHTTPError) and getattr(seen.response, "status_code", None) in (401, 403):
+            return "the hub refused access (set HF_TOKEN)"
+        text = str(seen)
+        if isinstance(seen, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)) or \
+                "couldn't connect" in text or "not in the cached files" in text:
+            return "the hub cannot be reached and the weights are not in the local cache"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def load_tiny(settings: AppSettings) -> LoadedModel:

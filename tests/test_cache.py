@@ -163,17 +163,54 @@ def test_an_evicted_cache_is_rebuilt_transparently(cached, uncached, video_path)
     assert run(cached, evict=True) == run(uncached, evict=False)
 
 
-def test_make_room_drops_the_oldest_media_then_thins_the_newest_video(video_path, image_path):
+def test_make_room_thins_videos_to_a_floor_then_drops_old_media_then_thins_the_newest(video_path, image_path):
     conv = Conversation()
     add_turn(conv, "First", [str(image_path)], OPTIONS)
     conv.last.status, conv.last.answer, conv.last.prompt_ids = "done", "ok", [1, 2]
     add_turn(conv, "Second", [str(video_path)], MediaOptions(frames=8))
     note = make_room(conv, 100, tokens_per_frame=16)
+    assert note.startswith("Used 4 of 8 frames of clip.mp4") and len(conv.videos()[0].timestamps) == 4
+    note = make_room(conv, 100, tokens_per_frame=16)
     assert "picture.png" in note and conv.turns[0].media[0].dropped and conv.turns[0].prompt_ids is None
     assert len(conv.media()) == 1
     note = make_room(conv, 40, tokens_per_frame=16)
-    assert note.startswith("Used 5 of 8 frames") and len(conv.videos()[0].timestamps) == 5
+    assert note.startswith("Used 1 of 4 frames") and len(conv.videos()[0].timestamps) == 1
     assert make_room(conv, 10_000, tokens_per_frame=16) is None
+
+
+def test_a_follow_up_about_one_video_keeps_that_video(video_path):
+    """At the first overflow the conversation's only video keeps fewer frames; it is not dropped."""
+    conv = Conversation()
+    add_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=16))
+    conv.last.status, conv.last.answer, conv.last.prompt_ids = "done", "ok", [1, 2]
+    add_turn(conv, "And then?", [], OPTIONS)
+    for _ in range(3):
+        note = make_room(conv, 64, tokens_per_frame=16)
+    assert note.startswith("Used 4 of 8 frames") and conv.videos() and conv.turns[0].prompt_ids is None
+    assert not conv.turns[0].media[0].dropped and len(conv.turns[0].media[0].thumbnails) == 4
+    assert "no longer fits" in make_room(conv, 64, tokens_per_frame=16)  # below the floor: dropped
+
+
+def test_a_cache_over_the_session_limit_keeps_its_longest_prefix(loaded_tiny, video_path):
+    engine = TransformersEngine(loaded_tiny, CacheStore(1 << 30, 1 << 29))
+    conv = Conversation()
+    start_session(conv, "crop")
+    add_turn(conv, "What happens?", [str(video_path)], OPTIONS)
+    answer(engine, conv)
+    entry = engine.cache.take(conv.session_id)
+    full, length = entry.kv_bytes(), entry.kv.get_seq_length()
+    limit = entry.feature_bytes() + full * (length - 3) // length  # room for all but 3 tokens
+    engine.cache = CacheStore(1 << 30, limit)
+    engine.cache.put(conv.session_id, entry)
+    kept = engine.cache.take(conv.session_id)
+    assert kept.nbytes() <= limit and kept.features
+    assert kept.kv.get_seq_length() == len(kept.ids) == length - 3
+    assert all(layer.keys.untyped_storage().nbytes() == layer.keys.numel() * layer.keys.element_size()
+               for layer in kept.kv.layers)  # the cropped memory is given back
+    engine.cache.put(conv.session_id, kept)
+    add_turn(conv, "Why?", [], OPTIONS)
+    cropped = answer(engine, conv)
+    assert f"({length - 3:,} cached)" in cropped.stats  # the follow-up prefilled only the rest
 
 
 def test_prepare_turn_fits_the_context_and_says_so(loaded_tiny, video_path, monkeypatch):

@@ -110,6 +110,53 @@ def test_a_prompt_that_leaves_no_room_is_a_clear_error(engine):
     assert engine.answer_budget(100, GenerationParams(max_new_tokens=50)) == 50
 
 
+def test_media_tokens_are_never_generated(tiny_dir, video_path):
+    """A model that would emit <video> at every step (a generated placeholder breaks every later turn)."""
+    import torch
+
+    from model.engine import TransformersEngine
+    from model.loading import load_tiny
+    from model.settings import AppSettings
+
+    loaded = load_tiny(AppSettings(model="tiny"))
+    video_id = loaded.model.config.video_token_index
+    with torch.no_grad():  # the tiny model's constant channel, turned into a large bias towards <video>
+        loaded.model.lm_head.weight[video_id, loaded.model.config.text_config.hidden_size - 1] = 1000.0
+    engine = TransformersEngine(loaded)
+    conv = conversation(video_path)
+    reference = engine.processor(text=engine.render_prompt(conv), videos=[c.frames for c in conv.videos()],
+                                 return_tensors="pt")
+    with torch.inference_mode():
+        raw = loaded.model.generate(**reference, max_new_tokens=4, do_sample=False)
+    assert raw[0, -4:].tolist() == [video_id] * 4  # unblocked, the model says <video>
+    add_turn(conv, "And then?", [], MediaOptions(frames=4))
+    conv.turns[0].answer, conv.turns[0].status = "", "done"
+    conv.turns[0].answer_ids = [x for x in engine.stream(conversation(video_path), GREEDY, threading.Event())
+                                if isinstance(x, Finished)][0].answer_ids
+    assert conv.turns[0].answer_ids and video_id not in conv.turns[0].answer_ids
+    text, stats = run(engine, conv)  # the follow-up still works
+    assert stats.new_tokens == 12
+
+
+def test_an_overflow_names_the_remedy_that_fits(engine, image_path, monkeypatch):
+    from model.loading import LoadedModel
+
+    conv = conversation(image_path, text="What is it?")
+    prompt = len(engine.tokenize(conv))
+    monkeypatch.setattr(LoadedModel, "context_length", property(lambda self: prompt - 5))
+    with pytest.raises(EngineError, match="image\\(s\\) alone take .* Attach fewer images"):
+        engine.prepare_turn(conv, GREEDY)
+    conv = conversation(text="word " * 400)
+    monkeypatch.setattr(LoadedModel, "context_length", property(lambda self: 300))
+    with pytest.raises(EngineError, match="the question alone takes .* Ask a shorter question"):
+        engine.prepare_turn(conv, GREEDY)
+    conv = conversation(text="word " * 100)
+    prompt = len(engine.tokenize(conv))
+    monkeypatch.setattr(LoadedModel, "context_length", property(lambda self: prompt + 20))
+    notes = engine.prepare_turn(conv, GenerationParams(max_new_tokens=200))  # a shorter answer still fits
+    assert "Room is left for only 20 new tokens" in notes[-1]
+
+
 def test_gpu_duration_grows_with_frames_and_tokens(video_path):
     small = gpu_seconds(conversation(video_path, frames=4), GenerationParams(max_new_tokens=64))
     big = gpu_seconds(conversation(video_path, frames=32), GenerationParams(max_new_tokens=1024))
