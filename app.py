@@ -19,13 +19,15 @@ from gradio.utils import get_upload_folder
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
                         release_media, retry_last, start_session, stream_answer, undo_last,
                         validate_message)
-from model.conversation import Conversation, FrameStrip, chatbot_messages, latest_strip
+from model.conversation import Conversation, latest_strip
 from model.backend import Engine, GenerationParams
 from model.janitor import start_file_janitor
 from model.gpu import generate_for, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
+from ui.chat_view import render_chat
+from ui.style import CSS
 
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
@@ -37,24 +39,6 @@ EXAMPLES = [
     {"text": "What is in this picture?", "files": [str(ASSETS / "shapes.png")]},
     {"text": "Which day had the most visitors?", "files": [str(ASSETS / "chart.png")]},
 ]
-
-
-CSS = """
-#notice { border-left: 4px solid #f59e0b; padding-left: 8px; }
-"""
-
-
-def render_chat(conv: Conversation) -> list[dict]:
-    """The conversation as Chatbot messages, frame strips as galleries."""
-    return [{**m, "content": strip_gallery(m["content"])} if isinstance(m["content"], FrameStrip) else m
-            for m in chatbot_messages(conv)]
-
-
-def strip_gallery(strip: FrameStrip) -> gr.Gallery:
-    """A row of the frames the model saw, with their times; a click enlarges one."""
-    return gr.Gallery(value=strip.frames, label=strip.label, show_label=True, columns=8, rows=1,
-                      height=130, object_fit="contain", allow_preview=True, preview=False,
-                      buttons=["download", "fullscreen"])
 
 
 def frames_panel(conv: Conversation) -> gr.Gallery:

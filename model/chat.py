@@ -19,7 +19,7 @@ from model.thumbnails import remove_thumbnails, write_thumbnails
 
 log = logging.getLogger(__name__)
 
-RENDER_INTERVAL_S = 0.05  # at most 20 chat updates a second: rendering must keep up with the model
+RENDER_INTERVAL_S = 0.1  # at most 10 chat updates a second: rendering must keep up with the model
 DEFAULT_VIDEO_QUESTION = "Describe this video in detail."
 DEFAULT_IMAGE_QUESTION = "Describe this image in detail."
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import httpx
 import pytest
 from gradio_client import Client, handle_file
@@ -48,17 +51,20 @@ def bubbles(history, role):
 
 def answers(history):
     """The assistant's text bubbles (frame strips left out)."""
-    return [b for b in bubbles(history, "assistant") if not b.startswith("[gallery")]
+    return [b for b in bubbles(history, "assistant") if not b.startswith("[html")]
 
 
 def strips(history):
-    """(label, [(path, caption), ...]) of each frames strip in the chat."""
+    """(label, [(image URL, caption), ...]) of each frames strip in the chat."""
     out = []
     for m in history:
         for part in (m["content"] if isinstance(m["content"], list) else [m["content"]]):
-            if isinstance(part, dict) and part.get("component") == "gallery":
-                items = [(item["image"]["path"], item.get("caption")) for item in part["value"]]
-                out.append((part["props"]["label"], items))
+            if isinstance(part, dict) and part.get("component") == "html" and "frame-strip" in part["value"]:
+                html = part["value"]
+                label = unescape(re.search(r'<div class="strip-label">(.*?)</div>', html).group(1))
+                items = [(unescape(src), unescape(time)) for src, time in
+                         re.findall(r'<img src="([^"]+)".*?<figcaption>(.*?)</figcaption>', html)]
+                out.append((label, items))
     return out
 
 
@@ -105,6 +111,7 @@ def test_chat_video_then_follow_up_without_media(client, video_path):
     [(label, frames)] = strips(history)
     assert label.startswith("clip.mp4 · 4 frames") and len(frames) == 4
     assert [c for _, c in frames] == ["00:00.2", "00:00.7", "00:01.2", "00:01.7"]
+    assert all(src.startswith("gradio_api/file=") and src.endswith(".jpg") for src, _ in frames)
     assert any(b.endswith("clip.mp4") for b in bubbles(history, "user"))
     history, _ = chat(client, "And what colour is it?")
     said = answers(history)
@@ -195,7 +202,7 @@ def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine
     steps = []
     hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
     try:
-        body = {"data": [2000, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
+        body = {"data": [None, 2000, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
                 "event_data": None, "trigger_id": None}
         httpx.post(f"{app_url}/gradio_api/queue/join", json=body).raise_for_status()
         with httpx.stream("GET", f"{app_url}/gradio_api/queue/data",
@@ -237,3 +244,39 @@ def test_files_outside_the_uploads_cannot_be_read(app_url, tmp_path_factory, vid
     assert "event: error" in reply and "private.mp4" not in reply.split("event: error")[0]
     for path in ["/etc/passwd", "app.py", str(secret), "../../etc/passwd", "/work/../etc/passwd"]:
         assert httpx.get(f"{base}/gradio_api/file={path}").status_code in (403, 404), path
+
+
+def test_frame_strips_are_sent_once_and_only_the_answer_streams(client, app_url, video_path):
+    """While an answer streams, updates carry the new words only, not the strips or earlier turns."""
+    import json
+
+    chat(client, "First?", [video_path])
+    send(client, "Second?", [video_path])
+    fn_index = client._infer_fn_index("/answer", None)
+    body = {"data": [None, 64, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
+            "event_data": None, "trigger_id": None}
+    httpx.post(f"{app_url}/gradio_api/queue/join", json=body).raise_for_status()
+    updates = []
+    with httpx.stream("GET", f"{app_url}/gradio_api/queue/data", params={"session_hash": client.session_hash},
+                      timeout=60) as sse:
+        for line in sse.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") in ("process_generating", "process_completed"):
+                    updates.append(json.dumps(msg["output"].get("data", [None])[0]))
+                if msg.get("msg") == "process_completed":
+                    break
+    assert len(updates) >= 3
+    first, streamed = updates[0], updates[1:-1]
+    assert first.count("frame-strip") == 2  # the first update holds the whole chat once
+    assert not any("frame-strip" in u or "clip.mp4" in u for u in streamed)
+    # each streamed update is a small diff: appended words, then the stats line, never the whole chat
+    assert max(len(u) for u in streamed) < len(first) / 4
+
+
+def test_frame_strip_images_are_served(client, app_url, video_path):
+    history, _ = chat(client, "What happens?", [video_path])
+    [(_, frames)] = strips(history)[-1:]
+    for src, _ in frames:
+        reply = httpx.get(f"{app_url}/{src}")
+        assert reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg"

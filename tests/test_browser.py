@@ -107,6 +107,17 @@ def stop_mid_answer(page, failure_png: str) -> str:
     return stopped
 
 
+def assert_frames_fully_visible(page, strip) -> None:
+    """Every frame of a strip is loaded, and each caption sits below its picture, not over it."""
+    boxes = strip.locator("figure").evaluate_all("""figs => figs.map(f => {
+        const img = f.querySelector('img').getBoundingClientRect(), cap = f.querySelector('figcaption').getBoundingClientRect();
+        return {loaded: f.querySelector('img').naturalWidth > 0, h: img.height, imgBottom: img.bottom, capTop: cap.top};
+    })""")
+    assert boxes and all(b["loaded"] and b["h"] >= 40 and b["capTop"] >= b["imgBottom"] - 1 for b in boxes), boxes
+    rows = strip.locator(".strip-row").evaluate("r => [r.scrollWidth, r.clientWidth, getComputedStyle(r).overflowX]")
+    assert rows[0] <= rows[1] or rows[2] == "auto", rows  # one row: what does not fit scrolls
+
+
 def test_page_loads_with_model_line_and_examples(page):
     expect(page.get_by_text("Chat with videos and images")).to_be_visible()
     expect(page.get_by_text("tiny · cpu · float32")).to_be_visible()
@@ -128,11 +139,12 @@ def test_upload_ask_stream_and_see_the_frames(page, video_path):
     answer = wait_for_answer_end(page)
     assert len([n for n in lengths if n > 0]) >= 2, "the answer did not stream in"
     assert "4 frames" in answer and "prompt tokens" in answer
-    thumbs = page.locator("#chat").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
-    assert thumbs.count() == 4
-    times = [thumbs.nth(i).inner_text().strip() for i in range(4)]
+    strip = page.locator("#chat .frame-strip")
+    expect(strip.locator("img")).to_have_count(4)
+    times = [t.strip() for t in strip.locator("figcaption").all_inner_texts()]
     assert all(TIME.match(t) for t in times) and times == sorted(times)
-    expect(page.locator("#chat").get_by_text("clip.mp4 · 4 frames the model saw")).to_be_visible()
+    expect(strip.get_by_text("clip.mp4 · 4 frames the model saw")).to_be_visible()
+    assert_frames_fully_visible(page, strip)
     page.screenshot(path=str(ARTIFACTS / "02-answer-with-frames.png"))
     panel = page.locator("#frames")
     panel_thumbs = panel.get_by_role("button", name=re.compile(r"^Thumbnail \d+ of 4$"))
@@ -179,3 +191,37 @@ def test_phone_sized_screen(browser, page_url, image_path):
         page.screenshot(path=str(ARTIFACTS / "06-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_page_keeps_up_with_the_model(page, page_url, media_dir):
+    """Three videos in one conversation: each answer shows in full about as fast as /ask gives it.
+
+    A generous bound (5x /ask + 3 s), not a timing claim: frame strips that travelled and
+    re-rendered with every token made the third answer 40x slower than /ask.
+    """
+    from gradio_client import Client, handle_file
+
+    from tests.videos import make_video
+
+    videos = [make_video(media_dir / f"turn{i}.mp4", seconds=2.0, color=(40 + 60 * i, 90, 160)) for i in range(3)]
+    set_max_new_tokens(page, 128)
+    frames = page.locator("#frames-per-video input[type=number]")
+    frames.fill("16")
+    frames.press("Enter")
+    client = Client(page_url, verbose=False, download_files=False)
+    for turn, video in enumerate(videos, start=1):
+        page.locator("#question input[type=file]").set_input_files([str(video)])
+        expect(page.locator('#question [aria-label="File thumbnail"]')).to_have_count(1)
+        page.locator("#question textarea").fill("Describe this video in detail.")
+        began = time.monotonic()
+        page.locator("#question textarea").press("Enter")
+        page.wait_for_function("n => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= n",
+                               arg=turn, polling=50, timeout=60_000)
+        page_s = time.monotonic() - began
+        expect(page.locator("#question textarea")).to_be_enabled()
+        began = time.monotonic()
+        client.predict(files=[handle_file(str(video))], question="Describe this video in detail.", frames=16,
+                       max_new_tokens=128, api_name="/ask")
+        ask_s = time.monotonic() - began
+        assert page_s < 5 * ask_s + 3, f"turn {turn}: the page took {page_s:.1f} s, /ask {ask_s:.1f} s"
+    expect(page.locator("#chat .frame-strip")).to_have_count(3)

@@ -340,7 +340,7 @@ def text_of(message: dict) -> str:
 def last_reply(history: list[dict]) -> str:
     """The last assistant bubble that is not a frames strip."""
     replies = [text_of(m) for m in history if m["role"] == "assistant"]
-    replies = [r for r in replies if not r.startswith("[gallery")]
+    replies = [r for r in replies if not r.startswith("[html")]
     assert replies, history
     return replies[-1]
 

@@ -1,0 +1,1 @@
+"""The page's pieces: how conversations are shown (chat, frame strips, side panel) and its style."""

@@ -1,0 +1,16 @@
+"""The page's CSS (passed to launch())."""
+
+CSS = """
+#notice { border-left: 4px solid #f59e0b; padding-left: 8px; }
+.frame-strip { max-width: 100%; }
+.frame-strip .strip-label { font-size: 0.85em; opacity: 0.8; margin-bottom: 4px; }
+.frame-strip .strip-row { display: flex; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
+.frame-strip figure { margin: 0; flex: 0 0 auto; cursor: zoom-in; outline: none; }
+.frame-strip img { height: 72px; width: auto; display: block; border-radius: 4px; }
+.frame-strip figcaption { text-align: center; font-size: 0.75em; font-variant-numeric: tabular-nums; }
+.frame-strip figure:focus { position: fixed; inset: 5vh 5vw; z-index: 1000; display: flex;
+  flex-direction: column; align-items: center; justify-content: center; gap: 8px; cursor: zoom-out;
+  background: rgba(0, 0, 0, 0.85); border-radius: 8px; }
+.frame-strip figure:focus img { height: auto; max-height: 80vh; max-width: 88vw; }
+.frame-strip figure:focus figcaption { color: #fff; font-size: 1em; }
+"""
