@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from model.conversation import Conversation, MediaItem, Turn
-from model.media import VideoClip
+from model.clip import VideoClip
 
 
 def spread(count: int, keep: int) -> list[int]:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from PIL import Image
 
-from model.media import VideoClip, format_timestamp
+from model.clip import VideoClip, format_timestamp
 
 MediaKind = Literal["image", "video"]
 TurnStatus = Literal["pending", "done", "stopped", "error"]

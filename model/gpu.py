@@ -15,6 +15,7 @@ import spaces
 
 from model.conversation import Conversation
 from model.backend import Engine, Finished, GenerationParams
+from model.zerogpu import gpu_seconds  # noqa: F401 - the duration spaces.GPU asks for
 
 _engine: Engine | None = None
 
@@ -29,12 +30,6 @@ def get_engine() -> Engine:
     if _engine is None:
         raise RuntimeError("set_engine() was not called")
     return _engine
-
-
-def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
-    """GPU time to ask ZeroGPU for: vision encoding per frame plus decoding per token."""
-    frames = sum(len(clip.timestamps) for clip in conv.videos()) + 5 * len(conv.images())
-    return int(min(180, 15 + 0.25 * frames + params.max_new_tokens / 20))
 
 
 def _stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:

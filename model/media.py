@@ -21,13 +21,15 @@ import os
 import struct
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from model.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts",
                     ".flv", ".ogv", ".3gp", ".wmv")
@@ -55,27 +57,6 @@ _AV_ERRORS = (av.FFmpegError, OSError, EOFError, ValueError, RuntimeError, Index
 
 class MediaError(ValueError):
     """A problem with a user's file; the message is one sentence fit to show in the chat."""
-
-
-@dataclass
-class VideoClip:
-    """Frames sampled from a video, upright RGB, with their presentation times in seconds."""
-
-    frames: np.ndarray  # (n, H, W, 3) uint8
-    timestamps: list[float]
-    duration: float
-    fps: float
-    source_size: tuple[int, int]  # (width, height) as displayed
-    notes: list[str] = field(default_factory=list)
-
-
-def format_timestamp(seconds: float) -> str:
-    """'mm:ss.s', or 'h:mm:ss.s' from one hour on (tenths are truncated, not rounded)."""
-    tenths = int(math.floor(max(float(seconds), 0.0) * 10 + 1e-6))
-    hours, rest = divmod(tenths, 36000)
-    minutes, rest = divmod(rest, 600)
-    secs = f"{rest // 10:02d}.{rest % 10}"
-    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"
 
 
 # ----------------------------------------------------------------------------------------------

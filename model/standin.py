@@ -228,7 +228,7 @@ def _write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
     """Weights in the hub's names, in shards with an index, as the hub ships them."""
     from safetensors.torch import save_file
 
-    tensors = {_hub_name(k): v.contiguous() for k, v in model.state_dict().items()}
+    tensors = {_hub_name(k): v.detach().to("cpu", copy=False).contiguous() for k, v in model.state_dict().items()}
     shards: list[dict] = [{}]
     size = 0
     for name in sorted(tensors):
@@ -250,11 +250,16 @@ def _write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
 
 def build_standin_checkpoint(path: str | os.PathLike[str], shape: RealShape = STANDIN_7B) -> Path:
     """Write a random-weight checkpoint of `shape` in the hub's 4.x layout (bf16 shards) into `path`."""
+    return write_checkpoint(build_model(shape), path, shape)
+
+
+def write_checkpoint(model, path: str | os.PathLike[str], shape: RealShape) -> Path:
+    """Write `model` (built from `shape`) with the hub's 4.x files into `path`."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     _write_processor_files(out, shape)
     (out / "config.json").write_text(json.dumps(_config(shape), indent=2) + "\n")
-    _write_shards(build_model(shape), out)
+    _write_shards(model, out)
     return out
 
 

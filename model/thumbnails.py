@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from model.media import VideoClip, format_timestamp
+from model.clip import VideoClip, format_timestamp
 
 THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
 
