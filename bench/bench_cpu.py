@@ -12,46 +12,26 @@ numbers feed the advice `python app.py` prints on a machine without a GPU (model
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 
-import numpy as np
 import torch
 
-from model.backend import Finished, GenerationParams
-from model.chat import MediaOptions, add_turn
-from model.conversation import Conversation, MediaItem
+from bench.gpu_proof import Device, answer, video_conversation
 from model.engine import TransformersEngine
 from model.loading import LoadedModel
-from model.media import VideoClip
 from model.standin import FULL_7B, RealShape, build_model, build_processor
 
 FRAMES = 16
 NEW_TOKENS = 24
 
 
-def video_turn(frames: int) -> Conversation:
-    """A conversation whose one turn holds a `frames`-frame 336x448 video (random pixels)."""
-    rng = np.random.default_rng(0)
-    clip = VideoClip(frames=rng.integers(0, 255, (frames, 336, 448, 3), dtype=np.uint8),
-                     timestamps=[i * 0.5 for i in range(frames)], duration=frames * 0.5, fps=2.0,
-                     source_size=(448, 336))
-    conv = Conversation()
-    add_turn(conv, "Describe this video in detail.", [], MediaOptions(frames=frames))
-    conv.last.media.append(MediaItem(path="video.mp4", kind="video", clip=clip))
-    return conv
-
-
 def run(shape: RealShape, processor) -> tuple[float, float]:
     """(time to first token s, decode s per token) of one greedy answer on `shape` in fp32."""
     model = build_model(shape, dtype=torch.float32)
+    model.generation_config.eos_token_id = None  # every answer runs to NEW_TOKENS
     loaded = LoadedModel(model=model, processor=processor, name="bench", device="cpu", dtype=torch.float32)
-    engine = TransformersEngine(loaded)
-    conv = video_turn(FRAMES)
-    params = GenerationParams(max_new_tokens=NEW_TOKENS)
-    engine.prepare_turn(conv, params)
-    stats = [x for x in engine.stream(conv, params, threading.Event()) if isinstance(x, Finished)][0].stats
-    del model, engine, loaded
+    stats = answer(TransformersEngine(loaded), video_conversation(FRAMES), NEW_TOKENS, Device("cpu")).stats
+    del model, loaded
     return stats.ttft_s, 1.0 / stats.tokens_per_s
 
 

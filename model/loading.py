@@ -1,9 +1,9 @@
 """Loading a LLaVA-NeXT-Video checkpoint: device, dtype, quantization and attention choices.
 
 `load_model` takes a hub id, a local folder or "tiny" (the offline random-weight checkpoint) and
-returns the model with its processor. When the default checkpoint cannot be had (no network,
-nothing cached) it falls back to the tiny one and says why; a model the user named explicitly
-that fails to load is an error.
+returns the model with its processor, from either file layout (the hub's, written by transformers
+4.x, or 5.x's). Only the default checkpoint falls back to the tiny one, and only when its weights
+cannot be had (or there is no GPU to run it on), saying why; every other failure is a LoadError.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def processor_from_parts(source: str, local_only: bool = False):
         config = AutoConfig.from_pretrained(source, local_files_only=local_only)
         settings = {"patch_size": config.vision_config.patch_size,
                     "vision_feature_select_strategy": config.vision_feature_select_strategy,
-                    "num_additional_image_tokens": 1 if config.vision_feature_select_strategy == "default" else 0}
+                    "num_additional_image_tokens": 1}  # the CLS token of a CLIP vision tower
     template = _chat_template(source, local_only) or getattr(tokenizer, "chat_template", None)
     return LlavaNextVideoProcessor(
         video_processor=video_processor, image_processor=image_processor, tokenizer=tokenizer,
@@ -229,7 +229,7 @@ def load_model(settings: AppSettings) -> LoadedModel:
     if settings.model == TINY_MODEL:
         return load_tiny(settings)
     if not settings.model_explicit and settings.device == "auto" and pick_device("auto") == "cpu":
-        log.warning("No CUDA GPU: starting on the tiny random-weight model. %s", CPU_ADVICE)
+        log.warning("No CUDA GPU and no --model or --device given: starting on the tiny random-weight model.")
         return _fallback(settings, f"No GPU here, so this demo runs a tiny random-weight model. {CPU_ADVICE}")
     local_only = not Path(settings.model).is_dir() and not hub_reachable()
     try:
