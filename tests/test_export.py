@@ -1,0 +1,61 @@
+"""Taking a conversation home: a self-contained HTML page and JSON data, everything escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from model.chat import MediaOptions, add_turn
+from model.conversation import Conversation
+from model.export import ExportInfo, conversation_data, conversation_html, conversation_json
+
+HOSTILE = "<img src=x onerror=alert(1)>.mp4"
+INFO = ExportInfo(model="tiny · cpu · float32", settings={"frames": 4}, date="2026-11-30 12:00 UTC")
+
+
+def two_turns(video, image) -> Conversation:
+    conv = Conversation()
+    add_turn(conv, "What happens <b>here</b>?", [str(video)], MediaOptions(frames=4, thumbnails=False))
+    conv.last.answer, conv.last.status, conv.last.stats = "A <script>alert(2)</script> ball.", "done", "4 frames · 9 new"
+    add_turn(conv, "And in this picture?", [str(image)], MediaOptions(frames=4, thumbnails=False))
+    conv.last.answer, conv.last.status = "Colours & shapes", "stopped"
+    conv.last.notes.append("⚠️ something to say")
+    return conv
+
+
+def test_html_holds_questions_answers_and_one_image_per_frame(video_path, image_path, tmp_path):
+    hostile = tmp_path / HOSTILE
+    shutil.copy(video_path, hostile)
+    conv = two_turns(hostile, image_path)
+    page = conversation_html(conv, INFO)
+    assert "What happens &lt;b&gt;here&lt;/b&gt;?" in page and "And in this picture?" in page
+    assert "A &lt;script&gt;alert(2)&lt;/script&gt; ball." in page and "Colours &amp; shapes" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;.mp4" in page
+    assert "<script" not in page.lower() and "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "default-src 'none'" in page  # no script may run, whatever slips through
+    frames = re.findall(r'<img alt="frame at (\d\d:\d\d\.\d)" src="data:image/jpeg;base64,', page)
+    assert frames == _times(conv)
+    assert page.count('class="picture"') == 1 and "⏹ stopped" in page and "something to say" in page
+    assert "4 frames · 9 new" in page and "tiny · cpu · float32" in page and "2026-11-30" in page
+    assert str(tmp_path) not in page and str(image_path.parent) not in page  # no server paths
+
+
+def test_json_holds_the_same_with_frame_times_and_no_paths(video_path, image_path):
+    conv = two_turns(video_path, image_path)
+    data = json.loads(conversation_json(conv, INFO))
+    assert data == conversation_data(conv, INFO)
+    first, second = data["turns"]
+    assert first["question"] == "What happens <b>here</b>?" and first["status"] == "done"
+    assert [f["time"] for f in first["media"][0]["frames"]] == _times(conv)
+    assert first["media"][0]["name"] == "clip.mp4" and first["media"][0]["kind"] == "video"
+    assert second["media"][0] == {"name": "picture.png", "kind": "image", "left_out_of_context": False,
+                                  "width": 50, "height": 70}
+    assert second["status"] == "stopped" and second["notes"] == ["something to say"]
+    assert str(video_path.parent) not in json.dumps(data)
+
+
+def _times(conv: Conversation) -> list[str]:
+    from model.clip import format_timestamp
+
+    return [format_timestamp(t) for t in conv.turns[0].media[0].clip.timestamps]
