@@ -25,14 +25,17 @@ FRAMES = 16
 NEW_TOKENS = 24
 
 
+REPEATS = 2  # the best of these answers counts: other work on a 2-core machine only adds time
+
+
 def run(shape: RealShape, processor) -> tuple[float, float]:
-    """(time to first token s, decode s per token) of one greedy answer on `shape` in fp32."""
+    """(time to first token s, decode s per token) of greedy answers on `shape` in fp32, best of REPEATS."""
     model = build_model(shape, dtype=torch.float32)
     model.generation_config.eos_token_id = None  # every answer runs to NEW_TOKENS
-    loaded = LoadedModel(model=model, processor=processor, name="bench", device="cpu", dtype=torch.float32)
-    stats = answer(TransformersEngine(loaded), video_conversation(FRAMES), NEW_TOKENS, Device("cpu")).stats
-    del model, loaded
-    return stats.ttft_s, 1.0 / stats.tokens_per_s
+    engine = TransformersEngine(LoadedModel(model=model, processor=processor, name="bench", device="cpu",
+                                            dtype=torch.float32))
+    stats = [answer(engine, video_conversation(FRAMES), NEW_TOKENS, Device("cpu")).stats for _ in range(REPEATS)]
+    return min(s.ttft_s for s in stats), min(1.0 / s.tokens_per_s for s in stats)
 
 
 def main() -> None:
@@ -49,7 +52,7 @@ def main() -> None:
     per_token = base[1] + (FULL_7B.text_layers - 1) * per_text[1]
     params = sum(p.numel() for p in build_model(FULL_7B, device="meta", dtype=torch.float32).parameters())
     print(f"# The 7B's widths on this CPU ({torch.get_num_threads()} threads, fp32), {FRAMES}-frame video, "
-          f"{NEW_TOKENS} new tokens")
+          f"{NEW_TOKENS} new tokens, best of {REPEATS}")
     print("| model | first token | decode per token |")
     print("|---|---|---|")
     print(f"| 1 text + 1 vision layer | {base[0]:.2f} s | {base[1] * 1000:.0f} ms |")
