@@ -14,6 +14,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -58,6 +59,16 @@ def _media_data(item: MediaItem) -> dict:
 
 def conversation_json(conv: Conversation, info: ExportInfo) -> str:
     return json.dumps(conversation_data(conv, info), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_exports(conv: Conversation, info: ExportInfo, folder: Path) -> tuple[Path, Path]:
+    """The page and the data written into `folder` under dated names; returns (html, json) paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "llava-chat-" + time.strftime("%Y%m%d-%H%M%S")
+    page, data = folder / f"{stem}.html", folder / f"{stem}.json"
+    page.write_text(conversation_html(conv, info), encoding="utf-8")
+    data.write_text(conversation_json(conv, info), encoding="utf-8")
+    return page, data
 
 
 def conversation_html(conv: Conversation, info: ExportInfo) -> str:

@@ -59,3 +59,12 @@ def _times(conv: Conversation) -> list[str]:
     from model.clip import format_timestamp
 
     return [format_timestamp(t) for t in conv.turns[0].media[0].clip.timestamps]
+
+
+def test_files_are_written_under_dated_names(video_path, image_path, tmp_path):
+    from model.export import write_exports
+
+    page, data = write_exports(two_turns(video_path, image_path), INFO, tmp_path / "export")
+    assert page.name.startswith("llava-chat-") and page.suffix == ".html" and data.suffix == ".json"
+    assert json.loads(data.read_text())["turns"][1]["answer"] == "Colours & shapes"
+    assert page.read_text().startswith("<!doctype html>")
