@@ -17,9 +17,9 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
-                        release_media, retry_last, start_session, stream_answer, undo_last,
-                        validate_message)
-from model.conversation import Conversation, latest_strip
+                        read_files, release_media, retry_last, start_session, start_turn, stream_answer,
+                        undo_last, validate_message)
+from model.conversation import Conversation
 from model.backend import Engine, GenerationParams
 from model.janitor import start_file_janitor
 from model.gpu import generate_for, set_engine
@@ -27,6 +27,8 @@ from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
 from ui.chat_view import render_chat
+from ui.controls import busy_box, idle_box
+from ui.panels import EMPTY_TITLE, frames_panel
 from ui.style import CSS
 
 log = logging.getLogger("app")
@@ -41,14 +43,6 @@ EXAMPLES = [
 ]
 
 
-def frames_panel(conv: Conversation) -> gr.Gallery:
-    """The side panel: the newest video's frames, large enough to inspect (click to enlarge)."""
-    strip = latest_strip(conv)
-    if strip is None:
-        return gr.Gallery(value=None, label="Frames the model saw")
-    return gr.Gallery(value=strip.frames, label=strip.label)
-
-
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
@@ -60,8 +54,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
-               frame_times: bool, request: gr.Request, progress=gr.Progress()):
-        """Validate the message, load its media and add the user's turn."""
+               frame_times: bool, request: gr.Request):
+        """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
         try:
@@ -69,14 +63,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
-            return gr.skip(), render_chat(conv), conv, gr.skip()
-        if files:
-            progress(0, desc=f"Sampling frames from {len(files)} file(s)…")
+            yield gr.skip(), render_chat(conv), conv, gr.skip(), gr.skip()
+            return
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
                                start=clip_start, end=clip_end, frame_times=bool(frame_times))
-        add_turn(conv, text, files, options)
-        return (gr.MultimodalTextbox(value=None, interactive=False), render_chat(conv), conv,
-                frames_panel(conv))
+        turn = start_turn(conv, text, files, options)
+        for _ in read_files(conv, turn, options):
+            yield busy_box(value=None), render_chat(conv), conv, gr.skip(), gr.skip()
+        yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
 
     def answer(conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
         """Stream the answer to the last turn into the chat."""
@@ -86,24 +80,27 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         for _ in stream_answer(conv, params, engine, generate):
             yield render_chat(conv), conv
 
-    def stop(conv: Conversation):
-        mark_stopped(conv)  # the answer's stream sees it at its next piece and ends generation
-        return render_chat(conv), gr.MultimodalTextbox(interactive=True)
+    def stop(conv: Conversation) -> None:
+        """Mark what runs as stopped; its own stream ends at its next step and renders the final state."""
+        mark_stopped(conv)
 
     def retry(conv: Conversation):
+        """Clear the last answer and lock the input, as a new question does."""
+        if conv.last is not None and conv.last.status == "pending":
+            return gr.skip(), conv, gr.skip()  # an answer is being written: let it finish or be stopped
         if not retry_last(conv):
             gr.Warning("There is no answer to retry.")
-        return render_chat(conv), conv
+            return render_chat(conv), conv, gr.skip()
+        return render_chat(conv), conv, busy_box()
 
     def undo(conv: Conversation):
         turn = undo_last(conv)
         restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
-        return (render_chat(conv), conv, gr.MultimodalTextbox(value=restored, interactive=True),
-                frames_panel(conv))
+        return (render_chat(conv), conv, idle_box(value=restored), *frames_panel(conv))
 
     def clear(conv: Conversation):
         forget_conversation(conv)
-        return [], Conversation(), frames_panel(Conversation())
+        return [], Conversation(), *frames_panel(Conversation())
 
     def forget_conversation(conv: Conversation) -> None:
         release_media(conv)
@@ -117,7 +114,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             remove_thumbnails(request.session_hash)
 
     def unlock():
-        return gr.MultimodalTextbox(interactive=True)
+        return idle_box()
 
     def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
             temperature: float, top_p: float) -> Iterator[str]:
@@ -156,13 +153,13 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     file_types=file_types, file_count="multiple",
                     placeholder=("Ask about a video or image" if support.images else "Ask about a video")
                     + " (attach with the clip icon)…",
-                    show_label=False, stop_btn=True, sources=["upload"], max_plain_text_length=4000,
+                    show_label=False, stop_btn=False, sources=["upload"], max_plain_text_length=4000,
                     elem_id="question")
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
-                frames_view = gr.Gallery(label="Frames the model saw", columns=2, height="auto",
-                                         object_fit="contain", allow_preview=True, elem_id="frames",
-                                         buttons=["fullscreen"])
+                frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
+                frames_view = gr.Gallery(show_label=False, columns=2, height="auto", object_fit="contain",
+                                         allow_preview=True, elem_id="frames", buttons=["fullscreen"])
                 with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, limits.max_frames, value=min(settings.frames, limits.max_frames), step=1,
                                        label="Frames per video", elem_id="frames-per-video",
@@ -187,23 +184,25 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
         submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times]
-        submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, frames_view],
+        panel = [frames_title, frames_view]
+        submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, *panel],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",
-                                   api_visibility=hidden)
+                                   api_visibility=hidden, show_progress="hidden")
         answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
                                    api_name="answer", api_visibility=hidden)
         answering.then(unlock, None, textbox, api_visibility="private")
-        # Stop marks the turn; the answer's own stream ends at its next piece and closes the model's
-        # stream, and its last update shows the final state. (Cancelling the event instead let an
-        # update already on its way land after Stop's and hide the "stopped" mark.)
-        textbox.stop(stop, [conv], [chatbot, textbox], concurrency_limit=None, api_name="stop",
-                     api_visibility=hidden)
-        retried = chatbot.retry(retry, [conv], [chatbot, conv], queue=False, api_name="retry",
+        # Stop only marks the turn; what runs (sampling or the answer's stream) ends at its next step
+        # and renders the final state itself, in one update (a render from Stop could land before the
+        # stream's last one and be overtaken by it).
+        textbox.stop(stop, [conv], None, concurrency_limit=None, api_name="stop", api_visibility=hidden,
+                     queue=False)
+        retried = chatbot.retry(retry, [conv], [chatbot, conv, textbox], queue=False, api_name="retry",
                                 api_visibility=hidden)
-        retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private")
-        chatbot.undo(undo, [conv], [chatbot, conv, textbox, frames_view], queue=False, api_name="undo",
+        retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private") \
+            .then(unlock, None, textbox, api_visibility="private")
+        chatbot.undo(undo, [conv], [chatbot, conv, textbox, *panel], queue=False, api_name="undo",
                      api_visibility=hidden)
-        chatbot.clear(clear, [conv], [chatbot, conv, frames_view], queue=False, api_name="clear",
+        chatbot.clear(clear, [conv], [chatbot, conv, *panel], queue=False, api_name="clear",
                       api_visibility=hidden)
         demo.unload(tab_closed)
         with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file

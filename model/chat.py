@@ -6,6 +6,7 @@ Plain functions on a `Conversation`; the gradio handlers in app.py only call the
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -149,25 +150,94 @@ def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
     return MediaItem(path=path, kind="image", image=load_image(path))
 
 
-def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
-    """Append a user turn; a file that cannot be read makes it an error turn with the reason."""
-    turn = Turn(text=text, frame_times=options.frame_times)
+def start_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
+    """Append a user turn whose files are still to be read (the page shows it at once)."""
+    turn = Turn(text=text, frame_times=options.frame_times, loading=list(files))
     conv.turns.append(turn)
-    for path in files:
+    return turn
+
+
+def load_file(conv: Conversation, turn: Turn, path: str, options: MediaOptions) -> None:
+    """Read one of the turn's files into it; a file that cannot be read makes it an error turn."""
+    try:
+        item: MediaItem | MediaError = load_media(path, options, folder=conv.session_id)
+    except MediaError as exc:
+        item = exc
+    apply_file(turn, path, item)
+
+
+def apply_file(turn: Turn, path: str, item: MediaItem | MediaError) -> None:
+    """Put a read file (or the reason it cannot be read) into the turn."""
+    if path in turn.loading:
+        turn.loading.remove(path)
+    if isinstance(item, MediaError):
+        turn.status = "error"
+        turn.rejected.append(Path(path).name)
+        turn.notes.append(f"⚠️ {Path(path).name}: {item}")
+        return
+    turn.media.append(item)
+    if item.clip is not None:
+        turn.notes.extend(item.clip.notes)
+
+
+def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: float = 0.25) -> Iterator[Turn]:
+    """Read the turn's files one at a time off this thread, yielding as the progress line changes.
+
+    Ends early, leaving the rest unread, once the turn is marked stopped (Stop during sampling): a
+    file being read then finishes in the background and is thrown away.
+    """
+    files, began = list(turn.loading), time.monotonic()
+    for i, path in enumerate(files, start=1):
+        name = Path(path).name
+        worker, box = _run_in_thread(load_media, path, options, conv.session_id)
+        while worker.is_alive():
+            turn.progress = (f"Sampling frames from {name}" + (f" (file {i} of {len(files)})" if len(files) > 1 else "")
+                             + f"… {time.monotonic() - began:.1f} s")
+            yield turn
+            worker.join(poll_s)
+            if turn.status == "stopped":
+                turn.loading.clear()
+                turn.progress = ""
+                return
+        error = box.get("error")
+        if error is not None and not isinstance(error, MediaError):
+            log.error("reading a file failed: %s", type(error).__name__)  # no file name in the log
+            error = MediaError("This file could not be read; please try another file.")
+        apply_file(turn, path, error or box["value"])
+    finish_turn(turn)
+    yield turn
+
+
+def _run_in_thread(fn: Callable, *args) -> tuple[threading.Thread, dict]:
+    """Start fn(*args) in a daemon thread; its result lands in box['value'] or box['error']."""
+    box: dict = {}
+
+    def run() -> None:
         try:
-            item = load_media(path, options, folder=conv.session_id)
-        except MediaError as exc:
-            turn.status = "error"
-            turn.rejected.append(Path(path).name)
-            turn.notes.append(f"⚠️ {Path(path).name}: {exc}")
-            continue
-        turn.media.append(item)
-        if item.clip is not None:
-            turn.notes.extend(item.clip.notes)
+            box["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return worker, box
+
+
+def finish_turn(turn: Turn) -> Turn:
+    """After its files are read: a question by default, no progress line."""
+    turn.progress = ""
     if not turn.text:
         kinds = {m.kind for m in turn.media}
         turn.text = DEFAULT_VIDEO_QUESTION if "video" in kinds else DEFAULT_IMAGE_QUESTION
     return turn
+
+
+def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
+    """Append a user turn and read its files; a file that cannot be read makes it an error turn."""
+    turn = start_turn(conv, text, files, options)
+    for path in files:
+        load_file(conv, turn, path, options)
+    return finish_turn(turn)
 
 
 GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]

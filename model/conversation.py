@@ -62,6 +62,8 @@ class Turn:
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. fewer frames)
     rejected: list[str] = field(default_factory=list)  # names of attached files that could not be read
     frame_times: bool = False  # tell the model when each video frame was taken
+    loading: list[str] = field(default_factory=list)  # attached files still being read (shown by name)
+    progress: str = ""  # what is happening before the answer starts (e.g. sampling frames)
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
     answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
 
@@ -189,8 +191,8 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
     """
     out: list[dict] = []
     for turn in conv.turns:
-        for item in turn.media:
-            out.append({"role": "user", "content": {"path": item.path}})
+        for path in [m.path for m in turn.media] + turn.loading:
+            out.append({"role": "user", "content": {"path": path}})
         if turn.text:
             out.append({"role": "user", "content": turn.text})
         for item in turn.media:
@@ -211,7 +213,7 @@ def _answer_markdown(turn: Turn) -> str:
     if turn.status == "stopped":
         lines.append("*⏹ stopped*")
     elif turn.status == "pending" and not turn.answer:
-        lines.append("…")
+        lines.append(f"*{turn.progress}*" if turn.progress else "…")
     if turn.stats and turn.status in ("done", "stopped"):
-        lines.append(f"<sub>{turn.stats}</sub>")
+        lines.append(turn.stats)  # plain text: screen readers read a message's raw text
     return "\n\n".join(lines)
