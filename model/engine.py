@@ -25,10 +25,12 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.budget import make_room
+from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, template_messages
 from model.kv_cache import CacheStore, SessionCache
 from model.loading import LoadedModel
 from model.prompt import turn_prompt_text
+from model.scan import segment_conversation
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,40 @@ class TransformersEngine:
                 entry.features[item.key] = self.encode(item)
             features.setdefault(item.kind, []).append(entry.features[item.key])
         return {kind: BaseModelOutputWithPooling(pooler_output=f) for kind, f in features.items()}
+
+    # ----- many segments at once (a scan) ---------------------------------------------------
+
+    def describe(self, clips: list[VideoClip], question: str, params: GenerationParams,
+                 stop: threading.Event | None = None) -> list[str]:
+        """One answer per clip to the same question, generated together in one left-padded batch."""
+        rows = [self.tokenize(segment_conversation(clip, question)) for clip in clips]
+        longest = max(len(row) for row in rows)
+        pad = self.tokenizer.pad_token_id
+        device = self.loaded.device
+        ids = torch.tensor([[pad] * (longest - len(row)) + row for row in rows], device=device)
+        mask = torch.tensor([[0] * (longest - len(row)) + [1] * len(row) for row in rows], device=device)
+        pixels = self.processor.video_processor(videos=[clip.frames for clip in clips], return_tensors="pt")
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids, attention_mask=mask, pixel_values_videos=self._pixels(pixels["pixel_values_videos"]),
+                max_new_tokens=self.answer_budget(longest, params), pad_token_id=pad,
+                stopping_criteria=StoppingCriteriaList([_StopAndCount(stop or threading.Event())]),
+                suppress_tokens=sorted(self.media_token_ids.values()), **sampling_kwargs(params))
+        return self.tokenizer.batch_decode(out[:, longest:], skip_special_tokens=True)
+
+    def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
+        """Segments per `describe` call: on a GPU as many as half its free memory holds (KV cache and
+        vision activations of each), on a CPU 4 (more only shares the same cores)."""
+        if self.loaded.device != "cuda":
+            return 4
+        text, vision = self.model.config.text_config, self.model.config.vision_config
+        size = torch.finfo(self.loaded.dtype).bits // 8
+        tokens = frames_per_segment * self.tokens_per_frame + 64 + new_tokens
+        kv = 2 * text.num_hidden_layers * text.hidden_size * tokens * size
+        patches = (vision.image_size // vision.patch_size) ** 2 + 1
+        activations = 2 * frames_per_segment * patches * vision.intermediate_size * size
+        free, _ = torch.cuda.mem_get_info()
+        return max(1, min(limit, int(free * 0.5 // (kv + activations))))
 
     # ----- generation -----------------------------------------------------------------------
 

@@ -1,0 +1,184 @@
+"""Scanning a whole long video: a timeline of what happens in each segment, then answers from it.
+
+The 7B sees at most 32 frames: one every 19 s of a 10-minute video. A scan cuts the video into
+segments of about `segment_s` seconds that cover it with no gaps, samples `frames_per_segment`
+frames from each, and has the model describe several segments per call (`describe`: a batch on
+the transformers backend, requests in flight on vLLM). Frames are sampled one batch at a time, so
+memory stays bounded whatever the video's length. Timelines are kept per video content, so the
+same video scanned again (or by another visitor) costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from model.clip import VideoClip, format_timestamp
+from model.conversation import Conversation, MediaItem, Turn
+
+SEGMENT_S = 45.0  # default segment length, seconds
+FRAMES_PER_SEGMENT = 8
+SCAN_QUESTION = "Describe what happens in this part of the video in one or two sentences."
+SCAN_NEW_TOKENS = 64
+MAX_SEGMENTS = 400  # an hour in 9-second segments; longer scans get longer segments
+
+Describe = Callable[[list[VideoClip]], list[str]]  # one description per clip, same order
+Sampler = Callable[[float, float, int], VideoClip]  # (start s, end s, frames) -> frames of that window
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What happens between `start` and `end` (seconds)."""
+
+    start: float
+    end: float
+    text: str
+
+    @property
+    def span(self) -> str:
+        return f"{format_timestamp(self.start)}-{format_timestamp(self.end)}"
+
+    def as_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+
+
+@dataclass
+class ScanProgress:
+    """Where a scan is: segments described so far out of all, and the time it expects to need."""
+
+    total: int
+    segments: list[Segment] = field(default_factory=list)
+    eta_s: float | None = None
+    stopped: bool = False
+
+    @property
+    def done(self) -> bool:
+        return len(self.segments) == self.total
+
+    def snapshot(self) -> ScanProgress:
+        return replace(self, segments=list(self.segments))
+
+    def line(self) -> str:
+        """'Scanning: 6 of 14 segments described, about 40 s left'."""
+        if self.stopped:
+            return f"Scan stopped after {len(self.segments)} of {self.total} segments."
+        if self.done:
+            return f"Scanned: {self.total} segments."
+        eta = f", about {math.ceil(self.eta_s)} s left" if self.eta_s is not None else ""
+        return f"Scanning: {len(self.segments)} of {self.total} segments described{eta}…"
+
+
+def segment_bounds(duration: float, segment_s: float = SEGMENT_S) -> list[tuple[float, float]]:
+    """Equal segments of about `segment_s` covering [0, duration] with no gaps (at most MAX_SEGMENTS)."""
+    if duration <= 0:
+        return [(0.0, 0.0)]
+    count = min(MAX_SEGMENTS, max(1, round(duration / max(segment_s, 1e-3))))
+    step = duration / count
+    return [(i * step, duration if i == count - 1 else (i + 1) * step) for i in range(count)]
+
+
+def split_clip(clip: VideoClip, parts: int) -> list[VideoClip]:
+    """A clip sampled uniformly over `parts` equal segments, cut into one clip per segment."""
+    per = len(clip.timestamps) // parts
+    return [replace(clip, frames=clip.frames[i * per:(i + 1) * per], timestamps=clip.timestamps[i * per:(i + 1) * per],
+                    notes=[]) for i in range(parts)]
+
+
+def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe, *, frames_per_segment: int,
+         batch_size: int, stop: threading.Event | None = None) -> Iterator[ScanProgress]:
+    """Describe every segment, `batch_size` at a time; yields progress after each batch. A set `stop`
+    ends the scan after the batch in flight, keeping the segments done so far."""
+    progress = ScanProgress(total=len(bounds))
+    started = time.perf_counter()
+    yield progress.snapshot()
+    for first in range(0, len(bounds), max(1, batch_size)):
+        if stop is not None and stop.is_set():
+            progress.stopped = True
+            break
+        batch = bounds[first:first + max(1, batch_size)]
+        # Equal segments: frames sampled uniformly over the batch's window fall frames_per_segment per segment.
+        clip = sample(batch[0][0], batch[-1][1], frames_per_segment * len(batch))
+        texts = describe(split_clip(clip, len(batch)))
+        progress.segments += [Segment(start, end, text.strip()) for (start, end), text in zip(batch, texts)]
+        elapsed = time.perf_counter() - started
+        progress.eta_s = elapsed / len(progress.segments) * (progress.total - len(progress.segments))
+        yield progress.snapshot()
+    if stop is not None and stop.is_set() and not progress.done:
+        progress.stopped = True
+        yield progress.snapshot()
+
+
+def segment_conversation(clip: VideoClip, question: str = SCAN_QUESTION) -> Conversation:
+    """A one-turn conversation asking `question` about one segment's frames."""
+    return Conversation(turns=[Turn(text=question, media=[MediaItem(path="segment.mp4", kind="video", clip=clip)])],
+                        keep_cache=False)
+
+
+def timeline_text(name: str, duration: float, segments: list[Segment]) -> str:
+    """The timeline as the model reads it before a question."""
+    lines = "\n".join(f"[{s.span}] {s.text}" for s in segments)
+    return (f"A timeline of {name} ({format_timestamp(duration)} long), one line per part:\n{lines}\n"
+            "Answer from the timeline and the frames, and give times as mm:ss.")
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_COMMON = frozenset("a an and are at be by did do does for from he her his how in is it its of on or she that "
+                    "the their them then there they this to was what when where which who why with you".split())
+
+
+def relevant_segments(question: str, segments: list[Segment], count: int) -> list[Segment]:
+    """The `count` segments whose descriptions share the most words with the question, in time order
+    (with no shared words, segments spread over the whole video)."""
+    if count >= len(segments):
+        return list(segments)
+    words = set(_WORD.findall(question.lower())) - _COMMON
+    scores = [len(words & set(_WORD.findall(s.text.lower()))) for s in segments]
+    if not any(scores):
+        step = len(segments) / count
+        return [segments[int(i * step + step / 2)] for i in range(count)]
+    ranked = sorted(range(len(segments)), key=lambda i: (-scores[i], i))[:count]
+    return [segments[i] for i in sorted(ranked)]
+
+
+def content_key(path: str | Path, chunk: int = 1 << 20) -> str:
+    """A hash of the file's bytes (the same video uploaded twice has the same key)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class TimelineStore:
+    """Finished timelines by video content and scan settings, least recently used out first."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[float, list[Segment]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(content: str, segment_s: float, frames_per_segment: int, model: str) -> str:
+        return f"{content}|{segment_s:g}|{frames_per_segment}|{model}"
+
+    def get(self, key: str) -> tuple[float, list[Segment]] | None:
+        """(duration, segments) of a finished scan, or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: str, duration: float, segments: list[Segment]) -> None:
+        with self._lock:
+            self._items[key] = (duration, list(segments))
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)

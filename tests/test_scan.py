@@ -1,0 +1,96 @@
+"""Scanning a long video: segments that cover it, batched descriptions, timelines kept per content."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from model.backend import GenerationParams
+from model.media import sample_video
+from model.scan import (Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
+                        segment_conversation, split_clip, timeline_text)
+
+PARAMS = GenerationParams(max_new_tokens=8)
+
+
+@pytest.mark.parametrize("duration, segment_s, count", [(600, 45, 13), (30, 45, 1), (100, 30, 3), (0.5, 45, 1)])
+def test_segments_cover_the_video_with_no_gaps(duration, segment_s, count):
+    bounds = segment_bounds(duration, segment_s)
+    assert len(bounds) == count and bounds[0][0] == 0 and bounds[-1][1] == duration
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+
+
+def test_an_hour_in_short_segments_is_capped():
+    assert len(segment_bounds(3600 * 10, 9)) == 400
+
+
+def test_a_batch_window_sampled_uniformly_splits_into_its_segments(video_path):
+    bounds = segment_bounds(2.0, 0.5)
+    clip = sample_video(str(video_path), 3 * 4, start=bounds[0][0], end=bounds[3][1], size=32)
+    parts = split_clip(clip, 4)
+    for (start, end), part in zip(bounds, parts):
+        assert len(part.timestamps) == 3 and all(start <= t <= end for t in part.timestamps)
+
+
+def test_scan_describes_every_segment_in_batches_and_stops_between_them(video_path):
+    calls = []
+
+    def sample(start, end, frames):
+        return sample_video(str(video_path), frames, start=start, end=end, size=32)
+
+    def describe(clips):
+        calls.append(len(clips))
+        return [f"part {len(calls)}.{i}" for i in range(len(clips))]
+
+    bounds = segment_bounds(2.0, 0.25)
+    updates = list(scan(bounds, sample, describe, frames_per_segment=2, batch_size=3))
+    final = updates[-1]
+    assert calls == [3, 3, 2] and final.done and [s.text for s in final.segments][:2] == ["part 1.0", "part 1.1"]
+    assert [(s.start, s.end) for s in final.segments] == bounds
+    assert "8 segments" in final.line() and "of 8 segments described, about" in updates[1].line()
+    stop = threading.Event()
+    partial = None
+    for partial in scan(bounds, sample, lambda clips: (stop.set(), describe(clips))[1], frames_per_segment=2,
+                        batch_size=3, stop=stop):
+        pass
+    assert partial.stopped and len(partial.segments) == 3 and "stopped after 3 of 8" in partial.line()
+
+
+def test_batched_descriptions_match_one_at_a_time(engine, video_path):
+    clip = sample_video(str(video_path), 8, size=32)
+    clips = split_clip(clip, 4)
+    together = engine.describe(clips, "What happens?", PARAMS)
+    alone = [engine.describe([c], "What happens?", PARAMS)[0] for c in clips]
+    assert together == alone and all(t.strip() for t in together)
+    assert engine.scan_batch(8, 64) == 4  # on a CPU
+
+
+def test_timeline_prompt_and_relevant_segments():
+    segments = [Segment(0, 45, "A dog runs in the park."), Segment(45, 90, "A man opens the red door."),
+                Segment(90, 135, "Rain falls on the street."), Segment(135, 180, "The man closes the door.")]
+    text = timeline_text("walk.mp4", 180, segments)
+    assert "[00:45.0-01:30.0] A man opens the red door." in text and "03:00.0 long" in text
+    assert relevant_segments("When does the man open the door?", segments, 2) == [segments[1], segments[3]]
+    assert relevant_segments("Summarise it", segments, 2) == [segments[1], segments[3]]  # spread
+    assert Segment(1.23456, 2, "x").as_dict() == {"start": 1.235, "end": 2, "text": "x"}
+
+
+def test_timelines_are_kept_by_content(video_path, tmp_path):
+    copy = tmp_path / "renamed.mp4"
+    copy.write_bytes(video_path.read_bytes())
+    assert content_key(copy) == content_key(video_path)
+    store = TimelineStore(capacity=2)
+    key = store.key(content_key(video_path), 45, 8, "tiny")
+    assert store.get(key) is None
+    store.put(key, 2.0, [Segment(0, 2, "x")])
+    assert store.get(store.key(content_key(copy), 45, 8, "tiny")) == (2.0, [Segment(0, 2, "x")])
+    store.put("b", 1, [])
+    store.put("c", 1, [])
+    assert store.get(key) is None  # least recently used out
+
+
+def test_a_segment_conversation_asks_about_its_frames(video_path):
+    clip = sample_video(str(video_path), 2, size=32)
+    conv = segment_conversation(clip)
+    assert conv.videos() == [clip] and not conv.keep_cache and "Describe what happens" in conv.turns[0].text
