@@ -8,6 +8,7 @@ Finished) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -15,7 +16,8 @@ import spaces
 
 from model.conversation import Conversation
 from model.backend import Engine, Finished, GenerationParams
-from model.zerogpu import gpu_seconds  # noqa: F401 - the duration spaces.GPU asks for
+from model.clip import VideoClip
+from model.zerogpu import describe_seconds, gpu_seconds
 
 _engine: Engine | None = None
 
@@ -44,6 +46,23 @@ def _stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Fini
 def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
     """Stream the answer to the conversation's last turn; closing it stops the model."""
     yield from _stream(conv, params)
+
+
+@spaces.GPU(duration=describe_seconds)
+def describe_on_gpu(clips: list[VideoClip], question: str, params: GenerationParams) -> list[str]:
+    """One batch of a scan: a description per segment (clips and texts pickle)."""
+    return get_engine().describe(clips, question, params)
+
+
+Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
+
+
+def describe_for(engine: Engine) -> Describer:
+    """The batch describer for `engine`: through `spaces.GPU` on ZeroGPU (Stop then acts between
+    batches: an event does not cross to the GPU worker), else the engine's own, stoppable inside one."""
+    if engine.needs_gpu and os.environ.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}:
+        return lambda clips, question, params, stop: describe_on_gpu(clips, question, params)
+    return engine.describe
 
 
 def generate_remote(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:

@@ -57,6 +57,8 @@ class ScanProgress:
     segments: list[Segment] = field(default_factory=list)
     eta_s: float | None = None
     stopped: bool = False
+    duration: float = 0.0  # of the whole video, seconds
+    cached: bool = False  # the timeline was already there: nothing was computed
 
     @property
     def done(self) -> bool:
@@ -70,7 +72,7 @@ class ScanProgress:
         if self.stopped:
             return f"Scan stopped after {len(self.segments)} of {self.total} segments."
         if self.done:
-            return f"Scanned: {self.total} segments."
+            return f"Scanned: {self.total} segments{' (kept from an earlier scan)' if self.cached else ''}."
         eta = f", about {math.ceil(self.eta_s)} s left" if self.eta_s is not None else ""
         return f"Scanning: {len(self.segments)} of {self.total} segments described{eta}…"
 
@@ -95,7 +97,7 @@ def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe,
          batch_size: int, stop: threading.Event | None = None) -> Iterator[ScanProgress]:
     """Describe every segment, `batch_size` at a time; yields progress after each batch. A set `stop`
     ends the scan after the batch in flight, keeping the segments done so far."""
-    progress = ScanProgress(total=len(bounds))
+    progress = ScanProgress(total=len(bounds), duration=bounds[-1][1])
     started = time.perf_counter()
     yield progress.snapshot()
     for first in range(0, len(bounds), max(1, batch_size)):

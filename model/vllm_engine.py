@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -27,7 +28,9 @@ import numpy as np
 from PIL import Image
 
 from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, template_messages
+from model.scan import segment_conversation
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +237,23 @@ class VLLMEngine:
             log.warning("model server connection broke: %s", exc)
             raise EngineError(STOPPED_MESSAGE) from None
         yield Finished(stats=self._stats(conv, usage, pieces, started, first_at))
+
+    def describe(self, clips: list[VideoClip], question: str, params: GenerationParams,
+                 stop: threading.Event | None = None) -> list[str]:
+        """One answer per clip to the same question, all requests in flight at once (the server
+        batches them continuously)."""
+        stop = stop or threading.Event()
+
+        def one(clip: VideoClip) -> str:
+            return "".join(p for p in self.stream(segment_conversation(clip, question), params, stop)
+                           if isinstance(p, str))
+
+        with ThreadPoolExecutor(max_workers=max(1, len(clips)), thread_name_prefix="describe") as pool:
+            return list(pool.map(one, clips))
+
+    def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
+        """Segments sent at once: the server's own batching decides how they share its GPU."""
+        return limit
 
     @contextmanager
     def _post_streaming(self, body: dict) -> Iterator[httpx.Response]:

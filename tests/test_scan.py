@@ -94,3 +94,28 @@ def test_a_segment_conversation_asks_about_its_frames(video_path):
     clip = sample_video(str(video_path), 2, size=32)
     conv = segment_conversation(clip)
     assert conv.videos() == [clip] and not conv.keep_cache and "Describe what happens" in conv.turns[0].text
+
+
+def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
+    from model.long_video import ScanOptions, scan_file, timeline_question
+    from tests.videos import make_video
+
+    path = str(make_video(media_dir / "long.mp4", seconds=12.0, fps=10, size=(96, 64)))
+    calls = []
+
+    def describe(clips, question, params, stop):
+        calls.append(len(clips))
+        return engine.describe(clips, question, params, stop)
+
+    store = TimelineStore()
+    options = ScanOptions(segment_s=2.0, frames_per_segment=2, max_new_tokens=6)
+    final = list(scan_file(path, describe, store, "tiny", options, batch_size=4))[-1]
+    assert final.done and not final.cached and calls == [4, 2] and len(final.segments) == 6
+    assert final.duration == pytest.approx(12.0, abs=0.2) and all(s.text for s in final.segments)
+    again = list(scan_file(path, describe, store, "tiny", options, batch_size=4))
+    assert len(again) == 1 and again[0].cached and calls == [4, 2]  # nothing computed the second time
+    text, clip = timeline_question(path, "long.mp4", "What happens?", final.duration, final.segments, max_frames=8)
+    assert text.startswith("A timeline of long.mp4") and text.endswith("What happens?")
+    picked = relevant_segments("What happens?", final.segments, 2)
+    assert len(clip.timestamps) == 8
+    assert all(any(s.start <= t <= s.end for s in picked) for t in clip.timestamps)
