@@ -28,7 +28,7 @@ TINY_NOTICE = ("This is the tiny random-weight test model: answers are random te
 
 # From `python -m bench.bench_cpu`: the 7B's widths at 1-2 layers on a 2-core machine, scaled to 32+24.
 CPU_ADVICE = ("To run the real 7B on this CPU anyway: python app.py --device cpu. It needs about 28 GB of "
-              "memory (fp32), and on 2 cores a 16-frame question waits about 8 minutes for its first word, "
+              "memory (fp32), and on 2 cores a 16-frame question waits about 4 to 5 minutes for its first word, "
               "then about 0.5 tokens/s.")
 
 
