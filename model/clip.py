@@ -1,4 +1,5 @@
-"""Sampled video frames with their times: what the media layer hands on (no decoder needed here)."""
+"""Sampled video frames with their times, and described time spans: what the media layer and a scan
+hand on (no decoder needed here)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,19 @@ def format_timestamp(seconds: float) -> str:
     minutes, rest = divmod(rest, 600)
     secs = f"{rest // 10:02d}.{rest % 10}"
     return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What happens between `start` and `end` (seconds)."""
+
+    start: float
+    end: float
+    text: str
+
+    @property
+    def span(self) -> str:
+        return f"{format_timestamp(self.start)}-{format_timestamp(self.end)}"
+
+    def as_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}

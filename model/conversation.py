@@ -14,7 +14,7 @@ from typing import Literal
 
 from PIL import Image
 
-from model.clip import VideoClip, format_timestamp
+from model.clip import Segment, VideoClip, format_timestamp
 
 MediaKind = Literal["image", "video"]
 TurnStatus = Literal["pending", "done", "stopped", "error"]
@@ -31,6 +31,7 @@ class MediaItem:
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # identifies cached vision features
     dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
     thumbnails: list[str] = field(default_factory=list)  # one small image per sampled frame
+    timeline: list[Segment] = field(default_factory=list)  # what happens when, from a scan of the whole video
 
     @property
     def name(self) -> str:
@@ -62,6 +63,7 @@ class Turn:
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. fewer frames)
     rejected: list[str] = field(default_factory=list)  # names of attached files that could not be read
     frame_times: bool = False  # tell the model when each video frame was taken
+    preamble: str = ""  # text the model reads before the question, not shown in the chat (a timeline)
     loading: list[str] = field(default_factory=list)  # attached files still being read (shown by name)
     progress: str = ""  # what is happening before the answer starts (e.g. sampling frames)
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
@@ -131,7 +133,8 @@ def template_messages(conv: Conversation, answers: list[str] | None = None,
         media = turn.context_media()
         parts = [media_part(m) for m in media]
         hint = frame_times_hint(media) if turn.frame_times else ""
-        parts.append({"type": "text", "text": f"{hint}\n{turn.text}" if hint else turn.text})
+        text = "\n".join(part for part in (turn.preamble, hint, turn.text) if part)
+        parts.append({"type": "text", "text": text})
         messages.append({"role": "user", "content": parts})
         if answers is not None:
             answer = answers[i] if i < len(answers) else None

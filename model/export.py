@@ -54,6 +54,8 @@ def _media_data(item: MediaItem) -> dict:
                     frames=[{"time_s": round(t, 3), "time": format_timestamp(t)} for t in item.clip.timestamps])
     elif item.image is not None:
         data.update(width=item.image.width, height=item.image.height)
+    if item.timeline:
+        data["timeline"] = [segment.as_dict() for segment in item.timeline]
     return data
 
 
@@ -100,8 +102,11 @@ def _media_html(item: MediaItem) -> str:
             f"<figcaption>{format_timestamp(t)}</figcaption></figure>"
             for frame, t in zip(item.clip.frames, item.clip.timestamps))
         state = " · left out of the context" if item.dropped else ""
+        timeline = "".join(f"<li><b>{s.span}</b> {e(s.text)}</li>" for s in item.timeline)
         return (f'<p class="media-name">🎬 {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'
-                f"{state}</p><div class=\"strip\">{frames}</div>")
+                f"{state}</p><div class=\"strip\">{frames}</div>"
+                + (f'<p class="media-name">Timeline of the whole video</p><ol class="timeline">{timeline}</ol>'
+                   if timeline else ""))
     if item.image is not None:
         return (f'<p class="media-name">🖼️ {e(item.name)} · {item.image.width}x{item.image.height}</p>'
                 f'<img class="picture" alt="{e(item.name)}" src="{_jpeg(np.asarray(item.image.convert("RGB")), IMAGE_HEIGHT)}">')
@@ -139,6 +144,8 @@ figure {{ margin: 0; flex: none; text-align: center; }}
 figure img {{ height: {frame}px; display: block; border-radius: 3px; }}
 figcaption {{ font-size: .75rem; color: #374151; font-variant-numeric: tabular-nums; }}
 .picture {{ max-width: 100%; height: auto; border-radius: 4px; }}
+.timeline {{ font-size: .9rem; padding-left: 1.2rem; }}
+.timeline b {{ font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .4rem; }}
 </style></head>
 <body>
 {body}

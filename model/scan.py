@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from model.clip import VideoClip, format_timestamp
+from model.clip import Segment, VideoClip, format_timestamp
 from model.conversation import Conversation, MediaItem, Turn
 
 SEGMENT_S = 45.0  # default segment length, seconds
@@ -31,22 +31,6 @@ MAX_SEGMENTS = 400  # an hour in 9-second segments; longer scans get longer segm
 
 Describe = Callable[[list[VideoClip]], list[str]]  # one description per clip, same order
 Sampler = Callable[[float, float, int], VideoClip]  # (start s, end s, frames) -> frames of that window
-
-
-@dataclass(frozen=True)
-class Segment:
-    """What happens between `start` and `end` (seconds)."""
-
-    start: float
-    end: float
-    text: str
-
-    @property
-    def span(self) -> str:
-        return f"{format_timestamp(self.start)}-{format_timestamp(self.end)}"
-
-    def as_dict(self) -> dict:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
 
 
 @dataclass

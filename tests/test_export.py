@@ -68,3 +68,14 @@ def test_files_are_written_under_dated_names(video_path, image_path, tmp_path):
     assert page.name.startswith("llava-chat-") and page.suffix == ".html" and data.suffix == ".json"
     assert json.loads(data.read_text())["turns"][1]["answer"] == "Colours & shapes"
     assert page.read_text().startswith("<!doctype html>")
+
+
+def test_a_scanned_video_takes_its_timeline_along(video_path, image_path):
+    from model.clip import Segment
+
+    conv = two_turns(video_path, image_path)
+    conv.turns[0].media[0].timeline = [Segment(0, 1, "A <b>ball</b> rolls."), Segment(1, 2, "It stops.")]
+    page = conversation_html(conv, INFO)
+    assert "<b>00:00.0-00:01.0</b> A &lt;b&gt;ball&lt;/b&gt; rolls." in page
+    assert conversation_data(conv, INFO)["turns"][0]["media"][0]["timeline"][1] == {"start": 1, "end": 2, "text": "It stops."}
+
