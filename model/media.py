@@ -523,14 +523,20 @@ def _window(start: float | None, end: float | None, duration: float, frame_s: fl
 
 
 def sample_video(path: str | os.PathLike, num_frames: int, *, start: float | None = None,
-                 end: float | None = None, size: int | None = 336, exact: bool = False) -> VideoClip:
-    """Sample `num_frames` frames uniformly by time over [start, end] (seconds; default whole video)."""
+                 end: float | None = None, size: int | None = 336, exact: bool = False,
+                 every_s: float | None = None) -> VideoClip:
+    """Sample `num_frames` frames uniformly by time over [start, end] (seconds; default whole video).
+
+    With `every_s`, one frame every `every_s` seconds of the range instead, `num_frames` at most.
+    """
     if int(num_frames) < 1:
         raise MediaError("At least one frame must be requested.")
+    if every_s is not None and not every_s > 0:
+        raise MediaError("The time between frames must be more than 0 seconds.")
     p = _check_file(path)
     container = _open_video(p)
     try:
-        return _sample(p, container, int(num_frames), start, end, size, exact)
+        return _sample(p, container, int(num_frames), start, end, size, exact, every_s)
     except MediaError:
         raise
     except _AV_ERRORS as e:
@@ -541,7 +547,7 @@ def sample_video(path: str | os.PathLike, num_frames: int, *, start: float | Non
 
 
 def _sample(p: Path, container, n: int, start: float | None, end: float | None, size: int | None,
-            exact: bool) -> VideoClip:
+            exact: bool, every_s: float | None = None) -> VideoClip:
     stream = container.streams.video[0]
     stream.thread_type = DECODER_THREADING
     bounds = _Bounds()
@@ -555,6 +561,8 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
         notes.append(f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
                      f"{duration:.1f} s could be read; frames come from the readable part")
     s, e = _window(start, end, duration, probe.frame_pts * tb)
+    if every_s is not None:
+        n = max(1, min(n, math.ceil((e - s) / every_s - 1e-9)))
     step = (e - s) / n
     targets = [probe.origin + (s + (i + 0.5) * step) / tb for i in range(n)]
     if e - s <= 0:

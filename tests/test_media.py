@@ -513,3 +513,16 @@ def test_truncated_anywhere_never_crashes(vdir, name, codec):
                 assert_one_sentence(e)
             else:
                 assert len(clip.frames) == len(clip.timestamps) >= 1
+
+
+def test_one_frame_every_n_seconds_with_a_cap(media_dir):
+    from tests.videos import make_video
+
+    path = make_video(media_dir / "ten_seconds.mp4", seconds=10.0, fps=10, size=(64, 48))
+    clip = sample_video(str(path), 32, every_s=2.0, size=32)
+    assert len(clip.timestamps) == 5 and clip.timestamps[0] == pytest.approx(1.0, abs=0.1)
+    assert len(sample_video(str(path), 3, every_s=0.5, size=32).timestamps) == 3  # the cap wins
+    assert len(sample_video(str(path), 32, every_s=1.0, start=2, end=5, size=32).timestamps) == 3
+    assert len(sample_video(str(path), 32, every_s=60, size=32).timestamps) == 1
+    with pytest.raises(MediaError, match="more than 0 seconds"):
+        sample_video(str(path), 4, every_s=0)
