@@ -28,7 +28,7 @@ from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
-from ui.panels import EMPTY_TITLE, frames_panel
+from ui.panels import ABOUT, EMPTY_TITLE, frames_panel, upload_limits
 from ui.style import CSS
 
 log = logging.getLogger("app")
@@ -124,21 +124,21 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         try:
             text, paths = validate_message(question, paths, conv, limits)
         except UserInputError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), thumbnails=False)
         turn = add_turn(conv, text, paths, options)
         if turn.rejected:
-            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
+            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
                                   temperature=float(temperature), top_p=float(top_p))
         for _ in stream_answer(conv, params, engine, generate):
             if turn.status == "error":
-                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""))
+                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
             yield turn.answer
 
     with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
-                    f"<sub>Running **{engine.description}**</sub>")
+                    f"<sub>Running **{engine.description}** · {ABOUT}</sub>")
         if engine.notice:
             gr.Markdown(f"⚠️ **{engine.notice}**", elem_id="notice")
         if support.summary():
@@ -146,7 +146,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=forget_conversation)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = gr.Chatbot(label="Chat", height=560, buttons=["copy"], show_label=False, elem_id="chat",
+                chatbot = gr.Chatbot(label="Chat", height="min(560px, 56vh)", buttons=["copy"], show_label=False, elem_id="chat",
                                      placeholder=f"Upload {'a video or an image' if support.images else 'a video'}, "
                                                  "then ask about it. Follow-up questions keep the same media.")
                 textbox = gr.MultimodalTextbox(
@@ -155,6 +155,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     + " (attach with the clip icon)…",
                     show_label=False, stop_btn=False, sources=["upload"], max_plain_text_length=4000,
                     elem_id="question")
+                gr.Markdown(upload_limits(limits, settings.max_file_mb, support.images), elem_id="upload-limits")
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")

@@ -239,3 +239,22 @@ def test_the_page_keeps_up_with_the_model(page, page_url, media_dir):
         ask_s = time.monotonic() - began
         assert page_s < 5 * ask_s + 3, f"turn {turn}: the page took {page_s:.1f} s, /ask {ask_s:.1f} s"
     expect(page.locator("#chat .frame-strip")).to_have_count(3)
+
+
+def test_an_avi_shows_a_poster_and_every_attachment_its_name(page, media_dir, image_path):
+    """A file the browser cannot play shows one of its sampled frames instead of a broken player."""
+    from tests.videos import make_video
+
+    avi = make_video(media_dir / "old.avi", seconds=1.0, codec="mpeg4")
+    set_max_new_tokens(page, 16)
+    ask(page, "What is in them?", [avi, image_path])
+    wait_for_answer_end(page)
+    chat = page.locator("#chat")
+    expect(chat.get_by_text("Attached: old.avi")).to_be_visible()
+    expect(chat.get_by_text("Attached: picture.png")).to_be_visible()
+    assert chat.locator("video").count() == 0  # no grey "0:00 / NaN:NaN" player
+    poster = chat.locator('[data-testid="user"] img[src*="llava-video-frames"]')
+    expect(poster).to_have_count(1)
+    assert poster.evaluate("img => img.naturalWidth") > 0
+    assert "0 frames" not in last_answer(page)
+    page.screenshot(path=str(ARTIFACTS / "07-avi-poster.png"))

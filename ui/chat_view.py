@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from model.conversation import Conversation, FrameStrip, chatbot_messages
+from pathlib import Path
+
+from model.conversation import Conversation, FrameStrip, MediaItem, chatbot_messages
+from model.media import IMAGE_EXTENSIONS
 from ui.strips import strip_message
+
+PLAYABLE = (".mp4", ".m4v", ".mov", ".webm", ".ogv")  # containers a browser's <video> plays
 
 
 def render_chat(conv: Conversation) -> list[dict]:
     """Chatbot messages; earlier messages come out identical each time, so streaming sends diffs."""
-    return [{**m, "content": strip_message(m["content"])} if isinstance(m["content"], FrameStrip) else m
-            for m in chatbot_messages(conv)]
+    items = {m.path: m for turn in conv.turns for m in turn.media}
+    out = []
+    for message in chatbot_messages(conv):
+        content = message["content"]
+        if isinstance(content, FrameStrip):
+            content = strip_message(content)
+        elif isinstance(content, dict) and "path" in content:
+            out.append({"role": "user", "content": f"Attached: {Path(content['path']).name}"})
+            content = media_preview(content["path"], items.get(content["path"]))
+        out.append({**message, "content": content})
+    return out
+
+
+def media_preview(path: str, item: MediaItem | None) -> dict | str:
+    """The file itself when the browser shows it; else a sampled frame as its poster, or nothing yet."""
+    if Path(path).suffix.lower() in PLAYABLE + IMAGE_EXTENSIONS:
+        return {"path": path}
+    if item is not None and item.thumbnails:
+        return {"path": item.thumbnails[len(item.thumbnails) // 2]}
+    return f"*{Path(path).suffix.lstrip('.').upper()} video: browsers cannot play it; one of its frames shows here once sampled*"

@@ -15,3 +15,15 @@ def frames_panel(conv: Conversation) -> tuple[gr.Markdown, gr.Gallery]:
     if strip is None:
         return gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None)
     return gr.Markdown(f"**Frames the model saw** · {strip.label}"), gr.Gallery(value=strip.frames)
+
+ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
+         "sampled frames and answers questions about them "
+         "([code](https://github.com/LLaVA-VL/LLaVA-NeXT), "
+         "[transformers docs](https://huggingface.co/docs/transformers/model_doc/llava_next_video))")
+
+
+def upload_limits(limits, max_file_mb: int, images: bool) -> str:
+    """One line under the question box: what may be attached, and how much."""
+    kinds = "videos (MP4, WebM, MOV, MKV, AVI, GIF…) and images" if images else "videos (MP4, WebM, MOV, MKV, AVI, GIF…)"
+    return (f"<sub>Attach {kinds}: up to {max_file_mb} MB a file, {limits.max_media_per_message} files a message, "
+            f"{limits.max_media_per_conversation} a conversation; 1–{limits.max_frames} frames per video.</sub>")

@@ -14,3 +14,10 @@ CSS = """
 .frame-strip figure:focus img { height: auto; max-height: 80vh; max-width: 88vw; }
 .frame-strip figure:focus figcaption { color: #fff; font-size: 1em; }
 """
+
+CSS += """
+#chat video { max-height: 240px; max-width: min(100%, 420px); width: auto; height: auto; }
+#chat .message-row img:not(.frame-strip img) { max-height: 240px; width: auto; }
+#upload-limits { margin-top: -6px; opacity: 0.85; }
+@media (max-width: 640px) { h2 { font-size: 1.15em; } #notice { font-size: 0.85em; } }
+"""
