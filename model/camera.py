@@ -1,0 +1,122 @@
+"""Live camera frames: per visitor, a bounded ring of the last seconds, turned into a clip on demand.
+
+The browser streams a few small frames a second; each session keeps only the last `seconds` of
+them (and never more than `max_frames`), so memory per camera visitor is bounded whatever the
+browser sends. A question asked while the camera runs is about that window: `clip` picks frames
+spread over it, with their times counted from when the camera started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from model.clip import VideoClip
+
+WINDOW_S = 8.0
+MAX_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
+FRAME_HEIGHT = 336  # pixels; frames are stored at most this high
+
+
+@dataclass
+class FrameRing:
+    """The last `seconds` of one camera: frames (RGB uint8) with their times in seconds."""
+
+    seconds: float = WINDOW_S
+    max_fps: float = MAX_FPS
+    started_at: float | None = None
+    frames: deque = field(default_factory=deque)  # (time s since start, frame)
+
+    @property
+    def max_frames(self) -> int:
+        return max(1, int(self.seconds * self.max_fps) + 1)
+
+    def add(self, frame: np.ndarray, now: float | None = None) -> bool:
+        """Keep a frame (downscaled) unless one came less than 1/max_fps ago; drop what is too old."""
+        now = time.monotonic() if now is None else now
+        if self.started_at is None:
+            self.started_at = now
+        t = now - self.started_at
+        if self.frames and t - self.frames[-1][0] < 1.0 / self.max_fps - 1e-6:
+            return False
+        self.frames.append((t, downscale(frame)))
+        while self.frames and (t - self.frames[0][0] > self.seconds or len(self.frames) > self.max_frames):
+            self.frames.popleft()
+        return True
+
+    def clip(self, count: int) -> VideoClip | None:
+        """Up to `count` frames spread over the window, oldest first; None before any frame came."""
+        if not self.frames:
+            return None
+        kept = list(self.frames)
+        picks = sorted({round(i) for i in np.linspace(0, len(kept) - 1, min(count, len(kept)))})
+        frames = np.stack([kept[i][1] for i in picks]) if _same_size(kept, picks) else \
+            np.stack([_resize(kept[i][1], kept[picks[-1]][1].shape[:2]) for i in picks])
+        times = [kept[i][0] for i in picks]
+        span = max(times[-1] - times[0], 1e-3)
+        return VideoClip(frames=frames, timestamps=times, duration=times[-1], fps=len(times) / span,
+                         source_size=(frames.shape[2], frames.shape[1]))
+
+    def nbytes(self) -> int:
+        return sum(frame.nbytes for _, frame in self.frames)
+
+
+def downscale(frame: np.ndarray, height: int = FRAME_HEIGHT) -> np.ndarray:
+    """RGB uint8, at most `height` pixels high."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, axis=2)
+    frame = frame[..., :3].astype(np.uint8, copy=False)
+    if frame.shape[0] <= height:
+        return np.ascontiguousarray(frame)
+    width = max(1, round(frame.shape[1] * height / frame.shape[0]))
+    return _resize(frame, (height, width))
+
+
+def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if frame.shape[:2] == tuple(size):
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+
+
+def _same_size(kept: list, picks: list[int]) -> bool:
+    return len({kept[i][1].shape for i in picks}) == 1
+
+
+class CameraStore:
+    """Every session's ring, created on its first frame and freed when its camera stops or tab closes."""
+
+    def __init__(self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS) -> None:
+        self.seconds, self.max_fps = seconds, max_fps
+        self._rings: dict[str, FrameRing] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: str, frame: np.ndarray, now: float | None = None) -> bool:
+        with self._lock:
+            ring = self._rings.setdefault(session, FrameRing(self.seconds, self.max_fps))
+            return ring.add(frame, now)
+
+    def clip(self, session: str, count: int) -> VideoClip | None:
+        with self._lock:
+            ring = self._rings.get(session)
+            return ring.clip(count) if ring is not None else None
+
+    def forget(self, prefix: str) -> int:
+        """Free the rings of every session starting with `prefix`; returns how many."""
+        with self._lock:
+            gone = [key for key in self._rings if prefix and key.startswith(prefix)]
+            for key in gone:
+                del self._rings[key]
+        return len(gone)
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(ring.nbytes() for ring in self._rings.values())
+
+    def __len__(self) -> int:
+        return len(self._rings)
