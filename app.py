@@ -17,8 +17,8 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
-                        read_files, release_media, retry_last, start_session, start_turn, stream_answer,
-                        undo_last, validate_message)
+                        read_files, release_media, resample_latest, retry_last, start_session, start_turn,
+                        stream_answer, undo_last, validate_message)
 from model.conversation import Conversation
 from model.backend import Engine, GenerationParams
 from model.janitor import start_file_janitor
@@ -33,6 +33,7 @@ from ui.style import CSS
 
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
+SPREAD, EVERY = "Spread over the video", "One every N seconds"
 
 EXAMPLES = [
     {"text": "What does the ball do?", "files": [str(ASSETS / "bouncing_ball.mp4")]},
@@ -54,7 +55,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
-               frame_times: bool, request: gr.Request):
+               frame_times: bool, pick: str = SPREAD, every: float | None = None, request: gr.Request = None):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
@@ -65,9 +66,17 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             gr.Warning(str(exc))
             yield gr.skip(), render_chat(conv), conv, gr.skip(), gr.skip()
             return
+        every_s = float(every) if pick == EVERY and every else None
+        if every_s is not None and not every_s > 0:
+            gr.Warning("The seconds between frames must be more than 0.")
+            yield gr.skip(), render_chat(conv), conv, gr.skip(), gr.skip()
+            return
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
-                               start=clip_start, end=clip_end, frame_times=bool(frame_times))
+                               start=clip_start, end=clip_end, frame_times=bool(frame_times), every_s=every_s)
+        files, resampled = resample_latest(conv, files, options)
         turn = start_turn(conv, text, files, options)
+        if resampled:
+            turn.notes.append(resampled)
         for _ in read_files(conv, turn, options):
             yield busy_box(value=None), render_chat(conv), conv, gr.skip(), gr.skip()
         yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
@@ -164,12 +173,18 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, limits.max_frames, value=min(settings.frames, limits.max_frames), step=1,
                                        label="Frames per video", elem_id="frames-per-video",
-                                       info="More frames see more, but cost time and context.")
+                                       info=f"1 to {limits.max_frames}. More frames see more, but cost time "
+                                            "and context.")
+                    pick = gr.Radio([SPREAD, EVERY], value=SPREAD, label="How frames are picked", elem_id="pick")
+                    every = gr.Number(2.0, label="Seconds between frames", minimum=0.1, visible=False,
+                                      elem_id="every-s", info="Up to the frames per video above.")
                     with gr.Row():
                         clip_start = gr.Textbox(label="Clip start", placeholder="0:00", min_width=90,
-                                                max_lines=1)
-                        clip_end = gr.Textbox(label="Clip end", placeholder="end", min_width=90, max_lines=1)
-                    gr.Markdown("<sub>Seconds (83.5) or mm:ss (1:23.5); applies to the next upload.</sub>")
+                                                max_lines=1, elem_id="clip-start")
+                        clip_end = gr.Textbox(label="Clip end", placeholder="end", min_width=90, max_lines=1,
+                                              elem_id="clip-end")
+                    gr.Markdown("<sub>Seconds (83.5) or mm:ss (1:23.5). Applies to the next upload; sent "
+                                "without a file, it takes new frames of the newest video.</sub>")
                     exact = gr.Checkbox(False, label="Exact frame times",
                                         info="Slower on long videos; default takes a nearby keyframe.")
                     frame_times = gr.Checkbox(False, label="Tell the model the frame times",
@@ -184,7 +199,9 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         answer_inputs = [conv, max_new, temperature, top_p]
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
-        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times]
+        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times, pick, every]
+        pick.change(lambda choice: gr.Number(visible=choice == EVERY), pick, every, queue=False,
+                    api_visibility="private")
         panel = [frames_title, frames_view]
         submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, *panel],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",

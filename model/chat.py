@@ -11,11 +11,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from model.conversation import Conversation, MediaItem, Turn
 from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
-from model.media import ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, load_image, media_kind, sample_video
+from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
+                         load_image, media_kind, sample_video)
 from model.thumbnails import remove_thumbnails, write_thumbnails
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,11 @@ class MediaOptions:
     end: float | None = None
     frame_times: bool = False  # tell the model when each frame was taken
     thumbnails: bool = True  # write frame images for the page
+    every_s: float | None = None  # one frame every so many seconds (`frames` at most) instead of a count
+
+    @property
+    def has_range(self) -> bool:
+        return self.start is not None or self.end is not None
 
 
 def validate_message(text: str | None, files: list[str] | None, conv: Conversation,
@@ -141,13 +148,37 @@ def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
     """Read one upload as the model will see it (raises MediaError with a readable reason)."""
     kind = media_kind(path)
     if kind == "video":
-        clip = sample_video(path, options.frames, start=options.start, end=options.end, size=options.size,
-                            exact=options.exact_frames)
-        item = MediaItem(path=path, kind="video", clip=clip)
+        sample = partial(sample_video, path, options.frames, size=options.size, exact=options.exact_frames,
+                         every_s=options.every_s)
+        clip_range = (options.start, options.end)
+        try:
+            clip = sample(start=options.start, end=options.end)
+        except RangeError as exc:  # the file is fine: use all of it and say why
+            clip, clip_range = sample(), (None, None)
+            clip.notes.append(f"{str(exc).rstrip('.')}; the whole video was used")
+        item = MediaItem(path=path, kind="video", clip=clip, clip_range=clip_range,
+                         sampling=f"one every {options.every_s:g} s" if options.every_s else "")
         if options.thumbnails:
             item.thumbnails = write_thumbnails(clip, f"{folder}/{item.key}" if folder else item.key)
         return item
     return MediaItem(path=path, kind="image", image=load_image(path))
+
+
+def latest_video(conv: Conversation) -> MediaItem | None:
+    """The newest video of the conversation (the one a follow-up is about)."""
+    videos = [m for turn in conv.turns for m in turn.media if m.kind == "video"]
+    return videos[-1] if videos else None
+
+
+def resample_latest(conv: Conversation, files: list[str], options: MediaOptions) -> tuple[list[str], str | None]:
+    """A clip range sent without a file re-samples the newest video when the range is new to it:
+    (the files to read, a note saying so); otherwise the files as they are."""
+    video = latest_video(conv)
+    if files or not options.has_range or video is None or video.clip_range == (options.start, options.end):
+        return files, None
+    start = format_timestamp(options.start or 0)
+    end = format_timestamp(options.end) if options.end is not None else "the end"
+    return [video.path], f"Frames of {video.name} taken again, from {start} to {end}, for this question."
 
 
 def start_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
@@ -177,7 +208,7 @@ def apply_file(turn: Turn, path: str, item: MediaItem | MediaError) -> None:
         return
     turn.media.append(item)
     if item.clip is not None:
-        turn.notes.extend(item.clip.notes)
+        turn.notes.extend(f"{item.name}: {note}" for note in item.clip.notes)
 
 
 def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: float = 0.25) -> Iterator[Turn]:

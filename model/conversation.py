@@ -32,6 +32,8 @@ class MediaItem:
     dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
     thumbnails: list[str] = field(default_factory=list)  # one small image per sampled frame
     timeline: list[Segment] = field(default_factory=list)  # what happens when, from a scan of the whole video
+    clip_range: tuple[float | None, float | None] = (None, None)  # the part of the video asked for, seconds
+    sampling: str = ""  # how its frames were picked, when not evenly by count ("one every 2 s")
 
     @property
     def name(self) -> str:
@@ -162,11 +164,13 @@ class FrameStrip:
     name: str
     frames: list[tuple[str, str]]
     dropped: bool = False
+    detail: str = ""  # how the frames were picked, when not spread over the whole video
 
     @property
     def label(self) -> str:
         state = " · left out of the context" if self.dropped else ""
-        return f"{self.name} · {len(self.frames)} frames the model saw{state}"
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.name} · {len(self.frames)} frames the model saw{detail}{state}"
 
 
 def frame_strip(item: MediaItem) -> FrameStrip | None:
@@ -174,7 +178,11 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
     if item.clip is None or not item.thumbnails:
         return None
     times = [format_timestamp(t) for t in item.clip.timestamps]
-    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped)
+    start, end = item.clip_range
+    span = "" if start is None and end is None else \
+        f"{format_timestamp(start or 0)} to {format_timestamp(end) if end is not None else 'the end'}"
+    detail = ", ".join(part for part in (item.sampling, span) if part)
+    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped, detail=detail)
 
 
 def latest_strip(conv: Conversation) -> FrameStrip | None:

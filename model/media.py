@@ -504,21 +504,26 @@ class _Converter:
 # Sampling
 
 
+class RangeError(MediaError):
+    """The clip range asked for does not fit the video (the video itself is fine)."""
+
+
 def _window(start: float | None, end: float | None, duration: float, frame_s: float) -> tuple[float, float]:
-    """Validated [start, end] in seconds relative to the video's start."""
+    """Validated [start, end] in seconds relative to the video's start; an end past the video's
+    end is brought back to it (the caller says so)."""
     tol = max(0.25, frame_s)
     s = 0.0 if start is None else float(start)
     e = duration if end is None else float(end)
     if not (math.isfinite(s) and math.isfinite(e)):
-        raise MediaError("The start and end times must be numbers of seconds.")
+        raise RangeError("The start and end times must be numbers of seconds.")
     if s < -1e-6:
-        raise MediaError("The start time cannot be negative; please pick a start inside the video.")
+        raise RangeError("The start time cannot be negative; please pick a start inside the video.")
+    if s > duration + tol:
+        raise RangeError(f"The clip start ({format_timestamp(s)}) is after the end of the video "
+                         f"({format_timestamp(duration)} long).")
     if s > e:
-        raise MediaError(f"The start time ({format_timestamp(s)}) is after the end time "
+        raise RangeError(f"The start time ({format_timestamp(s)}) is after the end time "
                          f"({format_timestamp(e)}); please swap them.")
-    if s > duration + tol or e > duration + tol:
-        raise MediaError(f"The chosen time range ends after the video does ({format_timestamp(duration)}); "
-                         "please pick a range inside the video.")
     return min(s, duration), min(e, duration)
 
 
@@ -561,6 +566,8 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
         notes.append(f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
                      f"{duration:.1f} s could be read; frames come from the readable part")
     s, e = _window(start, end, duration, probe.frame_pts * tb)
+    if end is not None and end > duration + max(0.25, probe.frame_pts * tb):
+        notes.append(f"the video is {format_timestamp(duration)} long, so the clip ends there")
     if every_s is not None:
         n = max(1, min(n, math.ceil((e - s) / every_s - 1e-9)))
     step = (e - s) / n

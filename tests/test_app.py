@@ -32,7 +32,8 @@ def send(client: Client, text: str, files=(), frames: int = 4, start: str = "", 
          frame_times: bool = False):
     """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    return client.predict(message, frames, False, start, end, frame_times, api_name="/send")
+    return client.predict(message, frames, False, start, end, frame_times, "Spread over the video", 2.0,
+                          api_name="/send")
 
 
 def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24, **options):
@@ -118,6 +119,37 @@ def test_chat_video_then_follow_up_without_media(client, video_path):
     assert len(said) == 2 and said[1].strip()
     assert "No video or image yet" not in said[1]
     assert len(strips(history)) == 1
+
+
+def test_a_clip_range_on_a_follow_up_takes_new_frames_of_the_newest_video(client, video_path):
+    chat(client, "What happens?", [video_path])
+    history, _ = chat(client, "And in this part?", start="0.5", end="0:01.5")
+    assert len(strips(history)) == 2
+    label, frames = strips(history)[-1]
+    assert label == "clip.mp4 · 4 frames the model saw (00:00.5 to 00:01.5)"
+    assert all("00:00.5" <= caption <= "00:01.5" for _, caption in frames)
+    assert "Frames of clip.mp4 taken again, from 00:00.5 to 00:01.5, for this question." in answers(history)[-1]
+    history, _ = chat(client, "And then?", start="0.5", end="0:01.5")  # the same range: nothing new
+    assert len(strips(history)) == 2
+
+
+def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):
+    history, _ = chat(client, "What happens?", [video_path], start="0:30")
+    message = answers(history)[-1]
+    assert "clip.mp4: The clip start (00:30.0) is after the end of the video (00:02.0 long); the whole video " \
+           "was used" in message
+    label, frames = strips(history)[-1]
+    assert label == "clip.mp4 · 4 frames the model saw" and "tok/s" in message
+    history, _ = chat(client, "Describe it.", [video_path], start="1", end="9")
+    assert "clip.mp4: the video is 00:02.0 long, so the clip ends there" in answers(history)[-1]
+
+
+def test_one_frame_every_n_seconds(client, video_path):
+    message = {"text": "What happens?", "files": [handle_file(str(video_path))]}
+    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, api_name="/send")
+    history = client.submit(16, 0.0, 0.9, api_name="/answer").result()
+    label, frames = strips(history)[-1]
+    assert label == "clip.mp4 · 4 frames the model saw (one every 0.5 s)" and len(frames) == 4
 
 
 def test_chat_image(client, image_path):

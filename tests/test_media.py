@@ -245,11 +245,19 @@ def test_zero_length_window(h264):
     assert len(sample_video(h264, 8, start=1.5, end=1.5).frames) == 1
 
 
-@pytest.mark.parametrize("start,end", [(5.0, None), (0.0, 9.0), (3.0, 1.0), (-1.0, 2.0), (4.5, 6.0)])
+@pytest.mark.parametrize("start,end", [(5.0, None), (3.0, 1.0), (-1.0, 2.0), (4.5, 6.0)])
 def test_window_outside_video(h264, start, end):
-    with pytest.raises(MediaError) as e:
+    from model.media import RangeError
+
+    with pytest.raises(RangeError) as e:  # the range is wrong, not the file
         sample_video(h264, 4, start=start, end=end)
     assert_one_sentence(e.value)
+
+
+def test_an_end_past_the_video_ends_with_it(h264):
+    clip = sample_video(h264, 4, start=1.0, end=9.0)
+    assert len(clip.timestamps) == 4 and 1.0 <= clip.timestamps[0] and clip.timestamps[-1] <= clip.duration
+    assert any("so the clip ends there" in note for note in clip.notes)
 
 
 def test_picklable(h264):
