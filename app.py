@@ -28,6 +28,7 @@ from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
+from ui.export import export_buttons, lock_exports, refresh_exports
 from ui.panels import ABOUT, EMPTY_TITLE, frames_panel, upload_limits
 from ui.style import CSS
 
@@ -125,6 +126,12 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     def unlock():
         return idle_box()
 
+    def exports_for(conv: Conversation, frames: int, max_new_tokens: int, temperature: float, top_p: float):
+        """The download buttons' files for the conversation as it stands."""
+        return refresh_exports(conv, engine.description, {
+            "frames per video": int(frames), "max new tokens": int(max_new_tokens),
+            "temperature": float(temperature), "top-p": float(top_p)})
+
     def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
             temperature: float, top_p: float) -> Iterator[str]:
         """Answer one question about the given videos/images; streams the answer text."""
@@ -165,6 +172,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     show_label=False, stop_btn=False, sources=["upload"], max_plain_text_length=4000,
                     elem_id="question")
                 gr.Markdown(upload_limits(limits, settings.max_file_mb, support.images), elem_id="upload-limits")
+                export_page, export_data = export_buttons()
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
@@ -208,7 +216,13 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                    api_visibility=hidden, show_progress="hidden")
         answering = submitted.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu",
                                    api_name="answer", api_visibility=hidden)
-        answering.then(unlock, None, textbox, api_visibility="private")
+        exports = [export_page, export_data]
+        export_inputs = [conv, frames, max_new, temperature, top_p]
+        # Off while a question runs, on again with fresh files once it is answered: never a stale download.
+        textbox.submit(lock_exports, None, exports, queue=False, api_visibility="private")
+        chatbot.retry(lock_exports, None, exports, queue=False, api_visibility="private")
+        answering.then(unlock, None, textbox, api_visibility="private") \
+            .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         # Stop only marks the turn; what runs (sampling or the answer's stream) ends at its next step
         # and renders the final state itself, in one update (a render from Stop could land before the
         # stream's last one and be overtaken by it).
@@ -217,11 +231,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         retried = chatbot.retry(retry, [conv], [chatbot, conv, textbox], queue=False, api_name="retry",
                                 api_visibility=hidden)
         retried.then(answer, answer_inputs, [chatbot, conv], concurrency_id="gpu", api_visibility="private") \
-            .then(unlock, None, textbox, api_visibility="private")
+            .then(unlock, None, textbox, api_visibility="private") \
+            .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         chatbot.undo(undo, [conv], [chatbot, conv, textbox, *panel], queue=False, api_name="undo",
-                     api_visibility=hidden)
+                     api_visibility=hidden) \
+            .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         chatbot.clear(clear, [conv], [chatbot, conv, *panel], queue=False, api_name="clear",
-                      api_visibility=hidden)
+                      api_visibility=hidden) \
+            .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         demo.unload(tab_closed)
         with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
             api_files = gr.File(file_count="multiple", label="files")

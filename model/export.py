@@ -66,7 +66,7 @@ def conversation_json(conv: Conversation, info: ExportInfo) -> str:
 def write_exports(conv: Conversation, info: ExportInfo, folder: Path) -> tuple[Path, Path]:
     """The page and the data written into `folder` under dated names; returns (html, json) paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = "llava-chat-" + time.strftime("%Y%m%d-%H%M%S")
+    stem = f"llava-chat-{time.strftime('%Y%m%d-%H%M%S')}-{len(conv.turns)}-turns"
     page, data = folder / f"{stem}.html", folder / f"{stem}.json"
     page.write_text(conversation_html(conv, info), encoding="utf-8")
     data.write_text(conversation_json(conv, info), encoding="utf-8")
@@ -103,12 +103,12 @@ def _media_html(item: MediaItem) -> str:
             for frame, t in zip(item.clip.frames, item.clip.timestamps))
         state = " · left out of the context" if item.dropped else ""
         timeline = "".join(f"<li><b>{s.span}</b> {e(s.text)}</li>" for s in item.timeline)
-        return (f'<p class="media-name">🎬 {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'
+        return (f'<p class="media-name">Video: {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'
                 f"{state}</p><div class=\"strip\">{frames}</div>"
                 + (f'<p class="media-name">Timeline of the whole video</p><ol class="timeline">{timeline}</ol>'
                    if timeline else ""))
     if item.image is not None:
-        return (f'<p class="media-name">🖼️ {e(item.name)} · {item.image.width}x{item.image.height}</p>'
+        return (f'<p class="media-name">Image: {e(item.name)} · {item.image.width}x{item.image.height}</p>'
                 f'<img class="picture" alt="{e(item.name)}" src="{_jpeg(np.asarray(item.image.convert("RGB")), IMAGE_HEIGHT)}">')
     return f'<p class="media-name">{e(item.name)}</p>'
 

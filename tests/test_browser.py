@@ -258,3 +258,52 @@ def test_an_avi_shows_a_poster_and_every_attachment_its_name(page, media_dir, im
     assert poster.evaluate("img => img.naturalWidth") > 0
     assert "0 frames" not in last_answer(page)
     page.screenshot(path=str(ARTIFACTS / "07-avi-poster.png"))
+
+
+def test_the_conversation_downloads_as_a_page_and_as_data(page, browser, video_path, image_path, tmp_path):
+    """Two turns (a video with a hostile name, an image), downloaded; the page opens offline, shows
+    everything as text and runs no script; the data's frame times are the strip's."""
+    import json
+
+    hostile = tmp_path / "<img src=x onerror=alert(1)>.mp4"
+    shutil.copy(video_path, hostile)
+    set_max_new_tokens(page, 32)
+    ask(page, "What <b>happens</b>?", [hostile])
+    first = wait_for_answer_end(page)
+    ask(page, "And in this picture?", [image_path])
+    second = wait_for_answer_end(page)
+    captions = [c.strip() for c in page.locator("#chat .frame-strip figcaption").all_inner_texts()]
+    assert len(captions) == 4
+    downloads = {}
+    for button, suffix in (("#export-html", "html"), ("#export-json", "json")):
+        expect(page.locator(button)).to_have_text(re.compile(r"· 2 questions$"))  # the files of both turns
+        expect(page.locator(button)).to_be_enabled()
+        with page.expect_download() as info:
+            page.locator(button).click()
+        downloads[suffix] = tmp_path / f"chat.{suffix}"
+        info.value.save_as(downloads[suffix])
+    page.screenshot(path=str(ARTIFACTS / "08-export-buttons.png"))
+
+    data = json.loads(downloads["json"].read_text())
+    assert [t["question"] for t in data["turns"]] == ["What <b>happens</b>?", "And in this picture?"]
+    assert [f["time"] for f in data["turns"][0]["media"][0]["frames"]] == captions
+    name = data["turns"][0]["media"][0]["name"]  # gradio drops the brackets of an uploaded name
+    assert name.endswith("onerror=alert(1).mp4") and "/tmp" not in downloads["json"].read_text()  # no server paths
+
+    offline = browser.new_context(viewport={"width": 1000, "height": 900}, offline=True)
+    try:
+        viewer = offline.new_page()
+        dialogs = []
+        viewer.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        viewer.goto(downloads["html"].as_uri())
+        body = viewer.locator("body").inner_text()
+        assert "What <b>happens</b>?" in body and "And in this picture?" in body and name in body
+        for answer in (first, second):  # each answer's own words, as the chat showed them
+            words = [line for line in answer.splitlines() if line.strip() and "tok/s" not in line]
+            assert words and all(line.strip() in body for line in words[-1:]), (words, body)
+        assert viewer.locator(".strip figure img").count() == 4 and viewer.locator("img.picture").count() == 1
+        assert viewer.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        assert viewer.locator("script").count() == 0 and not dialogs
+        viewer.screenshot(path=str(ARTIFACTS / "09-exported-page.png"), full_page=True)
+    finally:
+        offline.close()

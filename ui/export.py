@@ -1,0 +1,53 @@
+"""Download buttons under the chat: the conversation as one HTML page and as JSON data.
+
+The files are written after each answer (and after Undo or Clear) into the session's own folder of
+frame images, so one click downloads them, and Clear or a closed tab removes them with the frames.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+
+from model.conversation import Conversation
+from model.export import ExportInfo, write_exports
+from model.thumbnails import frames_root
+
+
+def export_buttons() -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """The two buttons, disabled until there is an answer to keep."""
+    with gr.Row(elem_id="export"):
+        page = gr.DownloadButton(PAGE_LABEL, interactive=False, size="sm", variant="secondary", elem_id="export-html")
+        data = gr.DownloadButton(DATA_LABEL, interactive=False, size="sm", variant="secondary", elem_id="export-json")
+    return page, data
+
+
+PAGE_LABEL, DATA_LABEL = "⬇ Conversation (HTML)", "⬇ Data (JSON)"
+
+
+def _label(label: str, questions: int) -> str:
+    """'⬇ Conversation (HTML) · 2 questions': what a click downloads."""
+    return f"{label} · {questions} question{'s' if questions != 1 else ''}"
+
+
+def lock_exports() -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """Both buttons off (a question is running: the files would miss its answer)."""
+    return (gr.DownloadButton(PAGE_LABEL, value=None, interactive=False),
+            gr.DownloadButton(DATA_LABEL, value=None, interactive=False))
+
+
+def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """Fresh files for the buttons; disabled while no turn has an answer (or note) to keep, or while a
+    question runs (a refresh that comes late must not offer an older conversation)."""
+    if conv.last is not None and conv.last.status == "pending":
+        return lock_exports()
+    folder = frames_root() / conv.session_id / "export" if conv.session_id else None
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)  # only the newest export is kept
+    if folder is None or not any(turn.answer or turn.notes for turn in conv.turns):
+        return lock_exports()
+    page, data = write_exports(conv, ExportInfo(model=model, settings=settings), folder)
+    count = len(conv.turns)
+    return (gr.DownloadButton(_label(PAGE_LABEL, count), value=str(page), interactive=True),
+            gr.DownloadButton(_label(DATA_LABEL, count), value=str(data), interactive=True))
