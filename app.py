@@ -19,22 +19,29 @@ from gradio.utils import get_upload_folder
 from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
                         read_files, release_media, resample_latest, retry_last, start_session, start_turn,
                         stream_answer, undo_last, validate_message)
-from model.conversation import Conversation
+from model.conversation import Conversation, attached_files, latest_video
 from model.backend import Engine, GenerationParams
 from model.janitor import start_file_janitor
-from model.gpu import generate_for, set_engine
-from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.gpu import describe_for, generate_for, set_engine
+from model.loading import on_zero_gpu
+from model.long_video import (ScanOptions, answer_from_timeline, run_scan, scan_file, scan_gpu_cost, stop_scan,
+                              timeline_question)
+from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, ScanProgress, TimelineStore
+from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.export import export_buttons, lock_exports, refresh_exports
 from ui.panels import ABOUT, EMPTY_TITLE, frames_panel, upload_limits
+from ui.scan import timeline_for, timeline_html
 from ui.style import CSS
 
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
 SPREAD, EVERY = "Spread over the video", "One every N seconds"
+MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
+KEEP_PANEL = (gr.skip(),) * 3  # the side panel's title, frames and timeline, unchanged
 
 EXAMPLES = [
     {"text": "What does the ball do?", "files": [str(ASSETS / "bouncing_ball.mp4")]},
@@ -49,6 +56,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
     generate = generate_for(engine)
+    describe = describe_for(engine)
+    timelines = TimelineStore()  # finished scans by video content: the same video is scanned once
     support = engine.media_support
     # Only files uploaded through gradio (its upload folder) and the examples may be read.
     limits = ChatLimits.for_backend(support, settings.max_frames, (get_upload_folder(), str(ASSETS)))
@@ -56,7 +65,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
-               frame_times: bool, pick: str = SPREAD, every: float | None = None, request: gr.Request = None):
+               frame_times: bool, pick: str = SPREAD, every: float | None = None, from_scan: bool = True,
+               request: gr.Request = None):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
@@ -65,12 +75,12 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
-            yield gr.skip(), render_chat(conv), conv, gr.skip(), gr.skip()
+            yield gr.skip(), render_chat(conv), conv, *KEEP_PANEL
             return
         every_s = float(every) if pick == EVERY and every else None
         if every_s is not None and not every_s > 0:
             gr.Warning("The seconds between frames must be more than 0.")
-            yield gr.skip(), render_chat(conv), conv, gr.skip(), gr.skip()
+            yield gr.skip(), render_chat(conv), conv, *KEEP_PANEL
             return
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
                                start=clip_start, end=clip_end, frame_times=bool(frame_times), every_s=every_s)
@@ -79,8 +89,27 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         if resampled:
             turn.notes.append(resampled)
         for _ in read_files(conv, turn, options):
-            yield busy_box(value=None), render_chat(conv), conv, gr.skip(), gr.skip()
+            yield busy_box(value=None), render_chat(conv), conv, *KEEP_PANEL
+        if not files and from_scan and turn.status == "pending":
+            answer_from_timeline(conv, turn, options.frames, with_frames=support.max_videos != 1)
         yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
+
+    def scan_newest(conv: Conversation, segment_s: float, request: gr.Request = None):
+        """Describe every part of the newest video into its timeline (Stop keeps the part done)."""
+        start_session(conv, request.session_hash if request else None)
+        video = latest_video(conv)
+        if video is None or (conv.last is not None and conv.last.status == "pending"):
+            gr.Warning("Send a video first: the scan describes the newest video in the chat." if video is None
+                       else "Wait for the answer to finish, then scan.")
+            yield gr.skip(), gr.skip(), conv
+            return
+        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_s or SEGMENT_S)))
+        batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
+        cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
+        yield timeline_html(video.name, ScanProgress(total=0), cost), busy_box(), conv
+        for item, progress in run_scan(conv, describe, timelines, engine.description, options, batch):
+            yield timeline_html(item.name, progress, cost), busy_box(), conv
+        yield timeline_for(conv), idle_box(), conv
 
     def answer(conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
         """Stream the answer to the last turn into the chat."""
@@ -93,6 +122,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     def stop(conv: Conversation) -> None:
         """Mark what runs as stopped; its own stream ends at its next step and renders the final state."""
         mark_stopped(conv)
+        stop_scan(conv)
 
     def retry(conv: Conversation):
         """Clear the last answer and lock the input, as a new question does."""
@@ -104,8 +134,9 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         return render_chat(conv), conv, busy_box()
 
     def undo(conv: Conversation):
+        files = attached_files(conv, conv.last) if conv.last else []
         turn = undo_last(conv)
-        restored = {"text": turn.text, "files": [m.path for m in turn.media]} if turn else None
+        restored = {"text": turn.text, "files": files} if turn else None
         return (render_chat(conv), conv, idle_box(value=restored), *frames_panel(conv))
 
     def clear(conv: Conversation):
@@ -133,8 +164,9 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             "temperature": float(temperature), "top-p": float(top_p)})
 
     def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
-            temperature: float, top_p: float) -> Iterator[str]:
-        """Answer one question about the given videos/images; streams the answer text."""
+            temperature: float, top_p: float, scan: bool = False) -> Iterator[str]:
+        """Answer one question about the given videos/images; streams the answer text. With `scan`,
+        the answer comes from the scanned timeline of the (first) video and its relevant parts."""
         conv = Conversation(keep_cache=False)
         paths = [str(f) for f in (files or [])]
         try:
@@ -145,12 +177,44 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         turn = add_turn(conv, text, paths, options)
         if turn.rejected:
             raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
+        if scan:
+            video = latest_video(conv)
+            if video is None:
+                raise gr.Error("scan=True needs a video among the files.", print_exception=False)
+            batch = engine.scan_batch(FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS)
+            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions(), batch):
+                pass
+            turn.preamble, clip = timeline_question(video.path, video.name, text, video.clip.duration,
+                                                    video.timeline, options.frames)
+            if support.max_videos != 1:
+                video.replace_clip(clip, [])
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
                                   temperature=float(temperature), top_p=float(top_p))
         for _ in stream_answer(conv, params, engine, generate):
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
             yield turn.answer
+
+    def scan_api(video: str | None, segment_seconds: float, frames_per_segment: float, max_new_tokens: float,
+                 progress=gr.Progress()) -> Iterator[list[dict]]:
+        """Describe every part of a video; streams the timeline so far, as [{start, end, text}, ...]."""
+        conv = Conversation(keep_cache=False)
+        try:
+            _, paths = validate_message("", [str(video)] if video else [], conv, limits)
+        except UserInputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        if Path(paths[0]).suffix.lower() not in VIDEO_EXTENSIONS:
+            raise gr.Error(f"{Path(paths[0]).name} is not a video: /scan takes one video.", print_exception=False)
+        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_seconds or SEGMENT_S)),
+                              frames_per_segment=max(1, min(int(frames_per_segment or 1), limits.max_frames)),
+                              max_new_tokens=max(1, min(int(max_new_tokens or 1), settings.max_new_tokens)))
+        batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
+        try:
+            for state in scan_file(paths[0], describe, timelines, engine.description, options, batch):
+                progress((len(state.segments), max(state.total, 1)), desc=state.line())
+                yield [segment.as_dict() for segment in state.segments]
+        except MediaError as exc:
+            raise gr.Error(f"{Path(paths[0]).name}: {exc}", print_exception=False) from None
 
     with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
@@ -178,6 +242,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
                 frames_view = gr.Gallery(show_label=False, columns=2, height="auto", object_fit="contain",
                                          allow_preview=True, elem_id="frames", buttons=["fullscreen"])
+                with gr.Accordion("Whole video", open=True, elem_id="whole-video"):
+                    timeline_view = gr.HTML(timeline_for(Conversation()), elem_id="timeline")
+                    with gr.Row():
+                        scan_button = gr.Button("Scan the newest video", size="sm", elem_id="scan", scale=2)
+                        segment_s = gr.Number(SEGMENT_S, label="Seconds a part", minimum=MIN_SEGMENT_S, maximum=600,
+                                              elem_id="segment-s", scale=1, min_width=90)
+                    from_scan = gr.Checkbox(True, label="Answer follow-ups from the scan", elem_id="from-scan",
+                                            info="The timeline, and the frames of the parts that fit the question.")
                 with gr.Accordion("Video", open=True):
                     frames = gr.Slider(1, limits.max_frames, value=min(settings.frames, limits.max_frames), step=1,
                                        label="Frames per video", elem_id="frames-per-video",
@@ -207,10 +279,12 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         answer_inputs = [conv, max_new, temperature, top_p]
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
-        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times, pick, every]
+        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times, pick, every, from_scan]
         pick.change(lambda choice: gr.Number(visible=choice == EVERY), pick, every, queue=False,
                     api_visibility="private")
-        panel = [frames_title, frames_view]
+        panel = [frames_title, frames_view, timeline_view]
+        scanning = scan_button.click(scan_newest, [conv, segment_s], [timeline_view, textbox, conv], concurrency_id="gpu",
+                                     api_visibility="private", show_progress="hidden")
         submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, *panel],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",
                                    api_visibility=hidden, show_progress="hidden")
@@ -248,10 +322,18 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             api_temperature = gr.Number(0.0, label="temperature")
             api_top_p = gr.Number(0.9, label="top_p")
             api_answer = gr.Textbox(label="answer")
+            api_scan = gr.Checkbox(False, label="scan")
+            api_video = gr.File(label="video")
+            api_segment_s = gr.Number(SEGMENT_S, label="segment_seconds")
+            api_segment_frames = gr.Number(FRAMES_PER_SEGMENT, label="frames_per_segment", precision=0)
+            api_scan_tokens = gr.Number(SCAN_NEW_TOKENS, label="max_new_tokens", precision=0)
+            api_timeline = gr.JSON(label="timeline")
         # No triggers: called through the API only (`triggers=None` would also run it at every page load).
         gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
-              inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p],
+              inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
               outputs=api_answer)
+        gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="gpu",
+              inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo
 

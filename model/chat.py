@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from model.conversation import Conversation, MediaItem, Turn
+from model.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
 from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
                          load_image, media_kind, sample_video)
@@ -164,12 +164,6 @@ def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
     return MediaItem(path=path, kind="image", image=load_image(path))
 
 
-def latest_video(conv: Conversation) -> MediaItem | None:
-    """The newest video of the conversation (the one a follow-up is about)."""
-    videos = [m for turn in conv.turns for m in turn.media if m.kind == "video"]
-    return videos[-1] if videos else None
-
-
 def resample_latest(conv: Conversation, files: list[str], options: MediaOptions) -> tuple[list[str], str | None]:
     """A clip range sent without a file re-samples the newest video when the range is new to it:
     (the files to read, a note saying so); otherwise the files as they are."""
@@ -235,6 +229,8 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
             log.error("reading a file failed: %s", type(error).__name__)  # no file name in the log
             error = MediaError("This file could not be read; please try another file.")
         apply_file(turn, path, error or box["value"])
+        if isinstance(box.get("value"), MediaItem) and not box["value"].timeline:
+            box["value"].timeline = earlier_timeline(conv, path)  # new frames of a scanned video
     finish_turn(turn)
     yield turn
 

@@ -185,6 +185,23 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
     return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped, detail=detail)
 
 
+def attached_files(conv: Conversation, turn: Turn) -> list[str]:
+    """The files the visitor attached to `turn` (not those taken again from earlier turns)."""
+    earlier = {m.path for t in conv.turns if t is not turn for m in t.media}
+    return [m.path for m in turn.media if m.path not in earlier]
+
+
+def earlier_timeline(conv: Conversation, path: str) -> list[Segment]:
+    """The timeline of an earlier scan of the same file, if any."""
+    return next((m.timeline for t in conv.turns for m in t.media if m.path == path and m.timeline), [])
+
+
+def latest_video(conv: Conversation) -> MediaItem | None:
+    """The newest video of the conversation (the one a follow-up or a scan is about)."""
+    videos = [m for turn in conv.turns for m in turn.media if m.kind == "video"]
+    return videos[-1] if videos else None
+
+
 def latest_strip(conv: Conversation) -> FrameStrip | None:
     """The strip of the newest video in the conversation, if any."""
     for turn in reversed(conv.turns):
@@ -201,9 +218,12 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
     Strips are FrameStrip values, which the page turns into galleries.
     """
     out: list[dict] = []
+    shown: set[str] = set()  # a file taken again (a new clip range, a scan's parts) is not attached again
     for turn in conv.turns:
         for path in [m.path for m in turn.media] + turn.loading:
-            out.append({"role": "user", "content": {"path": path}})
+            if path not in shown:
+                out.append({"role": "user", "content": {"path": path}})
+        shown.update(m.path for m in turn.media)
         if turn.text:
             out.append({"role": "user", "content": turn.text})
         for item in turn.media:

@@ -17,6 +17,7 @@ import spaces
 from model.conversation import Conversation
 from model.backend import Engine, Finished, GenerationParams
 from model.clip import VideoClip
+from model.long_video import Describer
 from model.zerogpu import describe_seconds, gpu_seconds
 
 _engine: Engine | None = None
@@ -52,9 +53,6 @@ def generate_stream(conv: Conversation, params: GenerationParams) -> Iterator[st
 def describe_on_gpu(clips: list[VideoClip], question: str, params: GenerationParams) -> list[str]:
     """One batch of a scan: a description per segment (clips and texts pickle)."""
     return get_engine().describe(clips, question, params)
-
-
-Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 
 
 def describe_for(engine: Engine) -> Describer:

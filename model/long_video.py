@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.backend import GenerationParams
-from model.clip import VideoClip
+from model.clip import VideoClip, format_timestamp
+from model.conversation import Conversation, MediaItem, Turn, latest_video
 from model.media import sample_video
 from model.scan import (FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S, ScanProgress, Segment,
                         TimelineStore, content_key, relevant_segments, scan, segment_bounds, timeline_text)
+from model.thumbnails import write_thumbnails
+from model.zerogpu import request_seconds
 
 Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 FRAMES_PER_RELEVANT = 4  # frames of each relevant segment shown to the model with the timeline
@@ -56,11 +59,75 @@ def scan_file(path: str, describe: Describer, store: TimelineStore, model: str, 
 
 def timeline_question(path: str, name: str, question: str, duration: float, segments: list[Segment],
                       max_frames: int) -> tuple[str, VideoClip]:
-    """(the text the model reads: the timeline and the question; the frames of the most relevant segments)."""
+    """(the timeline as the model reads it before the question; the frames of the segments that
+    matter most for the question, FRAMES_PER_RELEVANT each, `max_frames` in all)."""
     count = max(1, max_frames // FRAMES_PER_RELEVANT)
     clips = [sample_video(path, FRAMES_PER_RELEVANT, start=s.start, end=s.end)
              for s in relevant_segments(question, segments, count)]
     clip = VideoClip(frames=np.concatenate([c.frames for c in clips]),
                      timestamps=[t for c in clips for t in c.timestamps], duration=duration,
                      fps=clips[0].fps, source_size=clips[0].source_size)
-    return f"{timeline_text(name, duration, segments)}\n{question}", clip
+    return timeline_text(name, duration, segments), clip
+
+
+def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_frames: bool = True) -> bool:
+    """Give a follow-up about a scanned video the timeline to read and (`with_frames`; a backend that
+    takes one video per conversation gets the timeline alone) the frames of the segments that matter
+    for its question. False when the newest video has no timeline."""
+    video = latest_video(conv)
+    if video is None or not video.timeline or video.clip is None:
+        return False
+    if not with_frames:
+        turn.preamble = timeline_text(video.name, video.clip.duration, video.timeline)
+        turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts).")
+        return True
+    turn.preamble, clip = timeline_question(video.path, video.name, turn.text, video.clip.duration,
+                                            video.timeline, max_frames)
+    item = MediaItem(path=video.path, kind="video", clip=clip, sampling="the scan's parts that fit the question",
+                     timeline=video.timeline)
+    item.thumbnails = write_thumbnails(clip, f"{conv.session_id}/{item.key}")
+    turn.media.append(item)
+    parts = len(clip.timestamps) // FRAMES_PER_RELEVANT
+    turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts, "
+                      f"{format_timestamp(video.clip.duration)} long) and the frames of the {parts} "
+                      f"part{'s' if parts != 1 else ''} that fit the question best.")
+    return True
+
+
+_scans: dict[str, threading.Event] = {}  # conversation -> the Stop of its running scan
+_scans_lock = threading.Lock()
+
+
+def run_scan(conv: Conversation, describe: Describer, store: TimelineStore, model: str, options: ScanOptions,
+             batch: int) -> Iterator[tuple[MediaItem, ScanProgress]]:
+    """Scan the conversation's newest video, yielding progress; the video keeps its timeline (the
+    part done, when stopped). Nothing when the conversation has no video."""
+    video = latest_video(conv)
+    if video is None:
+        return
+    stop = threading.Event()
+    with _scans_lock:
+        _scans[conv.session_id] = stop
+    try:
+        for progress in scan_file(video.path, describe, store, model, options, batch, stop):
+            video.timeline = list(progress.segments)
+            yield video, progress
+    finally:
+        with _scans_lock:
+            _scans.pop(conv.session_id, None)
+
+
+def stop_scan(conv: Conversation) -> bool:
+    """Ask the conversation's running scan to end after its current batch; False when none runs."""
+    with _scans_lock:
+        stop = _scans.get(conv.session_id)
+    if stop is not None:
+        stop.set()
+    return stop is not None
+
+
+def scan_gpu_cost(duration: float, options: ScanOptions, batch: int) -> str:
+    """What a scan asks of ZeroGPU, said before it starts: calls and their requested seconds."""
+    calls = -(-len(segment_bounds(duration, options.segment_s)) // batch)
+    seconds = calls * request_seconds(batch * options.frames_per_segment, options.max_new_tokens)
+    return f"On ZeroGPU this takes {calls} GPU call{'s' if calls != 1 else ''}, up to {seconds} s of GPU time."

@@ -31,7 +31,7 @@ class AppSettings:
     port: int = 7860
     concurrency: int = 1
     queue_size: int = 32
-    max_file_mb: int = 200
+    max_file_mb: int = 4096  # an hour of 720p phone video is about 3.4 GB
     cache_gb: float = 4.0
     session_ttl: int = 3600  # seconds a conversation is kept after its last use
     file_ttl: int = 3600  # seconds an uploaded file is kept
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "env LLAVA_CONCURRENCY)")
     p.add_argument("--queue-size", type=int, default=_env_int("LLAVA_QUEUE_SIZE", 32),
                    help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)")
-    p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 200),
+    p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 4096),
                    help="largest upload accepted, in MB (env LLAVA_MAX_FILE_MB)")
     p.add_argument("--cache-gb", type=float, default=float(os.environ.get("LLAVA_CACHE_GB") or 4.0),
                    help="memory for caches kept between turns (KV cache and vision features), all "

@@ -1,4 +1,4 @@
-"""The GPU time a ZeroGPU Space asks for per answer (pure: bench/gpu_proof.py checks it on a GPU)."""
+"""The GPU time a ZeroGPU Space asks for per call (pure: bench/gpu_proof.py checks it on a GPU)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ from model.backend import GenerationParams
 from model.conversation import Conversation
 
 
+def request_seconds(frames: int, new_tokens: int) -> int:
+    """GPU seconds for a call: vision encoding per frame plus decoding per token, 180 at most."""
+    return int(min(180, 15 + 0.25 * frames + new_tokens / 20))
+
+
 def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
-    """GPU time to ask ZeroGPU for: vision encoding per frame plus decoding per token."""
+    """GPU time to ask ZeroGPU for one answer (an image counts as 5 frames)."""
     frames = sum(len(clip.timestamps) for clip in conv.videos()) + 5 * len(conv.images())
-    return int(min(180, 15 + 0.25 * frames + params.max_new_tokens / 20))
+    return request_seconds(frames, params.max_new_tokens)
 
 
 def describe_seconds(clips: list, question: str, params: GenerationParams) -> int:
     """GPU time for one batch of a scan: the frames of every segment, then one batched decode."""
-    frames = sum(len(clip.timestamps) for clip in clips)
-    return int(min(180, 15 + 0.25 * frames + params.max_new_tokens / 20))
+    return request_seconds(sum(len(clip.timestamps) for clip in clips), params.max_new_tokens)

@@ -32,7 +32,7 @@ def send(client: Client, text: str, files=(), frames: int = 4, start: str = "", 
          frame_times: bool = False):
     """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    return client.predict(message, frames, False, start, end, frame_times, "Spread over the video", 2.0,
+    return client.predict(message, frames, False, start, end, frame_times, "Spread over the video", 2.0, True,
                           api_name="/send")
 
 
@@ -129,6 +129,7 @@ def test_a_clip_range_on_a_follow_up_takes_new_frames_of_the_newest_video(client
     assert label == "clip.mp4 · 4 frames the model saw (00:00.5 to 00:01.5)"
     assert all("00:00.5" <= caption <= "00:01.5" for _, caption in frames)
     assert "Frames of clip.mp4 taken again, from 00:00.5 to 00:01.5, for this question." in answers(history)[-1]
+    assert bubbles(history, "user").count("Attached: clip.mp4") == 1  # attached once, not again
     history, _ = chat(client, "And then?", start="0.5", end="0:01.5")  # the same range: nothing new
     assert len(strips(history)) == 2
 
@@ -146,10 +147,41 @@ def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):
 
 def test_one_frame_every_n_seconds(client, video_path):
     message = {"text": "What happens?", "files": [handle_file(str(video_path))]}
-    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, api_name="/send")
+    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, True, api_name="/send")
     history = client.submit(16, 0.0, 0.9, api_name="/answer").result()
     label, frames = strips(history)[-1]
     assert label == "clip.mp4 · 4 frames the model saw (one every 0.5 s)" and len(frames) == 4
+
+
+@pytest.fixture(scope="module")
+def long_video(media_dir):
+    from tests.videos import make_video
+
+    return make_video(media_dir / "twelve_seconds.mp4", seconds=12.0, fps=10, size=(96, 64))
+
+
+def test_scan_api_streams_a_timeline_that_covers_the_video_and_is_kept(client, long_video):
+    job = client.submit(handle_file(str(long_video)), 3, 2, 8, api_name="/scan")
+    updates = list(job)
+    timeline = job.result()
+    assert len(timeline) == 4 and timeline[0]["start"] == 0 and timeline[-1]["end"] == pytest.approx(12, abs=0.2)
+    assert all(a["end"] == b["start"] for a, b in zip(timeline, timeline[1:])) and all(s["text"] for s in timeline)
+    assert len(updates) >= 2  # the timeline grows as batches come
+    again = client.submit(handle_file(str(long_video)), 3, 2, 8, api_name="/scan")
+    assert again.result() == timeline  # the same content: kept, not scanned again
+
+
+def test_scan_api_refuses_what_is_not_a_video(client, image_path):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="picture.png is not a video"):
+        client.predict(handle_file(str(image_path)), 3, 2, 8, api_name="/scan")
+
+
+def test_ask_can_answer_from_the_scan(client, long_video):
+    answer = client.predict(files=[handle_file(str(long_video))], question="When does it change?", frames=8,
+                            max_new_tokens=16, scan=True, api_name="/ask")
+    assert answer.strip()
 
 
 def test_chat_image(client, image_path):
@@ -193,6 +225,25 @@ def test_readme_api_example_runs_against_the_app(app_url):
     finally:
         os.chdir(cwd)
     assert isinstance(namespace["result"], str) and namespace["result"].strip()
+
+
+def test_readme_scan_example_runs_against_the_app(app_url, capsys):
+    """The README's /scan example, run as written against the launched app."""
+    import os
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    section = readme.read_text().split("## Calling the API from Python", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1].replace('"http://127.0.0.1:7860"', repr(app_url))
+    cwd = Path.cwd()
+    try:
+        os.chdir(readme.parent)
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    parts = re.findall(r"^([\d.]+)-([\d.]+) s: ", capsys.readouterr().out, re.M)
+    assert len(parts) >= 2 and parts[0][0] == "0.0" and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
 
 
 def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_works(client, app_engine, video_path):

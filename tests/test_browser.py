@@ -307,3 +307,30 @@ def test_the_conversation_downloads_as_a_page_and_as_data(page, browser, video_p
         viewer.screenshot(path=str(ARTIFACTS / "09-exported-page.png"), full_page=True)
     finally:
         offline.close()
+
+
+def test_scan_the_newest_video_then_answer_from_its_timeline(page, media_dir):
+    from tests.videos import make_video
+
+    long = make_video(media_dir / "twelve.mp4", seconds=12.0, fps=10, size=(96, 64))
+    set_max_new_tokens(page, 32)
+    ask(page, "What happens?", [long])
+    wait_for_answer_end(page)
+    expect(page.locator("#timeline")).to_contain_text("Scan describes every part")
+    seconds = page.locator("#segment-s input")
+    seconds.fill("3")
+    seconds.press("Enter")
+    page.locator("#scan").click()
+    expect(page.locator("#timeline li")).to_have_count(4)
+    expect(page.locator("#timeline .timeline-status")).to_contain_text("Scanned: 4 segments")
+    spans = [s.strip() for s in page.locator("#timeline .span").all_inner_texts()]
+    assert spans[0].startswith("00:00.0-00:03.0") and spans[-1].endswith("00:12.0"), spans
+    expect(page.locator("#question textarea")).to_be_enabled()
+    page.screenshot(path=str(ARTIFACTS / "10-scanned-timeline.png"))
+    ask(page, "When does it change?")
+    expect(page.get_by_test_id("bot").last).to_contain_text("Answered from the scan of twelve.mp4 (4 parts, 00:12.0 long)")
+    wait_for_answer_end(page)
+    expect(page.locator("#chat .frame-strip .strip-label").last).to_contain_text("the scan's parts that fit the question")
+    expect(page.locator("#chat").get_by_text("Attached: twelve.mp4")).to_have_count(1)  # not attached again
+    expect(page.locator("#timeline li")).to_have_count(4)  # the panel keeps the timeline
+    page.screenshot(path=str(ARTIFACTS / "11-answer-from-scan.png"), full_page=True)

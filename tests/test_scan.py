@@ -115,7 +115,30 @@ def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
     again = list(scan_file(path, describe, store, "tiny", options, batch_size=4))
     assert len(again) == 1 and again[0].cached and calls == [4, 2]  # nothing computed the second time
     text, clip = timeline_question(path, "long.mp4", "What happens?", final.duration, final.segments, max_frames=8)
-    assert text.startswith("A timeline of long.mp4") and text.endswith("What happens?")
+    assert text.startswith("A timeline of long.mp4") and text.endswith("give times as mm:ss.")
     picked = relevant_segments("What happens?", final.segments, 2)
     assert len(clip.timestamps) == 8
     assert all(any(s.start <= t <= s.end for s in picked) for t in clip.timestamps)
+
+
+def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_dir):
+    from model.chat import MediaOptions, add_turn, start_session
+    from model.conversation import Conversation
+    from model.long_video import ScanOptions, run_scan, stop_scan
+    from tests.videos import make_video
+
+    path = make_video(media_dir / "stoppable.mp4", seconds=12.0, fps=10, size=(96, 64))
+    conv = Conversation()
+    start_session(conv, "tab")
+    add_turn(conv, "What?", [str(path)], MediaOptions(frames=2, thumbnails=False))
+    assert not stop_scan(conv)  # nothing runs yet
+
+    def describe(clips, question, params, stop):
+        assert stop_scan(conv)  # Stop pressed while the first batch is described
+        return engine.describe(clips, question, params, stop)
+
+    options = ScanOptions(segment_s=2.0, frames_per_segment=2, max_new_tokens=4)
+    updates = list(run_scan(conv, describe, TimelineStore(), "tiny", options, batch=2))
+    video, final = updates[-1]
+    assert final.stopped and len(final.segments) == 2 and video.timeline == final.segments
+    assert not stop_scan(conv)  # the scan is over

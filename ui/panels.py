@@ -5,16 +5,18 @@ from __future__ import annotations
 import gradio as gr
 
 from model.conversation import Conversation, latest_strip
+from ui.scan import timeline_for
 
 EMPTY_TITLE = "**Frames the model saw** · the newest video's, once you send one"
 
 
-def frames_panel(conv: Conversation) -> tuple[gr.Markdown, gr.Gallery]:
-    """The panel's title and gallery for the conversation (title above: no label over the frames)."""
+def frames_panel(conv: Conversation) -> tuple[gr.Markdown, gr.Gallery, str]:
+    """The panel's title and gallery for the conversation (title above: no label over the frames),
+    and the newest video's timeline."""
     strip = latest_strip(conv)
     if strip is None:
-        return gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None)
-    return gr.Markdown(f"**Frames the model saw** · {strip.label}"), gr.Gallery(value=strip.frames)
+        return gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None), timeline_for(conv)
+    return gr.Markdown(f"**Frames the model saw** · {strip.label}"), gr.Gallery(value=strip.frames), timeline_for(conv)
 
 ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
          "sampled frames and answers questions about them "
@@ -25,5 +27,6 @@ ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B
 def upload_limits(limits, max_file_mb: int, images: bool) -> str:
     """One line under the question box: what may be attached, and how much."""
     kinds = "videos (MP4, WebM, MOV, MKV, AVI, GIF…) and images" if images else "videos (MP4, WebM, MOV, MKV, AVI, GIF…)"
-    return (f"<sub>Attach {kinds}: up to {max_file_mb} MB a file, {limits.max_media_per_message} files a message, "
+    size = f"{max_file_mb / 1024:g} GB" if max_file_mb >= 1024 else f"{max_file_mb} MB"
+    return (f"<sub>Attach {kinds}: up to {size} a file, {limits.max_media_per_message} files a message, "
             f"{limits.max_media_per_conversation} a conversation; 1–{limits.max_frames} frames per video.</sub>")

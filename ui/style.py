@@ -21,3 +21,11 @@ CSS += """
 #upload-limits { margin-top: -6px; opacity: 0.85; }
 @media (max-width: 640px) { h2 { font-size: 1.15em; } #notice { font-size: 0.85em; } }
 """
+
+CSS += """
+#timeline .timeline-status { font-size: 0.85em; margin-bottom: 4px; }
+#timeline ol { list-style: none; padding: 0; margin: 0; max-height: 320px; overflow-y: auto; font-size: 0.85em; }
+#timeline li { padding: 3px 0; border-top: 1px solid rgba(128, 128, 128, 0.2); }
+#timeline .span { font-variant-numeric: tabular-nums; font-weight: 600; margin-right: 4px; white-space: nowrap; }
+#timeline .timeline-empty { font-size: 0.85em; opacity: 0.8; }
+"""

@@ -1,0 +1,32 @@
+"""The long-video panel: the timeline of the newest video, with a status line while it is scanned."""
+
+from __future__ import annotations
+
+from html import escape
+
+from model.conversation import Conversation, latest_video
+from model.scan import ScanProgress
+
+EMPTY = ('<div class="timeline-empty">The model sees only a few frames of a video. <b>Scan</b> describes every '
+         "part of the newest video; later questions are then answered from that timeline, with times.</div>")
+
+
+def timeline_html(name: str, progress: ScanProgress | None, cost: str = "") -> str:
+    """A status line, then one row per segment described so far."""
+    if progress is None:
+        return EMPTY
+    rows = "".join(f'<li><span class="span">{escape(s.span)}</span> {escape(s.text)}</li>' for s in progress.segments)
+    status = escape(progress.line()) + (f" {escape(cost)}" if cost and not progress.segments else "")
+    return (f'<div class="timeline" aria-live="polite"><div class="timeline-status"><b>{escape(name)}</b> · '
+            f"{status}</div><ol>{rows}</ol></div>")
+
+
+def timeline_for(conv: Conversation) -> str:
+    """The panel for the conversation's newest video: its timeline once scanned, else what a scan does."""
+    video = latest_video(conv)
+    if video is None or not video.timeline:
+        return EMPTY
+    duration = video.clip.duration if video.clip is not None else 0.0
+    return timeline_html(video.name, ScanProgress(total=len(video.timeline), segments=video.timeline,
+                                                  duration=duration))
+
