@@ -35,13 +35,14 @@ from ui.controls import busy_box, idle_box
 from ui.export import export_buttons, lock_exports, refresh_exports
 from ui.panels import ABOUT, EMPTY_TITLE, frames_panel, upload_limits
 from ui.scan import timeline_for, timeline_html
+from ui.player import PLAYER_JS as JS
 from ui.style import CSS
 
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
 SPREAD, EVERY = "Spread over the video", "One every N seconds"
 MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
-KEEP_PANEL = (gr.skip(),) * 3  # the side panel's title, frames and timeline, unchanged
+KEEP_PANEL = (gr.skip(),) * 5  # the side panel (player, its note, frames' title, frames, timeline) unchanged
 
 EXAMPLES = [
     {"text": "What does the ball do?", "files": [str(ASSETS / "bouncing_ball.mp4")]},
@@ -66,7 +67,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, pick: str = SPREAD, every: float | None = None, from_scan: bool = True,
-               request: gr.Request = None):
+               stamp: bool = False, request: gr.Request = None):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
@@ -83,7 +84,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             yield gr.skip(), render_chat(conv), conv, *KEEP_PANEL
             return
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
-                               start=clip_start, end=clip_end, frame_times=bool(frame_times), every_s=every_s)
+                               start=clip_start, end=clip_end, frame_times=bool(frame_times), every_s=every_s,
+                               stamp_times=bool(stamp))
         files, resampled = resample_latest(conv, files, options)
         turn = start_turn(conv, text, files, options)
         if resampled:
@@ -239,6 +241,9 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 export_page, export_data = export_buttons()
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
+                player = gr.Video(label="The newest video", interactive=False, visible=False, elem_id="player",
+                                  buttons=["download"], autoplay=False)
+                player_note = gr.Markdown(visible=False, elem_id="player-note")
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
                 frames_view = gr.Gallery(show_label=False, columns=2, height="auto", object_fit="contain",
                                          allow_preview=True, elem_id="frames", buttons=["fullscreen"])
@@ -269,6 +274,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                         info="Slower on long videos; default takes a nearby keyframe.")
                     frame_times = gr.Checkbox(False, label="Tell the model the frame times",
                                               info="Adds 'frames taken at 0.0 s, 2.1 s, …' to the question.")
+                    stamp = gr.Checkbox(False, label="Write the time on each frame", elem_id="stamp",
+                                        info="In a corner of the picture the model sees (and the strip shows).")
                 with gr.Accordion("Answer", open=True):
                     max_new = gr.Slider(16, settings.max_new_tokens, value=min(256, settings.max_new_tokens),
                                         step=16, label="Max new tokens", elem_id="max-new-tokens")
@@ -279,10 +286,11 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         answer_inputs = [conv, max_new, temperature, top_p]
         # The chat's own steps are callable by programs too (undocumented; /ask is the public API).
         hidden = "undocumented"
-        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times, pick, every, from_scan]
+        submit_inputs = [textbox, conv, frames, exact, clip_start, clip_end, frame_times, pick, every, from_scan,
+                         stamp]
         pick.change(lambda choice: gr.Number(visible=choice == EVERY), pick, every, queue=False,
                     api_visibility="private")
-        panel = [frames_title, frames_view, timeline_view]
+        panel = [player, player_note, frames_title, frames_view, timeline_view]
         scanning = scan_button.click(scan_newest, [conv, segment_s], [timeline_view, textbox, conv], concurrency_id="gpu",
                                      api_visibility="private", show_progress="hidden")
         submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, *panel],
@@ -347,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",
-                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS,
+                allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS, js=JS,
                 run_history=False)  # no visitor's questions or files are kept by the server
 
 

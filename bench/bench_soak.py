@@ -59,7 +59,7 @@ def visitor(url: str, video: Path) -> None:
     """Upload, ask, read the answer, vanish."""
     client = Client(url, verbose=False, download_files=False)
     message = {"text": "What happens?", "files": [handle_file(str(video))]}
-    client.predict(message, 8, False, "", "", False, "Spread over the video", 2.0, True, api_name="/send")
+    client.predict(message, 8, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send")
     client.predict(16, 0.0, 0.9, api_name="/answer")
 
 

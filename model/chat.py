@@ -18,6 +18,7 @@ from model.conversation import Conversation, MediaItem, Turn, earlier_timeline, 
 from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
                          load_image, media_kind, sample_video)
+from model.stamp import stamp_times
 from model.thumbnails import remove_thumbnails, write_thumbnails
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class MediaOptions:
     frame_times: bool = False  # tell the model when each frame was taken
     thumbnails: bool = True  # write frame images for the page
     every_s: float | None = None  # one frame every so many seconds (`frames` at most) instead of a count
+    stamp_times: bool = False  # write each frame's time into its corner
 
     @property
     def has_range(self) -> bool:
@@ -156,6 +158,8 @@ def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
         except RangeError as exc:  # the file is fine: use all of it and say why
             clip, clip_range = sample(), (None, None)
             clip.notes.append(f"{str(exc).rstrip('.')}; the whole video was used")
+        if options.stamp_times:
+            clip = stamp_times(clip)
         item = MediaItem(path=path, kind="video", clip=clip, clip_range=clip_range,
                          sampling=f"one every {options.every_s:g} s" if options.every_s else "")
         if options.thumbnails:

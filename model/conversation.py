@@ -15,6 +15,7 @@ from typing import Literal
 from PIL import Image
 
 from model.clip import Segment, VideoClip, format_timestamp
+from model.times import link_times
 
 MediaKind = Literal["image", "video"]
 TurnStatus = Literal["pending", "done", "stopped", "error"]
@@ -90,6 +91,7 @@ class Conversation:
     system_prompt: str = ""
     session_id: str = ""  # key of this conversation's caches on the engine ("" until first use)
     keep_cache: bool = True  # False for one-off API questions: nothing to reuse later
+    player_path: str | None = ""  # the video the page's player shows now (None: none; "": not set yet)
 
     def context_turns(self) -> list[Turn]:
         """Turns the model sees: all but those that failed."""
@@ -165,6 +167,7 @@ class FrameStrip:
     frames: list[tuple[str, str]]
     dropped: bool = False
     detail: str = ""  # how the frames were picked, when not spread over the whole video
+    seconds: tuple[float, ...] = ()  # each frame's time (the page's player seeks there)
 
     @property
     def label(self) -> str:
@@ -182,7 +185,8 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
     span = "" if start is None and end is None else \
         f"{format_timestamp(start or 0)} to {format_timestamp(end) if end is not None else 'the end'}"
     detail = ", ".join(part for part in (item.sampling, span) if part)
-    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped, detail=detail)
+    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped, detail=detail,
+                      seconds=tuple(item.clip.timestamps))
 
 
 def attached_files(conv: Conversation, turn: Turn) -> list[str]:
@@ -219,6 +223,7 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
     """
     out: list[dict] = []
     shown: set[str] = set()  # a file taken again (a new clip range, a scan's parts) is not attached again
+    seekable = latest_video(conv) is not None  # times written in answers and notes seek the page's player
     for turn in conv.turns:
         for path in [m.path for m in turn.media] + turn.loading:
             if path not in shown:
@@ -230,17 +235,19 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
             strip = frame_strip(item)
             if strip is not None:
                 out.append({"role": "assistant", "content": strip})
-        answer = _answer_markdown(turn)
+        answer = _answer_markdown(turn, seekable)
         if answer:
             out.append({"role": "assistant", "content": answer})
     return out
 
 
-def _answer_markdown(turn: Turn) -> str:
-    """The assistant bubble: notes, answer text, and a marker for stopped or failed answers."""
-    lines = [f"*{note}*" for note in turn.notes]
+def _answer_markdown(turn: Turn, seekable: bool = False) -> str:
+    """The assistant bubble: notes, answer text, and a marker for stopped or failed answers; with
+    `seekable`, the times they mention are links the page's player follows."""
+    link = link_times if seekable else (lambda text: text)
+    lines = [f"*{link(note)}*" for note in turn.notes]
     if turn.answer:
-        lines.append(turn.answer)
+        lines.append(link(turn.answer))
     if turn.status == "stopped":
         lines.append("*⏹ stopped*")
     elif turn.status == "pending" and not turn.answer:

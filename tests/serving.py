@@ -25,7 +25,7 @@ def serve(engine, settings: AppSettings | None = None, *, queue_size: int = 16, 
     demo = app.build_demo(engine, settings)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                show_error=True, max_file_size=max_file_size, css=app.CSS, run_history=False)
+                show_error=True, max_file_size=max_file_size, css=app.CSS, js=app.JS, run_history=False)
     try:
         yield demo.local_url.rstrip("/")
     finally:

@@ -28,12 +28,16 @@ def client(app_url):
     return Client(app_url, verbose=False, download_files=False)
 
 
+# The page's other options as it starts: frames spread over the video (else one every 2 s), answers
+# from a scan when there is one, no time written into the frames.
+LATER_OPTIONS = ("Spread over the video", 2.0, True, False)
+
+
 def send(client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "",
          frame_times: bool = False):
     """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    return client.predict(message, frames, False, start, end, frame_times, "Spread over the video", 2.0, True,
-                          api_name="/send")
+    return client.predict(message, frames, False, start, end, frame_times, *LATER_OPTIONS, api_name="/send")
 
 
 def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24, **options):
@@ -51,8 +55,9 @@ def bubbles(history, role):
 
 
 def answers(history):
-    """The assistant's text bubbles (frame strips left out)."""
-    return [b for b in bubbles(history, "assistant") if not b.startswith("[html")]
+    """The assistant's text bubbles (frame strips left out), times read as plain text (not links)."""
+    return [re.sub(r"\[([^\]]+)\]\(#t=[\d.]+\)", r"\1", b) for b in bubbles(history, "assistant")
+            if not b.startswith("[html")]
 
 
 def strips(history):
@@ -147,7 +152,7 @@ def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):
 
 def test_one_frame_every_n_seconds(client, video_path):
     message = {"text": "What happens?", "files": [handle_file(str(video_path))]}
-    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, True, api_name="/send")
+    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, True, False, api_name="/send")
     history = client.submit(16, 0.0, 0.9, api_name="/answer").result()
     label, frames = strips(history)[-1]
     assert label == "clip.mp4 · 4 frames the model saw (one every 0.5 s)" and len(frames) == 4

@@ -334,3 +334,48 @@ def test_scan_the_newest_video_then_answer_from_its_timeline(page, media_dir):
     expect(page.locator("#chat").get_by_text("Attached: twelve.mp4")).to_have_count(1)  # not attached again
     expect(page.locator("#timeline li")).to_have_count(4)  # the panel keeps the timeline
     page.screenshot(path=str(ARTIFACTS / "11-answer-from-scan.png"), full_page=True)
+
+
+def player_time(page) -> float:
+    return page.locator("#player video").evaluate("v => v.currentTime")
+
+
+def test_frames_and_times_seek_the_player(page, media_dir):
+    from tests.videos import make_video
+
+    video = make_video(media_dir / "ten.mp4", seconds=10.0, fps=10, size=(160, 96))
+    frames = page.locator("#frames-per-video input[type=number]")
+    frames.fill("8")
+    frames.press("Enter")
+    set_max_new_tokens(page, 32)
+    ask(page, "What happens?", [video])
+    wait_for_answer_end(page)
+    expect(page.locator("#player video")).to_be_visible()
+    page.locator("#player video").evaluate("v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))")
+    fifth = page.locator("#chat .frame-strip figure").nth(4)
+    target = float(fifth.get_attribute("data-t"))
+    fifth.click()
+    page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {target}) < 0.5")
+    assert abs(player_time(page) - target) < 0.5 and target > 5
+    page.locator("#clip-start input, #clip-start textarea").first.fill("2")
+    page.locator("#clip-end input, #clip-end textarea").first.fill("0:07.5")
+    ask(page, "And in this part?")
+    link = page.locator('#chat a[href^="#t="]', has_text="00:07.5").last
+    expect(link).to_be_visible()
+    link.click()
+    page.wait_for_function("Math.abs(document.querySelector('#player video').currentTime - 7.5) < 0.5")
+    page.screenshot(path=str(ARTIFACTS / "12-player.png"))
+
+
+def test_a_video_the_browser_cannot_play_gets_a_playable_preview(page, media_dir):
+    from tests.videos import make_video
+
+    avi = make_video(media_dir / "old.avi", seconds=2.0, fps=10, codec="mpeg4", size=(160, 96))
+    set_max_new_tokens(page, 16)
+    ask(page, "What is this?", [avi])
+    wait_for_answer_end(page)
+    player = page.locator("#player video")
+    expect(player).to_be_visible()
+    duration = player.evaluate("v => new Promise(r => v.readyState >= 1 ? r(v.duration) : "
+                               "v.addEventListener('loadedmetadata', () => r(v.duration)))")
+    assert abs(duration - 2.0) < 0.3 and player.evaluate("v => v.currentSrc").endswith(".mp4")

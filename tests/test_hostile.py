@@ -304,7 +304,7 @@ def warnings_of(job) -> list[str]:
 def send(client: Client, text: str, files=(), frames: int = 4) -> tuple[list[dict], list[str]]:
     """The page's first step (/send); returns the chat and the warnings shown."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    job = client.submit(message, frames, False, "", "", False, "Spread over the video", 2.0, True, api_name="/send")
+    job = client.submit(message, frames, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send")
     _box, history, *_frames_panel = job.result(timeout=TIMEOUT)
     return history, warnings_of(job)
 

@@ -534,3 +534,15 @@ def test_one_frame_every_n_seconds_with_a_cap(media_dir):
     assert len(sample_video(str(path), 32, every_s=60, size=32).timestamps) == 1
     with pytest.raises(MediaError, match="more than 0 seconds"):
         sample_video(str(path), 4, every_s=0)
+
+
+def test_times_written_into_the_frames(h264):
+    from model.stamp import stamp_times
+
+    clip = sample_video(h264, 3, size=96)
+    stamped = stamp_times(clip)
+    corner = (slice(-12, None), slice(0, 40))
+    assert stamped.frames.shape == clip.frames.shape and stamped.timestamps == clip.timestamps
+    assert (stamped.frames[0][corner] != clip.frames[0][corner]).any()  # the time is drawn there
+    assert (stamped.frames[0][:40] == clip.frames[0][:40]).all()  # the rest is untouched
+    assert not (stamped.frames[0][corner] == stamped.frames[2][corner]).all()  # each frame its own time

@@ -5,18 +5,20 @@ from __future__ import annotations
 import gradio as gr
 
 from model.conversation import Conversation, latest_strip
+from ui.player import player_update
 from ui.scan import timeline_for
 
 EMPTY_TITLE = "**Frames the model saw** · the newest video's, once you send one"
 
 
-def frames_panel(conv: Conversation) -> tuple[gr.Markdown, gr.Gallery, str]:
-    """The panel's title and gallery for the conversation (title above: no label over the frames),
-    and the newest video's timeline."""
+def frames_panel(conv: Conversation) -> tuple:
+    """The side panel for the conversation: the player and its note, the frames' title and gallery
+    (title above: no label over the frames), and the newest video's timeline."""
     strip = latest_strip(conv)
     if strip is None:
-        return gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None), timeline_for(conv)
-    return gr.Markdown(f"**Frames the model saw** · {strip.label}"), gr.Gallery(value=strip.frames), timeline_for(conv)
+        return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None), timeline_for(conv)
+    return (*player_update(conv), gr.Markdown(f"**Frames the model saw** · {strip.label}"),
+            gr.Gallery(value=strip.frames), timeline_for(conv))
 
 ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
          "sampled frames and answers questions about them "

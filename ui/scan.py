@@ -15,7 +15,8 @@ def timeline_html(name: str, progress: ScanProgress | None, cost: str = "") -> s
     """A status line, then one row per segment described so far."""
     if progress is None:
         return EMPTY
-    rows = "".join(f'<li><span class="span">{escape(s.span)}</span> {escape(s.text)}</li>' for s in progress.segments)
+    rows = "".join(f'<li><a class="span" href="#t={s.start:.2f}" title="Play from here">{escape(s.span)}</a> '
+                   f"{escape(s.text)}</li>" for s in progress.segments)
     status = escape(progress.line()) + (f" {escape(cost)}" if cost and not progress.segments else "")
     return (f'<div class="timeline" aria-live="polite"><div class="timeline-status"><b>{escape(name)}</b> · '
             f"{status}</div><ol>{rows}</ol></div>")

@@ -26,12 +26,18 @@ def strip_html(strip: FrameStrip) -> str:
     """The strip's label, then one row of frames, each with its time under it; a click enlarges one."""
     label = escape(strip.label)
     total = len(strip.frames)
+    seconds = strip.seconds or (None,) * total
     figures = "".join(
-        f'<figure tabindex="0"><img src="{escape(file_url(path))}" loading="lazy" '
+        f'<figure tabindex="0"{_seek(t)}><img src="{escape(file_url(path))}" loading="lazy" '
         f'alt="frame {i} of {total}, at {escape(time)}"><figcaption>{escape(time)}</figcaption></figure>'
-        for i, (path, time) in enumerate(strip.frames, start=1))
+        for i, ((path, time), t) in enumerate(zip(strip.frames, seconds), start=1))
     return (f'<div class="{STRIP_CLASS}" role="group" aria-label="{label}">'
             f'<div class="strip-label">{label}</div><div class="strip-row">{figures}</div></div>')
+
+
+def _seek(seconds: float | None) -> str:
+    """The attribute the page's player reads when the frame is clicked."""
+    return "" if seconds is None else f' data-t="{seconds:.3f}" title="Play from here"'
 
 
 def _html_props() -> dict:

@@ -1,0 +1,93 @@
+"""The player beside the chat: the newest video, and every time on the page seeks it.
+
+Gradio has no Python API to seek a video player, so a small script (passed to launch) listens for
+clicks anywhere on the page: a frame of a strip (its `data-t`), a frame of the side panel (its time
+caption) or a time written in an answer, a note or the timeline (a link to `#t=SECONDS`) sets the
+player's `currentTime`. A video the browser cannot play is shown through a small H.264 preview,
+made once per file (model/preview.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+
+import av
+import gradio as gr
+
+from model.conversation import Conversation, latest_video
+from model.preview import browser_playable, make_preview
+from model.thumbnails import frames_root
+
+log = logging.getLogger(__name__)
+
+NOT_PLAYABLE = "This video's format can't be played in the browser; its frames below still show what the model saw."
+_previews: dict[str, str | None] = {}  # source path -> preview path (None: it could not be made)
+_lock = threading.Lock()
+
+PLAYER_JS = """
+() => {
+  const seconds = (text) => {
+    const parts = String(text).trim().split(':').map(Number);
+    return parts.some(isNaN) ? NaN : parts.reduce((total, part) => total * 60 + part, 0);
+  };
+  const seek = (t) => {
+    const video = document.querySelector('#player video');
+    if (!video || !isFinite(t)) return;
+    const go = () => { video.currentTime = t; };
+    if (video.readyState >= 1) go(); else video.addEventListener('loadedmetadata', go, { once: true });
+    video.closest('#player').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  };
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest('a[href^="#t="]');
+    if (link) {
+      event.preventDefault();
+      event.stopPropagation();
+      seek(parseFloat(link.getAttribute('href').slice(3)));
+      return;
+    }
+    const frame = event.target.closest('.frame-strip figure[data-t]');
+    if (frame) { seek(parseFloat(frame.dataset.t)); return; }
+    const thumbnail = event.target.closest('#frames button');
+    const caption = thumbnail && thumbnail.querySelector('.caption-label, figcaption, span');
+    if (caption) seek(seconds(caption.textContent));
+  }, true);
+}
+"""
+
+
+def player_value(path: str | None, folder: str) -> str | None:
+    """What the player plays for `path`: the file itself, or its preview, made once under `folder`
+    (the session's, removed with it) (None when neither works)."""
+    if path is None:
+        return None
+    if browser_playable(path):
+        return path
+    with _lock:
+        made = _previews.get(path, "")
+    if made is None or (made and Path(made).exists()):
+        return made
+    name = hashlib.blake2b(path.encode(), digest_size=8).hexdigest()
+    try:
+        preview = make_preview(path, frames_root() / folder / "previews" / f"{name}.mp4").path
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        log.warning("no preview could be made: %s", type(exc).__name__)  # no file name in the log
+        preview = None
+    with _lock:
+        _previews[path] = preview
+    return preview
+
+
+def player_update(conv: Conversation) -> tuple[gr.Video, gr.Markdown]:
+    """The player and its note for the conversation's newest video (the same file: left as it is,
+    so a playing video does not restart)."""
+    video = latest_video(conv)
+    path = video.path if video is not None else None
+    if path == conv.player_path:
+        return gr.skip(), gr.skip()
+    conv.player_path = path
+    value = player_value(path, conv.session_id or "shared")
+    note = "" if path is None or value is not None else NOT_PLAYABLE
+    return gr.Video(value=value, visible=value is not None), gr.Markdown(note, visible=bool(note))
