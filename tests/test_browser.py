@@ -326,6 +326,8 @@ def test_scan_the_newest_video_then_answer_from_its_timeline(page, media_dir):
     spans = [s.strip() for s in page.locator("#timeline .span").all_inner_texts()]
     assert spans[0].startswith("00:00.0-00:03.0") and spans[-1].endswith("00:12.0"), spans
     expect(page.locator("#question textarea")).to_be_enabled()
+    page.locator("#timeline a.span").nth(2).click()  # a part's time seeks the player
+    page.wait_for_function("Math.abs(document.querySelector('#player video').currentTime - 6) < 0.5")
     page.screenshot(path=str(ARTIFACTS / "10-scanned-timeline.png"))
     ask(page, "When does it change?")
     expect(page.get_by_test_id("bot").last).to_contain_text("Answered from the scan of twelve.mp4 (4 parts, 00:12.0 long)")
@@ -357,6 +359,12 @@ def test_frames_and_times_seek_the_player(page, media_dir):
     fifth.click()
     page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {target}) < 0.5")
     assert abs(player_time(page) - target) < 0.5 and target > 5
+    second = page.locator("#frames").get_by_role("button", name=re.compile(r"^Thumbnail 2 of 8$"))
+    second_time = second.inner_text().strip()  # its caption, mm:ss.s
+    second.click()  # the side panel's frames seek too (and enlarge there)
+    seconds = int(second_time[:2]) * 60 + float(second_time[3:])
+    page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {seconds}) < 0.5")
+    page.keyboard.press("Escape")
     page.locator("#clip-start input, #clip-start textarea").first.fill("2")
     page.locator("#clip-end input, #clip-end textarea").first.fill("0:07.5")
     ask(page, "And in this part?")
