@@ -99,26 +99,25 @@ def main() -> None:
           f"{args.tokens} tokens each (CPU, {os.cpu_count()} cores)\n")
     print("| backend · model | segments per call | time | segments/s | vs one at a time | peak memory |")
     print("|---|---|---|---|---|---|")
-    runs = [("transformers", "tiny", None), ("transformers", "medium", None)]
-    server = None
-    if os.environ.get("VLLM_PYTHON"):
+    for backend, model in (("transformers", "tiny"), ("transformers", "medium")):
+        report(backend, model, args, None)
+    if os.environ.get("VLLM_PYTHON"):  # after the in-process rows: an idle vLLM server still uses the CPU
         from tests.vllm_server import vllm_server
 
-        server = vllm_server(checkpoint("tiny"), Path(tempfile.mkdtemp()) / "vllm.log", max_model_len=2048)
-        runs.append(("vllm", "tiny", server.__enter__().url))
-    try:
-        for backend, model, url in runs:
-            base = None
-            for batch in (1, args.batch):
-                result = in_subprocess(model, batch, args.tokens, url)
-                rate = result["segments"] / result["seconds"]
-                base = base or rate
-                memory = f"{result['peak_mb']:.0f} MB" + (" (app side)" if url else "")
-                print(f"| {backend} · {model} | {batch} | {result['seconds']:.1f} s | {rate:.2f} | "
-                      f"{rate / base:.2f}x | {memory} |", flush=True)
-    finally:
-        if server is not None:
-            server.__exit__(None, None, None)
+        with vllm_server(checkpoint("tiny"), Path(tempfile.mkdtemp()) / "vllm.log", max_model_len=2048) as server:
+            report("vllm", "tiny", args, server.url)
+
+
+def report(backend: str, model: str, args, url: str | None) -> None:
+    """One row at one segment per call (the baseline), one at `--batch`."""
+    base = None
+    for batch in (1, args.batch):
+        result = in_subprocess(model, batch, args.tokens, url)
+        rate = result["segments"] / result["seconds"]
+        base = base or rate
+        memory = f"{result['peak_mb']:.0f} MB" + (" (app side)" if url else "")
+        print(f"| {backend} · {model} | {batch} | {result['seconds']:.1f} s | {rate:.2f} | "
+              f"{rate / base:.2f}x | {memory} |", flush=True)
 
 
 if __name__ == "__main__":
