@@ -28,7 +28,7 @@ from model.budget import make_room
 from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, template_messages
 from model.kv_cache import CacheStore, SessionCache
-from model.loading import LoadedModel
+from model.loading import LoadedModel, on_zero_gpu
 from model.prompt import turn_prompt_text
 from model.scan import segment_conversation
 
@@ -258,9 +258,12 @@ class TransformersEngine:
 
     def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
         """Segments per `describe` call: on a GPU as many as half its free memory holds (KV cache and
-        vision activations of each), on a CPU 4 (more only shares the same cores)."""
+        vision activations of each), on ZeroGPU 64 frames' worth, on a CPU 4 (more only shares the
+        same cores)."""
         if self.loaded.device != "cuda":
             return 4
+        if on_zero_gpu():  # CUDA exists only inside a GPU call there: a fixed batch, 64 frames a call
+            return max(1, 64 // frames_per_segment)
         text, vision = self.model.config.text_config, self.model.config.vision_config
         size = torch.finfo(self.loaded.dtype).bits // 8
         tokens = frames_per_segment * self.tokens_per_frame + 64 + new_tokens

@@ -66,6 +66,13 @@ def test_batched_descriptions_match_one_at_a_time(engine, video_path):
     assert engine.scan_batch(8, 64) == 4  # on a CPU
 
 
+def test_on_zero_gpu_a_scan_batch_is_fixed(engine, monkeypatch):
+    """CUDA can only be asked about inside a GPU call there."""
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setattr(engine.loaded, "device", "cuda")
+    assert engine.scan_batch(8, 64) == 8 and engine.scan_batch(16, 64) == 4
+
+
 def test_timeline_prompt_and_relevant_segments():
     segments = [Segment(0, 45, "A dog runs in the park."), Segment(45, 90, "A man opens the red door."),
                 Segment(90, 135, "Rain falls on the street."), Segment(135, 180, "The man closes the door.")]
