@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from model.tiny import CHAT_TEMPLATE, _hub_name
+from model.tiny import CHAT_TEMPLATE, _hub_name, build_once
 
 VERSION = "standin-7b-v1"
 MARKER = ".standin-complete"
@@ -267,20 +266,4 @@ def standin_checkpoint_dir(cache_dir: str | os.PathLike[str] | None = None) -> P
     """The cached 2+2-layer stand-in (built once, atomically): $LLAVA_STANDIN_DIR or ~/.cache/..."""
     default = Path.home() / ".cache" / "llava-next-video-chat" / VERSION
     target = Path(cache_dir or os.environ.get("LLAVA_STANDIN_DIR") or default).expanduser()
-    if (target / MARKER).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        build_standin_checkpoint(tmp)
-        (tmp / MARKER).write_text(VERSION + "\n")
-        tmp.chmod(0o755)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / MARKER).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return build_once(target, build_standin_checkpoint, MARKER, VERSION)

@@ -376,20 +376,26 @@ def _default_cache_dir() -> Path:
 def tiny_checkpoint_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the cached tiny checkpoint folder, building it once (atomically) if needed."""
     target = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
-    if (target / MARKER).is_file():
+    return build_once(target, build_tiny_checkpoint, MARKER, VERSION)
+
+
+def build_once(target: Path, build, marker: str, version: str) -> Path:
+    """`target`, written by `build(folder)` the first time: in a temporary folder renamed into place
+    once complete, so a crash or a concurrent build never leaves half a checkpoint behind."""
+    if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        build_tiny_checkpoint(tmp)
-        (tmp / MARKER).write_text(VERSION + "\n")
+        build(tmp)
+        (tmp / marker).write_text(version + "\n")
         for file in tmp.iterdir():
             file.chmod(0o644)
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
         try:
             os.rename(tmp, target)  # atomic; fails if another process won the race
         except OSError:
-            if not (target / MARKER).is_file():
+            if not (target / marker).is_file():
                 raise
     finally:
         if tmp.exists():
