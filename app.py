@@ -21,11 +21,13 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         undo_last, validate_message)
 from model.conversation import Conversation
 from model.backend import Engine, GenerationParams
+from model.camera import CameraStore
 from model.janitor import start_file_janitor
 from model.gpu import generate_for, set_engine
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
+from ui.camera import add_live_clip, camera_panel, live_clip, question_text, wire_camera
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.panels import ABOUT, EMPTY_TITLE, frames_panel, upload_limits
@@ -52,14 +54,17 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     limits = ChatLimits.for_backend(support, settings.max_frames, (get_upload_folder(), str(ASSETS)))
     file_types = [*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if support.images else ())]
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
+    cameras = CameraStore(seconds=settings.camera_seconds)  # every tab's last seconds of camera
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, request: gr.Request):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
+        camera = live_clip(cameras, request, min(int(frames), limits.max_frames))  # None: no camera runs
         try:
-            text, files = validate_message(message.get("text"), message.get("files"), conv, limits)
+            text, files = validate_message(question_text(message.get("text"), camera), message.get("files"),
+                                           conv, limits)
             clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
@@ -68,6 +73,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
                                start=clip_start, end=clip_end, frame_times=bool(frame_times))
         turn = start_turn(conv, text, files, options)
+        add_live_clip(conv, turn, camera, engine)
         for _ in read_files(conv, turn, options):
             yield busy_box(value=None), render_chat(conv), conv, gr.skip(), gr.skip()
         yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
@@ -156,6 +162,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     show_label=False, stop_btn=False, sources=["upload"], max_plain_text_length=4000,
                     elem_id="question")
                 gr.Markdown(upload_limits(limits, settings.max_file_mb, support.images), elem_id="upload-limits")
+                camera_ui = camera_panel(settings.camera_seconds, settings.commentary_every)
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
@@ -206,6 +213,9 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         chatbot.clear(clear, [conv], [chatbot, conv, *panel], queue=False, api_name="clear",
                       api_visibility=hidden)
         demo.unload(tab_closed)
+        wire_camera(demo, camera_ui, cameras, conv=conv, chatbot=chatbot, textbox=textbox, side=panel, frames=frames,
+                    answer_inputs=answer_inputs, engine=engine, generate=generate,
+                    max_new_tokens=settings.max_new_tokens, camera_visitors=settings.camera_visitors)
         with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
             api_files = gr.File(file_count="multiple", label="files")
             api_question = gr.Textbox(label="question")
@@ -218,6 +228,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
               inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p],
               outputs=api_answer)
+    demo.cameras = cameras  # for tests and benchmarks
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo
 
@@ -232,7 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",
                 allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS,
-                run_history=False)  # no visitor's questions or files are kept by the server
+                run_history=False,  # no visitor's questions or files are kept by the server
+                ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
+                ssl_verify=False)  # https for cameras; a self-signed certificate passes the start-up check
 
 
 def transformers_engine(settings: AppSettings) -> Engine:

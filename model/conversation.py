@@ -66,6 +66,7 @@ class Turn:
     preamble: str = ""  # text the model reads before the question, not shown in the chat (a timeline)
     loading: list[str] = field(default_factory=list)  # attached files still being read (shown by name)
     progress: str = ""  # what is happening before the answer starts (e.g. sampling frames)
+    label: str = ""  # shown before the answer, not read by the model (a live commentary's time range)
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
     answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
 
@@ -211,12 +212,13 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
 def _answer_markdown(turn: Turn) -> str:
     """The assistant bubble: notes, answer text, and a marker for stopped or failed answers."""
     lines = [f"*{note}*" for note in turn.notes]
+    label = f"**{turn.label}:** " if turn.label else ""
     if turn.answer:
-        lines.append(turn.answer)
+        lines.append(label + turn.answer)
     if turn.status == "stopped":
         lines.append("*⏹ stopped*")
     elif turn.status == "pending" and not turn.answer:
-        lines.append(f"*{turn.progress}*" if turn.progress else "…")
+        lines.append(label + (f"*{turn.progress}*" if turn.progress else "…"))
     if turn.stats and turn.status in ("done", "stopped"):
         lines.append(turn.stats)  # plain text: screen readers read a message's raw text
     return "\n\n".join(lines)
