@@ -25,7 +25,7 @@ from ui.panels import frames_panel
 
 STREAM_EVERY_S = 0.5  # two frames a second reach the server: 16 frames over the default 8 s
 COMMENTARY_TOKENS = 96  # a commentary is a sentence or two
-# Ask the browser for a small picture: it scales the camera itself, so frames travel small (~20 KB).
+# Ask the browser for a small picture: it scales the camera itself, so frames travel small.
 WEBCAM = gr.WebcamOptions(mirror=False,  # the model must read text as it is, not mirrored
                           constraints={"video": {"width": {"ideal": 448}, "height": {"ideal": 336},
                                                  "frameRate": {"ideal": 15}}})
