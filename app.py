@@ -21,6 +21,7 @@ from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip
                         stream_answer, undo_last, validate_message)
 from model.conversation import Conversation, attached_files, latest_video
 from model.backend import Engine, GenerationParams
+from model.camera import CameraStore
 from model.janitor import start_file_janitor
 from model.gpu import describe_for, generate_for, set_engine
 from model.loading import on_zero_gpu
@@ -30,6 +31,7 @@ from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, ScanProgr
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
+from ui.camera import add_live_clip, camera_panel, live_clip, question_text, wire_camera
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.export import export_buttons, lock_exports, refresh_exports
@@ -64,6 +66,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     limits = ChatLimits.for_backend(support, settings.max_frames, (get_upload_folder(), str(ASSETS)))
     file_types = [*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if support.images else ())]
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
+    cameras = CameraStore(seconds=settings.camera_seconds)  # every tab's last seconds of camera
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, pick: str = SPREAD, every: float | None = None, from_scan: bool = True,
@@ -71,8 +74,10 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
         start_session(conv, request.session_hash if request else None)
+        camera = live_clip(cameras, request, min(int(frames), limits.max_frames))  # None: no camera runs
         try:
-            text, files = validate_message(message.get("text"), message.get("files"), conv, limits)
+            text, files = validate_message(question_text(message.get("text"), camera), message.get("files"),
+                                           conv, limits)
             clip_start, clip_end = clip_range(start, end)
         except UserInputError as exc:
             gr.Warning(str(exc))
@@ -86,13 +91,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), exact_frames=bool(exact),
                                start=clip_start, end=clip_end, frame_times=bool(frame_times), every_s=every_s,
                                stamp_times=bool(stamp))
-        files, resampled = resample_latest(conv, files, options)
+        files, resampled = resample_latest(conv, files, options) if camera is None else (files, None)
         turn = start_turn(conv, text, files, options)
         if resampled:
             turn.notes.append(resampled)
+        add_live_clip(conv, turn, camera, engine)
         for _ in read_files(conv, turn, options):
             yield busy_box(value=None), render_chat(conv), conv, *KEEP_PANEL
-        if not files and from_scan and turn.status == "pending":
+        if not files and camera is None and from_scan and turn.status == "pending":
             answer_from_timeline(conv, turn, options.frames, with_frames=support.max_videos != 1)
         yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
 
@@ -239,6 +245,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     elem_id="question")
                 gr.Markdown(upload_limits(limits, settings.max_file_mb, support.images), elem_id="upload-limits")
                 export_page, export_data = export_buttons()
+                camera_ui = camera_panel(settings.camera_seconds, settings.commentary_every)
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 player = gr.Video(label="The newest video", interactive=False, visible=False, elem_id="player",
@@ -322,6 +329,10 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                       api_visibility=hidden) \
             .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         demo.unload(tab_closed)
+        commenting = wire_camera(demo, camera_ui, cameras, conv=conv, chatbot=chatbot, textbox=textbox, side=panel,
+                                 frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate,
+                                 max_new_tokens=settings.max_new_tokens, camera_visitors=settings.camera_visitors)
+        commenting.then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
             api_files = gr.File(file_count="multiple", label="files")
             api_question = gr.Textbox(label="question")
@@ -342,6 +353,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
               outputs=api_answer)
         gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="gpu",
               inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)
+    demo.cameras = cameras  # for tests and benchmarks
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo
 
@@ -356,7 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     demo.launch(server_name=settings.host, server_port=settings.port, ssr_mode=False,
                 show_error=True, max_file_size=f"{settings.max_file_mb}mb",
                 allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS, js=JS,
-                run_history=False)  # no visitor's questions or files are kept by the server
+                run_history=False,  # no visitor's questions or files are kept by the server
+                ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
+                ssl_verify=False)  # https for cameras; a self-signed certificate passes the start-up check
 
 
 def transformers_engine(settings: AppSettings) -> Engine:

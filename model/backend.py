@@ -44,7 +44,7 @@ class GenerationStats:
     def line(self) -> str:
         """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
         cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
-        frames = f"{self.frames} frames · " if self.frames else ""  # images alone: no video frames
+        frames = f"{self.frames} frame{'s' if self.frames != 1 else ''} · " if self.frames else ""  # images alone: none
         return (f"{frames}{self.prompt_tokens:,} prompt tokens{cached} · "
                 f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
                 f"{self.tokens_per_s:.1f} tok/s")

@@ -8,6 +8,9 @@ spread over it, with their times counted from when the camera started.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import threading
 import time
 from collections import deque
@@ -21,6 +24,14 @@ from model.clip import VideoClip
 WINDOW_S = 8.0
 MAX_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
 FRAME_HEIGHT = 336  # pixels; frames are stored at most this high
+FRAME_WIDTH = 600  # and at most this wide (16:9 at 336 px high is 597)
+STALE_S = 3.0  # a camera that sent nothing for this long has stopped
+MAX_FRAME_CHARS = 4_000_000  # a frame's data URL; a 1920x1440 JPEG is well under 1 MB
+MAX_FRAME_PIXELS = 16_000_000  # refused before decoding
+
+
+class FrameError(ValueError):
+    """A camera frame that cannot be read; the text says so in one sentence."""
 
 
 @dataclass
@@ -35,6 +46,11 @@ class FrameRing:
     @property
     def max_frames(self) -> int:
         return max(1, int(self.seconds * self.max_fps) + 1)
+
+    @property
+    def last_at(self) -> float | None:
+        """When the newest frame came (time.monotonic() clock), None before any."""
+        return self.started_at + self.frames[-1][0] if self.frames and self.started_at is not None else None
 
     def add(self, frame: np.ndarray, now: float | None = None) -> bool:
         """Keep a frame (downscaled) unless one came less than 1/max_fps ago; drop what is too old."""
@@ -66,16 +82,39 @@ class FrameRing:
         return sum(frame.nbytes for _, frame in self.frames)
 
 
-def downscale(frame: np.ndarray, height: int = FRAME_HEIGHT) -> np.ndarray:
-    """RGB uint8, at most `height` pixels high."""
+def downscale(frame: np.ndarray, height: int = FRAME_HEIGHT, width: int = FRAME_WIDTH) -> np.ndarray:
+    """RGB uint8, at most `height` pixels high and `width` wide (aspect kept)."""
     frame = np.asarray(frame)
     if frame.ndim == 2:
         frame = np.repeat(frame[..., None], 3, axis=2)
     frame = frame[..., :3].astype(np.uint8, copy=False)
-    if frame.shape[0] <= height:
+    scale = min(height / frame.shape[0], width / frame.shape[1])
+    if scale >= 1:
         return np.ascontiguousarray(frame)
-    width = max(1, round(frame.shape[1] * height / frame.shape[0]))
-    return _resize(frame, (height, width))
+    return _resize(frame, (max(1, round(frame.shape[0] * scale)), max(1, round(frame.shape[1] * scale))))
+
+
+def frame_bytes_bound(seconds: float = WINDOW_S, max_fps: float = MAX_FPS) -> int:
+    """The most one ring can hold, whatever a browser sends: max_frames frames of the largest size."""
+    return FrameRing(seconds, max_fps).max_frames * FRAME_HEIGHT * FRAME_WIDTH * 3
+
+
+def decode_frame(url: object) -> np.ndarray:
+    """A browser's frame (a `data:image/...;base64,` URL) as RGB uint8, downscaled; FrameError if unreadable."""
+    if not isinstance(url, str) or not url.startswith("data:image/") or "," not in url:
+        raise FrameError("The camera sent something that is not an image.")
+    if len(url) > MAX_FRAME_CHARS:
+        raise FrameError("The camera sent a frame that is too large.")
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True)))
+        if image.width * image.height > MAX_FRAME_PIXELS:
+            raise FrameError("The camera sent a frame that is too large.")
+        image.draft("RGB", (FRAME_WIDTH, FRAME_HEIGHT))  # JPEG: decode at a reduced scale, much faster
+        return downscale(np.asarray(image.convert("RGB")))
+    except FrameError:
+        raise
+    except (OSError, ValueError, binascii.Error, Image.DecompressionBombError):
+        raise FrameError("The camera sent a frame that could not be read.") from None
 
 
 def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -105,6 +144,23 @@ class CameraStore:
         with self._lock:
             ring = self._rings.get(session)
             return ring.clip(count) if ring is not None else None
+
+    def live_clip(self, session: str, count: int, now: float | None = None,
+                  stale_s: float = STALE_S) -> VideoClip | None:
+        """The clip of a running camera; None when none runs (a camera silent for `stale_s` is freed)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            ring = self._rings.get(session)
+            if ring is None or ring.last_at is None:
+                return None
+            if now - ring.last_at > stale_s:
+                del self._rings[session]
+                return None
+            return ring.clip(count)
+
+    def __contains__(self, session: str) -> bool:
+        with self._lock:
+            return session in self._rings
 
     def forget(self, prefix: str) -> int:
         """Free the rings of every session starting with `prefix`; returns how many."""

@@ -69,6 +69,7 @@ class Turn:
     preamble: str = ""  # text the model reads before the question, not shown in the chat (a timeline)
     loading: list[str] = field(default_factory=list)  # attached files still being read (shown by name)
     progress: str = ""  # what is happening before the answer starts (e.g. sampling frames)
+    label: str = ""  # shown before the answer, not read by the model (a live commentary's time range)
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
     answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
 
@@ -201,8 +202,9 @@ def earlier_timeline(conv: Conversation, path: str) -> list[Segment]:
 
 
 def latest_video(conv: Conversation) -> MediaItem | None:
-    """The newest video of the conversation (the one a follow-up or a scan is about)."""
-    videos = [m for turn in conv.turns for m in turn.media if m.kind == "video"]
+    """The newest video file of the conversation (the one a follow-up, a scan or the player is
+    about); a live camera's clip is no file and is left out."""
+    videos = [m for turn in conv.turns for m in turn.media if m.kind == "video" and Path(m.path).is_file()]
     return videos[-1] if videos else None
 
 
@@ -242,16 +244,18 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
 
 
 def _answer_markdown(turn: Turn, seekable: bool = False) -> str:
-    """The assistant bubble: notes, answer text, and a marker for stopped or failed answers; with
-    `seekable`, the times they mention are links the page's player follows."""
+    """The assistant bubble: notes, answer text (after its label, e.g. a commentary's time range), and a
+    marker for stopped or failed answers; with `seekable`, the times they mention are links the
+    page's player follows."""
     link = link_times if seekable else (lambda text: text)
     lines = [f"*{link(note)}*" for note in turn.notes]
+    label = f"**{turn.label}:** " if turn.label else ""
     if turn.answer:
-        lines.append(link(turn.answer))
+        lines.append(label + link(turn.answer))
     if turn.status == "stopped":
         lines.append("*⏹ stopped*")
     elif turn.status == "pending" and not turn.answer:
-        lines.append(f"*{turn.progress}*" if turn.progress else "…")
+        lines.append(label + (f"*{turn.progress}*" if turn.progress else "…"))
     if turn.stats and turn.status in ("done", "stopped"):
         lines.append(turn.stats)  # plain text: screen readers read a message's raw text
     return "\n\n".join(lines)

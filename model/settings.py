@@ -41,6 +41,11 @@ class AppSettings:
     server_frames: int = 32  # frames per video the vLLM server keeps (its num_frames)
     server_timeout: float = 60.0  # seconds to wait for the server's next bytes
     server_api_key: str | None = None  # from LLAVA_SERVER_API_KEY only, never a flag
+    camera_seconds: float = 8.0  # the live camera's window: a question is about its last seconds
+    commentary_every: float = 8.0  # seconds between live commentaries
+    camera_visitors: int = 32  # cameras streaming at once; more wait in the queue
+    ssl_certfile: str | None = None  # serve over https (browsers give cameras only to https or localhost)
+    ssl_keyfile: str | None = None
 
     @property
     def is_tiny(self) -> bool:
@@ -54,6 +59,11 @@ def _env_bool(name: str) -> bool:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     vllm.add_argument("--server-timeout", type=float, default=float(env("LLAVA_SERVER_TIMEOUT") or 60),
                       help="seconds to wait for the server's next bytes (env LLAVA_SERVER_TIMEOUT); "
                            "a key for a server started with --api-key goes in LLAVA_SERVER_API_KEY")
+    camera = p.add_argument_group("live camera", "questions and commentary about the visitor's webcam")
+    camera.add_argument("--camera-seconds", type=float, default=_env_float("LLAVA_CAMERA_SECONDS", 8.0),
+                        help="seconds of camera a question is about, 1-60 (env LLAVA_CAMERA_SECONDS)")
+    camera.add_argument("--commentary-every", type=float, default=_env_float("LLAVA_COMMENTARY_EVERY", 8.0),
+                        help="seconds between live commentaries, 2-600 (env LLAVA_COMMENTARY_EVERY)")
+    camera.add_argument("--camera-visitors", type=int, default=_env_int("LLAVA_CAMERA_VISITORS", 32),
+                        help="cameras streaming at once; more wait in the queue (env LLAVA_CAMERA_VISITORS)")
+    camera.add_argument("--ssl-certfile", default=env("LLAVA_SSL_CERTFILE"),
+                        help="serve over https with this certificate (PEM); browsers give the camera only "
+                             "to https pages or localhost (env LLAVA_SSL_CERTFILE)")
+    camera.add_argument("--ssl-keyfile", default=env("LLAVA_SSL_KEYFILE"),
+                        help="the certificate's private key (PEM; env LLAVA_SSL_KEYFILE)")
     return p
+
+
+def check_tls(certfile: str | None, keyfile: str | None) -> None:
+    """Both TLS files or neither, and readable; SystemExit with the reason otherwise."""
+    if bool(certfile) != bool(keyfile):
+        raise SystemExit("error: --ssl-certfile and --ssl-keyfile go together (https needs both)")
+    for flag, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if path and not os.path.isfile(path):
+            raise SystemExit(f"error: {flag}: no such file")
 
 
 def parse_settings(argv: list[str] | None = None) -> AppSettings:
@@ -123,6 +154,9 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         raise SystemExit("error: --backend vllm needs --server-url http://HOST:PORT/v1 (or LLAVA_SERVER_URL)")
     if args.server_frames < 1 or args.server_timeout <= 0:
         raise SystemExit("error: --server-frames and --server-timeout must be positive")
+    if not 1 <= args.camera_seconds <= 60 or not 2 <= args.commentary_every <= 600 or args.camera_visitors < 1:
+        raise SystemExit("error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors at least 1")
+    check_tls(args.ssl_certfile, args.ssl_keyfile)
     return AppSettings(
         model=args.model or DEFAULT_MODEL,
         model_explicit=bool(args.model),
@@ -147,4 +181,9 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         server_frames=args.server_frames,
         server_timeout=args.server_timeout,
         server_api_key=os.environ.get("LLAVA_SERVER_API_KEY") or None,
+        camera_seconds=args.camera_seconds,
+        commentary_every=args.commentary_every,
+        camera_visitors=args.camera_visitors,
+        ssl_certfile=args.ssl_certfile or None,
+        ssl_keyfile=args.ssl_keyfile or None,
     )

@@ -1,0 +1,163 @@
+"""The live camera panel: the webcam streams small frames to a per-tab ring of the last seconds;
+a question typed while it runs is about that window, and live commentary asks on a timer.
+
+Frames have their own concurrency group ("camera"), so they never wait behind answers; the browser
+sends the next frame only once the last one was taken, so nothing piles up. The ring is freed when
+the camera stops, on Clear, and when the tab closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from model.backend import Engine, GenerationParams
+from model.camera import CameraStore, FrameError, decode_frame
+from model.chat import start_session, stream_answer
+from model.clip import VideoClip
+from model.conversation import Conversation
+from model.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
+from ui.chat_view import render_chat
+from ui.controls import busy_box, idle_box
+from ui.panels import frames_panel
+
+STREAM_EVERY_S = 0.5  # two frames a second reach the server: 16 frames over the default 8 s
+COMMENTARY_TOKENS = 96  # a commentary is a sentence or two
+# Ask the browser for a small picture: it scales the camera itself, so frames travel small.
+WEBCAM = gr.WebcamOptions(mirror=False,  # the model must read text as it is, not mirrored
+                          constraints={"video": {"width": {"ideal": 448}, "height": {"ideal": 336},
+                                                 "frameRate": {"ideal": 15}}})
+
+
+@dataclass
+class CameraPanel:
+    """The panel's components."""
+
+    video: gr.Image
+    commentary: gr.Checkbox
+    timer: gr.Timer
+
+
+def camera_panel(seconds: float, every: float) -> CameraPanel:
+    """The collapsible camera panel (placed where it is called, inside the page's layout)."""
+    with gr.Accordion("Live camera", open=False, elem_id="camera-panel"):
+        gr.Markdown(f"<sub>Press **Record**: while it runs, a question is about the last {seconds:g} s of "
+                    "your camera, shown as a frame strip. Cameras work on https pages and on localhost.</sub>",
+                    elem_id="camera-help")
+        video = gr.Image(sources=["webcam"], streaming=True, show_label=False, elem_id="camera",
+                         webcam_options=WEBCAM, height=260, buttons=[])
+        commentary = gr.Checkbox(False, label=f"Live commentary every {every:g} s", elem_id="commentary",
+                                 info="While the camera runs, the model says what happens and what changed. "
+                                      "Stop ends it.")
+        timer = gr.Timer(every, active=False)
+    return CameraPanel(video, commentary, timer)
+
+
+def camera_key(request: gr.Request | None) -> str:
+    """The store's key of this tab's camera ('' without a session)."""
+    session = getattr(request, "session_hash", None)
+    return f"{session}/camera" if session else ""
+
+
+def tab_prefix(request: gr.Request | None) -> str:
+    """The prefix of every key of this tab."""
+    session = getattr(request, "session_hash", None)
+    return f"{session}/" if session else ""
+
+
+def live_clip(store: CameraStore, request: gr.Request | None, frames: int) -> VideoClip | None:
+    """The clip of this tab's running camera, or None when it does not run."""
+    key = camera_key(request)
+    return store.live_clip(key, max(1, int(frames))) if key else None
+
+
+def question_text(text: str | None, clip: VideoClip | None) -> str | None:
+    """The typed question; an empty one asks what happens when the camera runs."""
+    return text if (text or "").strip() or clip is None else CAMERA_QUESTION
+
+
+def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engine) -> None:
+    """Put the camera's clip into a question's turn (nothing when the camera does not run)."""
+    if clip is not None:
+        attach_camera(conv, turn, clip, one_video=engine.media_support.max_videos is not None)
+
+
+def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv: gr.State, chatbot: gr.Chatbot,
+                textbox: gr.MultimodalTextbox, side: list, frames: gr.Slider, answer_inputs: list,
+                engine: Engine, generate: Callable, max_new_tokens: int, camera_visitors: int):
+    """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
+    returns the commentary event (what must follow each commentary chains on it)."""
+    one_video = engine.media_support.max_videos is not None
+
+    def frame_in(payload: dict | None, commentary_on: bool, request: gr.Request):
+        """Keep one frame; the camera's first frame starts the commentary timer when it is on."""
+        key = camera_key(request)
+        if payload is None or not key:
+            return gr.skip()
+        try:
+            frame = decode_frame(payload.get("url") if isinstance(payload, dict) else None)
+        except FrameError as exc:
+            raise gr.Error(f"{exc} The camera stopped; press Record to start it again.",
+                           print_exception=False) from None
+        first = key not in store
+        store.add(key, frame)
+        return gr.Timer(active=True) if first and commentary_on else gr.skip()
+
+    def camera_stopped(request: gr.Request):
+        """The camera stopped (or failed): free its ring at once and pause commentary."""
+        store.forget(camera_key(request))
+        return gr.Timer(active=False)
+
+    def commentary_toggled(on: bool, request: gr.Request):
+        key = camera_key(request)
+        return gr.Timer(active=bool(on and key and key in store))
+
+    def stop_commentary():
+        """Stop (the question box's square) also ends live commentary."""
+        return gr.Checkbox(value=False), gr.Timer(active=False)
+
+    def forget_camera(request: gr.Request) -> None:
+        """Clear or a closed tab: free this tab's ring now."""
+        prefix = tab_prefix(request)
+        if prefix:
+            store.forget(prefix)
+
+    def commentary(conv_value: Conversation, on: bool, frame_count: int, max_new: int, temperature: float,
+                   top_p: float, request: gr.Request):
+        """One commentary about the camera's last seconds, streamed into the chat with its time range."""
+        keep = (gr.skip(),) * len(side)  # the side panel, unchanged
+        idle = (gr.skip(),) * 3 + keep
+        clip = live_clip(store, request, frame_count) if on else None
+        if clip is None:
+            yield (*idle, gr.Timer(active=False))  # the camera stopped: no more ticks until it starts
+            return
+        last = conv_value.last
+        if last is not None and last.status == "pending":
+            yield (*idle, gr.skip())  # an answer is running: this tick passes
+            return
+        start_session(conv_value, getattr(request, "session_hash", None))
+        add_camera_turn(conv_value, "", clip, one_video, commentary=True)
+        trim_commentary(conv_value)
+        params = GenerationParams(max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, max_new_tokens)),
+                                  temperature=float(temperature), top_p=float(top_p))
+        yield render_chat(conv_value), conv_value, busy_box(), *frames_panel(conv_value), gr.skip()
+        for _ in stream_answer(conv_value, params, engine, generate):
+            yield render_chat(conv_value), conv_value, gr.skip(), *keep, gr.skip()
+        yield render_chat(conv_value), conv_value, idle_box(), *keep, gr.skip()
+
+    streaming = panel.video.stream(frame_in, [panel.video, panel.commentary], [panel.timer],
+                                   stream_every=STREAM_EVERY_S, time_limit=None, preprocess=False,
+                                   concurrency_id="camera", concurrency_limit=camera_visitors,
+                                   show_progress="hidden", api_visibility="private")
+    streaming.then(camera_stopped, None, [panel.timer], queue=False, api_visibility="private")
+    panel.commentary.change(commentary_toggled, [panel.commentary], [panel.timer], queue=False,
+                            api_visibility="private")
+    textbox.stop(stop_commentary, None, [panel.commentary, panel.timer], queue=False, api_visibility="private")
+    chatbot.clear(forget_camera, None, None, queue=False, api_visibility="private")
+    commenting = panel.timer.tick(commentary, [conv, panel.commentary, frames, *answer_inputs[1:]],
+                                  [chatbot, conv, textbox, *side, panel.timer], concurrency_id="gpu",
+                                  show_progress="hidden", api_visibility="private")
+    demo.unload(forget_camera)
+    return commenting
