@@ -27,7 +27,7 @@ from model.gpu import describe_for, generate_for, set_engine
 from model.loading import on_zero_gpu
 from model.long_video import (ScanOptions, answer_from_timeline, run_scan, scan_file, scan_gpu_cost, stop_scan,
                               timeline_question)
-from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, ScanProgress, TimelineStore
+from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
@@ -114,7 +114,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_s or SEGMENT_S)))
         batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
-        yield timeline_html(video.name, ScanProgress(total=0), cost), busy_box(), conv
+        parts = len(segment_bounds(video.clip.duration, options.segment_s))
+        yield timeline_html(video.name, ScanProgress(total=parts, duration=video.clip.duration), cost), busy_box(), conv
         for item, progress in run_scan(conv, describe, timelines, engine.description, options, batch):
             yield timeline_html(item.name, progress, cost), busy_box(), conv
         yield timeline_for(conv), idle_box(), conv

@@ -149,3 +149,17 @@ def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_d
     video, final = updates[-1]
     assert final.stopped and len(final.segments) == 2 and video.timeline == final.segments
     assert not stop_scan(conv)  # the scan is over
+
+
+def test_the_panel_says_what_a_scan_costs_before_it_starts_and_links_each_part():
+    from model.long_video import ScanOptions, scan_gpu_cost
+    from model.scan import ScanProgress
+    from ui.scan import timeline_html
+
+    cost = scan_gpu_cost(600, ScanOptions(), batch=8)
+    assert cost == "On ZeroGPU this takes 2 GPU calls, up to 68 s of GPU time."
+    start = timeline_html("walk.mp4", ScanProgress(total=13, duration=600), cost)
+    assert "Scanning: 0 of 13 segments described… On ZeroGPU this takes 2 GPU calls" in start
+    done = timeline_html("<b>.mp4", ScanProgress(total=1, segments=[Segment(0, 45, "A <i>dog</i>.")]), cost)
+    assert '<a class="span" href="#t=0.00"' in done and "A &lt;i&gt;dog&lt;/i&gt;." in done
+    assert "&lt;b&gt;.mp4" in done and "GPU calls" not in done  # the cost is said before, not after
