@@ -10,13 +10,12 @@ import spaces  # noqa: F401  - must come before anything touches CUDA on ZeroGPU
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
+from model.chat import (ChatLimits, MediaOptions, UserInputError, clip_range, mark_stopped,
                         read_files, release_media, resample_latest, retry_last, start_session, start_turn,
                         stream_answer, undo_last, validate_message)
 from model.conversation import Conversation, attached_files, latest_video
@@ -25,13 +24,13 @@ from model.camera import CameraStore
 from model.janitor import start_file_janitor
 from model.gpu import describe_for, generate_for, set_engine
 from model.loading import on_zero_gpu
-from model.long_video import (ScanOptions, answer_from_timeline, run_scan, scan_file, scan_gpu_cost, stop_scan,
-                              timeline_question)
-from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
-from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError
+from model.long_video import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
+from model.scan import MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
+from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
 from model.thumbnails import remove_thumbnails
 from ui.camera import add_live_clip, camera_panel, live_clip, question_text, wire_camera
+from ui.api import wire_api
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.export import export_buttons, lock_exports, refresh_exports
@@ -43,7 +42,6 @@ from ui.style import CSS
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
 SPREAD, EVERY = "Spread over the video", "One every N seconds"
-MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
 KEEP_PANEL = (gr.skip(),) * 5  # the side panel (player, its note, frames' title, frames, timeline) unchanged
 
 EXAMPLES = [
@@ -172,59 +170,6 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             "frames per video": int(frames), "max new tokens": int(max_new_tokens),
             "temperature": float(temperature), "top-p": float(top_p)})
 
-    def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
-            temperature: float, top_p: float, scan: bool = False) -> Iterator[str]:
-        """Answer one question about the given videos/images; streams the answer text. With `scan`,
-        the answer comes from the scanned timeline of the (first) video and its relevant parts."""
-        conv = Conversation(keep_cache=False)
-        paths = [str(f) for f in (files or [])]
-        try:
-            text, paths = validate_message(question, paths, conv, limits)
-        except UserInputError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), thumbnails=False)
-        turn = add_turn(conv, text, paths, options)
-        if turn.rejected:
-            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
-        if scan:
-            video = latest_video(conv)
-            if video is None:
-                raise gr.Error("scan=True needs a video among the files.", print_exception=False)
-            batch = engine.scan_batch(FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS)
-            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions(), batch):
-                pass
-            turn.preamble, clip = timeline_question(video.path, video.name, text, video.clip.duration,
-                                                    video.timeline, options.frames)
-            if support.max_videos != 1:
-                video.replace_clip(clip, [])
-        params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
-                                  temperature=float(temperature), top_p=float(top_p))
-        for _ in stream_answer(conv, params, engine, generate):
-            if turn.status == "error":
-                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
-            yield turn.answer
-
-    def scan_api(video: str | None, segment_seconds: float, frames_per_segment: float, max_new_tokens: float,
-                 progress=gr.Progress()) -> Iterator[list[dict]]:
-        """Describe every part of a video; streams the timeline so far, as [{start, end, text}, ...]."""
-        conv = Conversation(keep_cache=False)
-        try:
-            _, paths = validate_message("", [str(video)] if video else [], conv, limits)
-        except UserInputError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        if Path(paths[0]).suffix.lower() not in VIDEO_EXTENSIONS:
-            raise gr.Error(f"{Path(paths[0]).name} is not a video: /scan takes one video.", print_exception=False)
-        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_seconds or SEGMENT_S)),
-                              frames_per_segment=max(1, min(int(frames_per_segment or 1), limits.max_frames)),
-                              max_new_tokens=max(1, min(int(max_new_tokens or 1), settings.max_new_tokens)))
-        batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
-        try:
-            for state in scan_file(paths[0], describe, timelines, engine.description, options, batch):
-                progress((len(state.segments), max(state.total, 1)), desc=state.line())
-                yield [segment.as_dict() for segment in state.segments]
-        except MediaError as exc:
-            raise gr.Error(f"{Path(paths[0]).name}: {exc}", print_exception=False) from None
-
     with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         gr.Markdown("## Chat with videos and images · LLaVA-NeXT-Video\n"
                     f"<sub>Running **{engine.description}** · {ABOUT}</sub>")
@@ -308,6 +253,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                    api_name="answer", api_visibility=hidden)
         exports = [export_page, export_data]
         export_inputs = [conv, frames, max_new, temperature, top_p]
+        scanning.then(exports_for, export_inputs, exports, api_visibility="private", queue=False)  # with the timeline
         # Off while a question runs, on again with fresh files once it is answered: never a stale download.
         textbox.submit(lock_exports, None, exports, queue=False, api_visibility="private")
         chatbot.retry(lock_exports, None, exports, queue=False, api_visibility="private")
@@ -334,26 +280,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                  frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate,
                                  max_new_tokens=settings.max_new_tokens, camera_visitors=settings.camera_visitors)
         commenting.then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
-        with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
-            api_files = gr.File(file_count="multiple", label="files")
-            api_question = gr.Textbox(label="question")
-            api_frames = gr.Number(min(settings.frames, limits.max_frames), label="frames", precision=0)
-            api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
-            api_temperature = gr.Number(0.0, label="temperature")
-            api_top_p = gr.Number(0.9, label="top_p")
-            api_answer = gr.Textbox(label="answer")
-            api_scan = gr.Checkbox(False, label="scan")
-            api_video = gr.File(label="video")
-            api_segment_s = gr.Number(SEGMENT_S, label="segment_seconds")
-            api_segment_frames = gr.Number(FRAMES_PER_SEGMENT, label="frames_per_segment", precision=0)
-            api_scan_tokens = gr.Number(SCAN_NEW_TOKENS, label="max_new_tokens", precision=0)
-            api_timeline = gr.JSON(label="timeline")
-        # No triggers: called through the API only (`triggers=None` would also run it at every page load).
-        gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
-              inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
-              outputs=api_answer)
-        gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="gpu",
-              inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)
+        wire_api(engine, settings, limits, generate, describe, timelines)
     demo.cameras = cameras  # for tests and benchmarks
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo

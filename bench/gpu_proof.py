@@ -197,8 +197,6 @@ def measure_bf16(plan: Plan, report: Report, device: Device, deadline: float) ->
         _try(report, "follow-up", lambda: _follow_up(loaded, plan, report, device))
     if _time_left(report, deadline, "concurrency"):
         _try(report, "concurrency", lambda: _at_once(engine, plan, report, device))
-    del engine, loaded, model
-    device.free()
 
 
 def _flash(engine: TransformersEngine, model, plan: Plan, report: Report, device: Device) -> None:

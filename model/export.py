@@ -77,7 +77,7 @@ def conversation_html(conv: Conversation, info: ExportInfo) -> str:
     """One HTML page that opens offline: frames embedded as small JPEGs, no script."""
     e = html.escape
     settings = " · ".join(f"{e(str(k))}: {e(str(v))}" for k, v in info.settings.items())
-    body = [f"<h1>Chat with videos and images</h1>",
+    body = ["<h1>Chat with videos and images</h1>",
             f'<p class="meta">{e(info.model)} · {e(info.date)}{" · " + settings if settings else ""}</p>']
     for number, turn in enumerate(conv.turns, 1):
         body.append(f'<section class="turn"><h2>Question {number}</h2>')

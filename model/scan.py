@@ -24,6 +24,7 @@ from model.clip import Segment, VideoClip, format_timestamp
 from model.conversation import Conversation, MediaItem, Turn
 
 SEGMENT_S = 45.0  # default segment length, seconds
+MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
 FRAMES_PER_SEGMENT = 8
 SCAN_QUESTION = "Describe what happens in this part of the video in one or two sentences."
 SCAN_NEW_TOKENS = 64

@@ -1,0 +1,98 @@
+"""The API for programs: `/ask` (a question about files, answered as a stream) and `/scan` (a
+video described part by part into a timeline). No page event triggers them; typed hidden
+components check every file, as the page's own inputs do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+
+from model.backend import Engine, GenerationParams
+from model.chat import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
+from model.conversation import Conversation, latest_video
+from model.long_video import ScanOptions, run_scan, scan_file, timeline_question
+from model.media import VIDEO_EXTENSIONS, MediaError
+from model.scan import FRAMES_PER_SEGMENT, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
+from model.settings import AppSettings
+
+
+def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate, describe,
+             timelines: TimelineStore) -> None:
+    """Register /ask and /scan inside the page being built."""
+    support = engine.media_support
+
+    def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
+            temperature: float, top_p: float, scan: bool = False) -> Iterator[str]:
+        """Answer one question about the given videos/images; streams the answer text. With `scan`,
+        the answer comes from the scanned timeline of the (first) video and its relevant parts."""
+        conv = Conversation(keep_cache=False)
+        paths = [str(f) for f in (files or [])]
+        try:
+            text, paths = validate_message(question, paths, conv, limits)
+        except UserInputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), thumbnails=False)
+        turn = add_turn(conv, text, paths, options)
+        if turn.rejected:
+            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
+        if scan:
+            video = latest_video(conv)
+            if video is None:
+                raise gr.Error("scan=True needs a video among the files.", print_exception=False)
+            batch = engine.scan_batch(FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS)
+            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions(), batch):
+                pass
+            turn.preamble, clip = timeline_question(video.path, video.name, text, video.clip.duration,
+                                                    video.timeline, options.frames)
+            if support.max_videos != 1:
+                video.replace_clip(clip, [])
+        params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
+                                  temperature=float(temperature), top_p=float(top_p))
+        for _ in stream_answer(conv, params, engine, generate):
+            if turn.status == "error":
+                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
+            yield turn.answer
+
+    def scan_api(video: str | None, segment_seconds: float, frames_per_segment: float, max_new_tokens: float,
+                 progress=gr.Progress()) -> Iterator[list[dict]]:
+        """Describe every part of a video; streams the timeline so far, as [{start, end, text}, ...]."""
+        conv = Conversation(keep_cache=False)
+        try:
+            _, paths = validate_message("", [str(video)] if video else [], conv, limits)
+        except UserInputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        if Path(paths[0]).suffix.lower() not in VIDEO_EXTENSIONS:
+            raise gr.Error(f"{Path(paths[0]).name} is not a video: /scan takes one video.", print_exception=False)
+        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_seconds or SEGMENT_S)),
+                              frames_per_segment=max(1, min(int(frames_per_segment or 1), limits.max_frames)),
+                              max_new_tokens=max(1, min(int(max_new_tokens or 1), settings.max_new_tokens)))
+        batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
+        try:
+            for state in scan_file(paths[0], describe, timelines, engine.description, options, batch):
+                progress((len(state.segments), max(state.total, 1)), desc=state.line())
+                yield [segment.as_dict() for segment in state.segments]
+        except MediaError as exc:
+            raise gr.Error(f"{Path(paths[0]).name}: {exc}", print_exception=False) from None
+
+    with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
+        api_files = gr.File(file_count="multiple", label="files")
+        api_question = gr.Textbox(label="question")
+        api_frames = gr.Number(min(settings.frames, limits.max_frames), label="frames", precision=0)
+        api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
+        api_temperature = gr.Number(0.0, label="temperature")
+        api_top_p = gr.Number(0.9, label="top_p")
+        api_answer = gr.Textbox(label="answer")
+        api_scan = gr.Checkbox(False, label="scan")
+        api_video = gr.File(label="video")
+        api_segment_s = gr.Number(SEGMENT_S, label="segment_seconds")
+        api_segment_frames = gr.Number(FRAMES_PER_SEGMENT, label="frames_per_segment", precision=0)
+        api_scan_tokens = gr.Number(SCAN_NEW_TOKENS, label="max_new_tokens", precision=0)
+        api_timeline = gr.JSON(label="timeline")
+    # No triggers: called through the API only (`triggers=None` would also run it at every page load).
+    gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
+          inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
+          outputs=api_answer)
+    gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="gpu",
+          inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)
