@@ -199,7 +199,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                 player_note = gr.Markdown(visible=False, elem_id="player-note")
                 frames_title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
                 frames_view = gr.Gallery(show_label=False, columns=2, height="auto", object_fit="contain",
-                                         allow_preview=True, elem_id="frames", buttons=["fullscreen"])
+                                         allow_preview=True, elem_id="frames", buttons=["fullscreen"],
+                                         visible=False)  # shown with the first video's frames
                 with gr.Accordion("Whole video", open=True, elem_id="whole-video"):
                     timeline_view = gr.HTML(timeline_for(Conversation()), elem_id="timeline")
                     with gr.Row():

@@ -16,9 +16,9 @@ def frames_panel(conv: Conversation) -> tuple:
     (title above: no label over the frames), and the newest video's timeline."""
     strip = latest_strip(conv)
     if strip is None:
-        return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None), timeline_for(conv)
+        return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None, visible=False), timeline_for(conv)
     return (*player_update(conv), gr.Markdown(f"**Frames the model saw** · {strip.label}"),
-            gr.Gallery(value=strip.frames), timeline_for(conv))
+            gr.Gallery(value=strip.frames, visible=True), timeline_for(conv))
 
 ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
          "sampled frames and answers questions about them "
