@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
 TIME = re.compile(r"^\d\d:\d\d\.\d$")
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextmanager
+def chromium(extra_args=()):
+    """Debian's Chromium driven by Playwright (skipped here without it; CI must have it)."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
@@ -31,11 +33,17 @@ def browser():
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, *extra_args])
         try:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

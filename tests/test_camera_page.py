@@ -4,10 +4,8 @@ second; questions, live commentary and freeing the ring are checked against the 
 from __future__ import annotations
 
 import io
-import os
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from playwright.sync_api import expect
 from model.settings import AppSettings
 from tests.fake_camera import PALETTE, colours_fit_times, nearest_colour, write_y4m
 from tests.serving import cached_engine, serve_demo
-from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, last_answer, wait_for_answer_end
+from tests.test_browser import ARTIFACTS, chromium, last_answer, wait_for_answer_end
 
 WINDOW_S = 4.0  # --camera-seconds in these tests
 EVERY_S = 3.0  # --commentary-every
@@ -28,22 +26,10 @@ LABEL = re.compile(r"\b\d+:\d\d-\d+:\d\d:")  # a commentary's time range, '0:12-
 
 @pytest.fixture(scope="module")
 def camera_browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     clip = write_y4m(tmp_path_factory.mktemp("camera") / "colours.y4m")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    args = [*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                   f"--use-file-for-fake-video-capture={clip}"]) as browser:
+        yield browser
 
 
 @pytest.fixture()
