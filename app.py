@@ -28,7 +28,8 @@ from model.long_video import ScanOptions, answer_from_timeline, run_scan, scan_g
 from model.scan import MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings, parse_settings
-from model.thumbnails import remove_thumbnails
+from model.sessions import Tabs, request_tab
+from model.storage import remove_conversation
 from ui.camera import add_live_clip, camera_panel, live_clip, question_text, wire_camera
 from ui.api import wire_api
 from ui.chat_view import render_chat
@@ -42,6 +43,7 @@ from ui.style import CSS
 log = logging.getLogger("app")
 ASSETS = Path(__file__).parent / "assets"
 SPREAD, EVERY = "Spread over the video", "One every N seconds"
+RELOAD = "This page's session is not valid; please reload the page."
 KEEP_PANEL = (gr.skip(),) * 5  # the side panel (player, its note, frames' title, frames, timeline) unchanged
 
 EXAMPLES = [
@@ -65,13 +67,17 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     file_types = [*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if support.images else ())]
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
     cameras = CameraStore(seconds=settings.camera_seconds)  # every tab's last seconds of camera
+    tabs = Tabs()  # the conversations each tab opened, freed when it closes
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, pick: str = SPREAD, every: float | None = None, from_scan: bool = True,
                stamp: bool = False, request: gr.Request = None):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling)."""
         message = message or {}
-        start_session(conv, request.session_hash if request else None)
+        if crafted_session(request):
+            yield gr.skip(), gr.skip(), conv, *KEEP_PANEL
+            return
+        start_session(conv, request_tab(request), tabs)
         camera = live_clip(cameras, request, min(int(frames), limits.max_frames))  # None: no camera runs
         try:
             text, files = validate_message(question_text(message.get("text"), camera), message.get("files"),
@@ -102,7 +108,10 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
 
     def scan_newest(conv: Conversation, segment_s: float, request: gr.Request = None):
         """Describe every part of the newest video into its timeline (Stop keeps the part done)."""
-        start_session(conv, request.session_hash if request else None)
+        if crafted_session(request):
+            yield gr.skip(), gr.skip(), conv
+            return
+        start_session(conv, request_tab(request), tabs)
         video = latest_video(conv)
         if video is None or (conv.last is not None and conv.last.status == "pending"):
             gr.Warning("Send a video first: the scan describes the newest video in the chat." if video is None
@@ -154,12 +163,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         release_media(conv)
         if conv.session_id:
             engine.forget(conv.session_id)
+            tabs.discard(conv.session_id)
 
     def tab_closed(request: gr.Request) -> None:
-        """A closed tab: free its caches and frame images now, not when its state expires."""
-        if request and request.session_hash:
-            engine.forget(f"{request.session_hash}/")
-            remove_thumbnails(request.session_hash)
+        """A closed tab: free its conversations' caches and files now, not when its state expires.
+        Only what this app noted under the tab is touched (the session hash is a key, never a path)."""
+        for conv_id in tabs.close(request_tab(request)):
+            engine.forget(conv_id)
+            remove_conversation(conv_id)
 
     def unlock():
         return idle_box()
@@ -278,13 +289,21 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         demo.unload(tab_closed)
         commenting = wire_camera(demo, camera_ui, cameras, conv=conv, chatbot=chatbot, textbox=textbox, side=panel,
-                                 frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate,
+                                 frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate, tabs=tabs,
                                  max_new_tokens=settings.max_new_tokens, camera_visitors=settings.camera_visitors)
         commenting.then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         wire_api(engine, settings, limits, generate, describe, timelines)
     demo.cameras = cameras  # for tests and benchmarks
     start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
     return demo
+
+
+def crafted_session(request: gr.Request | None) -> bool:
+    """True (with a warning) for a request whose session hash is not of gradio's making."""
+    if request is None or request_tab(request) is not None:
+        return False
+    gr.Warning(RELOAD)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -18,8 +17,10 @@ from model.conversation import Conversation, MediaItem, Turn, earlier_timeline, 
 from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
                          load_image, media_kind, sample_video)
+from model.sessions import Tabs
 from model.stamp import stamp_times
-from model.thumbnails import remove_thumbnails, write_thumbnails
+from model.storage import item_dir, remove_conversation, remove_item
+from model.thumbnails import write_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +139,13 @@ def clip_range(start_text: str | None, end_text: str | None) -> tuple[float | No
 
 
 def release_media(conv: Conversation) -> None:
-    """Delete the frame images written for the conversation's videos."""
-    if conv.session_id:
-        remove_thumbnails(conv.session_id)
-    for turn in conv.turns:
-        for item in turn.media:
-            remove_thumbnails(item.key)
+    """Delete the files written for the conversation (frame images, exports, previews)."""
+    remove_conversation(conv.session_id)
 
 
-def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
-    """Read one upload as the model will see it (raises MediaError with a readable reason)."""
+def load_media(path: str, options: MediaOptions, conv_id: str = "") -> MediaItem:
+    """Read one upload as the model will see it (raises MediaError with a readable reason); its
+    frame images go into the folder of conversation `conv_id` (none without an id)."""
     kind = media_kind(path)
     if kind == "video":
         sample = partial(sample_video, path, options.frames, size=options.size, exact=options.exact_frames,
@@ -162,8 +160,8 @@ def load_media(path: str, options: MediaOptions, folder: str = "") -> MediaItem:
             clip = stamp_times(clip)
         item = MediaItem(path=path, kind="video", clip=clip, clip_range=clip_range,
                          sampling=f"one every {options.every_s:g} s" if options.every_s else "")
-        if options.thumbnails:
-            item.thumbnails = write_thumbnails(clip, f"{folder}/{item.key}" if folder else item.key)
+        if options.thumbnails and conv_id:
+            item.thumbnails = write_thumbnails(clip, item_dir(conv_id, item.key))
         return item
     return MediaItem(path=path, kind="image", image=load_image(path))
 
@@ -188,8 +186,9 @@ def start_turn(conv: Conversation, text: str, files: list[str], options: MediaOp
 
 def load_file(conv: Conversation, turn: Turn, path: str, options: MediaOptions) -> None:
     """Read one of the turn's files into it; a file that cannot be read makes it an error turn."""
+    start_session(conv)
     try:
-        item: MediaItem | MediaError = load_media(path, options, folder=conv.session_id)
+        item: MediaItem | MediaError = load_media(path, options, conv.session_id)
     except MediaError as exc:
         item = exc
     apply_file(turn, path, item)
@@ -215,6 +214,7 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
     Ends early, leaving the rest unread, once the turn is marked stopped (Stop during sampling): a
     file being read then finishes in the background and is thrown away.
     """
+    start_session(conv)
     files, began = list(turn.loading), time.monotonic()
     for i, path in enumerate(files, start=1):
         name = Path(path).name
@@ -326,10 +326,12 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, 
     yield conv
 
 
-def start_session(conv: Conversation, session_hash: str | None) -> None:
-    """Give the conversation its cache key, prefixed by the browser session so a closed tab frees it."""
-    if not conv.session_id:
-        conv.session_id = f"{session_hash or 'local'}/{uuid.uuid4().hex[:12]}"
+def start_session(conv: Conversation, tab: str | None = None, tabs: Tabs | None = None) -> None:
+    """Give the conversation its id (random: the key of its caches and the name of its folder) and
+    note it under the browser tab that opened it, so that a closed tab frees it."""
+    conv.ensure_id()
+    if tab and tabs is not None:
+        tabs.add(tab, conv.session_id)
 
 
 def mark_stopped(conv: Conversation) -> None:
@@ -355,5 +357,5 @@ def undo_last(conv: Conversation) -> Turn | None:
         return None
     turn = conv.turns.pop()
     for item in turn.media:
-        remove_thumbnails(f"{conv.session_id}/{item.key}" if conv.session_id else item.key)
+        remove_item(conv.session_id, item.key)
     return turn

@@ -6,7 +6,6 @@ to the model and the messages shown in the Chatbot are both derived from it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal
 from PIL import Image
 
 from model.clip import Segment, VideoClip, format_timestamp
+from model.storage import new_id
 from model.times import link_times
 
 MediaKind = Literal["image", "video"]
@@ -29,7 +29,7 @@ class MediaItem:
     kind: MediaKind
     clip: VideoClip | None = None
     image: Image.Image | None = None
-    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # identifies cached vision features
+    key: str = field(default_factory=new_id)  # identifies cached vision features and names the frames' folder
     dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
     thumbnails: list[str] = field(default_factory=list)  # one small image per sampled frame
     timeline: list[Segment] = field(default_factory=list)  # what happens when, from a scan of the whole video
@@ -42,7 +42,7 @@ class MediaItem:
 
     def replace_clip(self, clip: VideoClip, thumbnails: list[str]) -> None:
         """Use other frames of the same video (features computed for the old ones no longer apply)."""
-        self.clip, self.thumbnails, self.key = clip, thumbnails, uuid.uuid4().hex
+        self.clip, self.thumbnails, self.key = clip, thumbnails, new_id()
 
     def summary(self) -> str:
         """A short description for notes and logs: '8 frames, 0:00.0 to 0:05.6' or '640x400'."""
@@ -90,9 +90,16 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
     system_prompt: str = ""
-    session_id: str = ""  # key of this conversation's caches on the engine ("" until first use)
+    session_id: str = ""  # this conversation's random id: its caches' key, its folder's name ("" until first use)
     keep_cache: bool = True  # False for one-off API questions: nothing to reuse later
     player_path: str | None = ""  # the video the page's player shows now (None: none; "": not set yet)
+    previews: dict[str, str | None] = field(default_factory=dict)  # playable copies of its videos (None: none)
+
+    def ensure_id(self) -> str:
+        """This conversation's id, made (at random) on first use."""
+        if not self.session_id:
+            self.session_id = new_id()
+        return self.session_id
 
     def context_turns(self) -> list[Turn]:
         """Turns the model sees: all but those that failed."""

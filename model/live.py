@@ -14,7 +14,8 @@ import numpy as np
 
 from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, Turn
-from model.thumbnails import remove_thumbnails, write_thumbnails
+from model.storage import item_dir, remove_item
+from model.thumbnails import write_thumbnails
 
 CAMERA_NAME = "camera"  # a camera item's path: never a file (uploads have absolute paths)
 CAMERA_QUESTION = "What is happening in front of the camera?"
@@ -39,10 +40,10 @@ def is_camera(item: MediaItem) -> bool:
     return item.path == CAMERA_NAME or item.path.startswith(CAMERA_NAME + " ")
 
 
-def camera_item(clip: VideoClip, folder: str) -> MediaItem:
-    """A video item of the camera's clip, its frame images written under `folder` for the strip."""
+def camera_item(clip: VideoClip, conv: Conversation) -> MediaItem:
+    """A video item of the camera's clip, its frame images written into the conversation's folder."""
     item = MediaItem(path=f"{CAMERA_NAME} {span(clip)}", kind="video", clip=clip)
-    item.thumbnails = write_thumbnails(clip, f"{folder}/{item.key}" if folder else item.key)
+    item.thumbnails = write_thumbnails(clip, item_dir(conv.ensure_id(), item.key))
     return item
 
 
@@ -64,7 +65,7 @@ def add_camera_turn(conv: Conversation, text: str, clip: VideoClip, one_video: b
     retire_videos(conv, every_video=one_video)
     turn = Turn(text="" if commentary else text, preamble=COMMENTARY_QUESTION if commentary else "",
                 label=span(clip) if commentary else "")
-    turn.media.append(camera_item(clip, conv.session_id))
+    turn.media.append(camera_item(clip, conv))
     conv.turns.append(turn)
     return turn
 
@@ -72,7 +73,7 @@ def add_camera_turn(conv: Conversation, text: str, clip: VideoClip, one_video: b
 def attach_camera(conv: Conversation, turn: Turn, clip: VideoClip, one_video: bool) -> None:
     """Put the camera's clip into a question's turn (the turn is already in the conversation)."""
     retire_videos(conv, every_video=one_video)
-    turn.media.insert(0, camera_item(clip, conv.session_id))
+    turn.media.insert(0, camera_item(clip, conv))
 
 
 def trim_commentary(conv: Conversation, keep: int = COMMENTARY_KEPT) -> int:
@@ -82,5 +83,5 @@ def trim_commentary(conv: Conversation, keep: int = COMMENTARY_KEPT) -> int:
     for turn in gone:
         conv.turns.remove(turn)
         for item in turn.media:
-            remove_thumbnails(f"{conv.session_id}/{item.key}" if conv.session_id else item.key)
+            remove_item(conv.session_id, item.key)
     return len(gone)

@@ -19,6 +19,7 @@ from model.conversation import Conversation, MediaItem, Turn, latest_video
 from model.media import sample_video
 from model.scan import (FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S, ScanProgress, Segment,
                         TimelineStore, content_key, relevant_segments, scan, segment_bounds, timeline_text)
+from model.storage import item_dir
 from model.thumbnails import write_thumbnails
 from model.zerogpu import request_seconds
 
@@ -85,7 +86,7 @@ def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_f
                                             video.timeline, max_frames)
     item = MediaItem(path=video.path, kind="video", clip=clip, sampling="the scan's parts that fit the question",
                      timeline=video.timeline)
-    item.thumbnails = write_thumbnails(clip, f"{conv.session_id}/{item.key}")
+    item.thumbnails = write_thumbnails(clip, item_dir(conv.ensure_id(), item.key))
     turn.media.append(item)
     parts = len(clip.timestamps) // FRAMES_PER_RELEVANT
     turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts, "

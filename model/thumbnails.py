@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 from model.clip import VideoClip, format_timestamp
+from model.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
 
 THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
 
 
-def frames_root() -> Path:
-    """Folder holding every session's frame images.
-
-    It lies inside gradio's upload folder (GRADIO_TEMP_DIR, else <tmp>/gradio, gradio's own rule),
-    so the page serves the images as they are instead of copying each into its cache.
-    """
-    uploads = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
-    return Path(uploads).resolve() / "llava-video-frames"
-
-
-def write_thumbnails(clip: VideoClip, key: str) -> list[str]:
-    """One JPEG per sampled frame, in order, under frames_root()/key; returns their paths.
-
-    Keys may contain '/' (session/item), so a whole session's images can be removed at once.
-    """
-    folder = frames_root() / key
+def write_thumbnails(clip: VideoClip, folder: Path) -> list[str]:
+    """One JPEG per sampled frame, in order, into `folder` (a media item's, from model.storage);
+    returns their paths."""
+    if not inside_root(folder):
+        raise ValueError("frame images go inside the frames root")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(clip.frames):
@@ -46,9 +33,3 @@ def write_thumbnails(clip: VideoClip, key: str) -> list[str]:
 def captions(clip: VideoClip) -> list[str]:
     """'mm:ss.s' of each frame."""
     return [format_timestamp(t) for t in clip.timestamps]
-
-
-def remove_thumbnails(key: str) -> None:
-    """Delete the frame images under one key (a media item, or a whole session prefix)."""
-    if key.strip("/"):
-        shutil.rmtree(frames_root() / key, ignore_errors=True)

@@ -125,7 +125,7 @@ def test_clear_and_closed_tabs_free_the_cache(cached, video_path):
     add_turn(conv, "What happens?", [str(video_path)], OPTIONS)
     answer(cached, conv)
     assert len(cached.cache) == 1 and cached.cache.nbytes() > 0
-    cached.forget("tab-1/")
+    cached.forget(conv.session_id)
     assert len(cached.cache) == 0 and cached.cache.nbytes() == 0
 
 
@@ -156,7 +156,7 @@ def test_an_evicted_cache_is_rebuilt_transparently(cached, uncached, video_path)
         add_turn(conv, "What happens?", [str(video_path)], OPTIONS)
         answer(engine, conv)
         if evict:
-            engine.forget("tab")
+            engine.forget(conv.session_id)
         add_turn(conv, "Why?", [], OPTIONS)
         turn = answer(engine, conv)
         return turn.answer_ids, turn.status

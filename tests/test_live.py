@@ -17,6 +17,7 @@ from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, 
 from model.live import (COMMENTARY_QUESTION, add_camera_turn, attach_camera, is_camera, span,
                         trim_commentary)
 from model.settings import parse_settings
+from model.storage import new_id
 from model.thumbnails import frames_root
 from ui.chat_view import render_chat
 
@@ -40,7 +41,7 @@ def test_a_span_reads_like_a_clock():
 
 def test_a_camera_question_keeps_only_the_newest_clip_in_context_and_in_memory(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
-    conv = Conversation(session_id="tab/1")
+    conv = Conversation(session_id=new_id())
     upload = MediaItem(path="/uploads/a.mp4", kind="video", clip=clip(0))
     conv.turns.append(Turn(text="an upload", media=[upload], status="done", answer="ok", prompt_ids=[1]))
     first = add_camera_turn(conv, "what now?", clip(3), one_video=False)
@@ -53,7 +54,7 @@ def test_a_camera_question_keeps_only_the_newest_clip_in_context_and_in_memory(t
     assert old.dropped and old.clip.frames.shape[0] == 0 and old.clip.timestamps == [3, 4, 5, 6]
     assert not upload.dropped and not new.dropped and new.clip.frames.shape[0] == 4
     assert [m.path for m in conv.media()] == ["/uploads/a.mp4", "camera 0:09-0:12"]
-    assert len(new.thumbnails) == 4 and all(p.startswith(str(frames_root() / "tab/1")) for p in new.thumbnails)
+    assert len(new.thumbnails) == 4 and all(p.startswith(str(frames_root() / conv.session_id)) for p in new.thumbnails)
     # the older camera turn still shows its strip; no camera file bubble exists to show
     strips = [m["content"] for m in chatbot_messages(conv) if m["role"] == "assistant" and not isinstance(m["content"], str)]
     assert [s.name for s in strips] == ["camera 0:03-0:06", "camera 0:09-0:12"]  # the upload has no images here

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 from gradio_client import Client
 
 from model.settings import AppSettings
 from model.thumbnails import frames_root
 from tests.serving import cached_engine, serve
-from tests.test_app import chat
+from tests.test_app import chat, strips
 
 
 def wait_until(condition, timeout_s: float) -> bool:
@@ -30,7 +31,9 @@ def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path):
         history, _ = chat(client, "What happens?", [video_path])
         upload = next(Path(p["file"]["path"]) for m in history if m["role"] == "user"
                       for p in m["content"] if isinstance(p, dict) and "file" in p)
-        session_frames = frames_root() / client.session_hash
+        image = Path(unquote(strips(history)[0][1][0][0].split("file=", 1)[1]))  # <root>/<conversation>/<item>/frame
+        session_frames = image.parent.parent
+        assert session_frames.parent == frames_root() and client.session_hash not in str(session_frames)
         assert upload.exists() and session_frames.exists() and len(engine.cache) == 1
         del client  # the visitor goes away without closing anything
         assert wait_until(lambda: len(engine.cache) == 0 and not session_frames.exists(), 20)

@@ -19,6 +19,7 @@ from model.chat import start_session, stream_answer
 from model.clip import VideoClip
 from model.conversation import Conversation
 from model.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
+from model.sessions import Tabs, request_tab
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.panels import frames_panel
@@ -56,15 +57,15 @@ def camera_panel(seconds: float, every: float) -> CameraPanel:
 
 
 def camera_key(request: gr.Request | None) -> str:
-    """The store's key of this tab's camera ('' without a session)."""
-    session = getattr(request, "session_hash", None)
-    return f"{session}/camera" if session else ""
+    """The store's key of this tab's camera ('' without a valid session)."""
+    tab = request_tab(request)
+    return f"{tab}/camera" if tab else ""
 
 
 def tab_prefix(request: gr.Request | None) -> str:
     """The prefix of every key of this tab."""
-    session = getattr(request, "session_hash", None)
-    return f"{session}/" if session else ""
+    tab = request_tab(request)
+    return f"{tab}/" if tab else ""
 
 
 def live_clip(store: CameraStore, request: gr.Request | None, frames: int) -> VideoClip | None:
@@ -86,7 +87,7 @@ def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engi
 
 def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv: gr.State, chatbot: gr.Chatbot,
                 textbox: gr.MultimodalTextbox, side: list, frames: gr.Slider, answer_inputs: list,
-                engine: Engine, generate: Callable, max_new_tokens: int, camera_visitors: int):
+                engine: Engine, generate: Callable, max_new_tokens: int, camera_visitors: int, tabs: Tabs):
     """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
     returns the commentary event (what must follow each commentary chains on it)."""
     one_video = engine.media_support.max_videos is not None
@@ -137,7 +138,7 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
         if last is not None and last.status == "pending":
             yield (*idle, gr.skip())  # an answer is running: this tick passes
             return
-        start_session(conv_value, getattr(request, "session_hash", None))
+        start_session(conv_value, request_tab(request), tabs)
         add_camera_turn(conv_value, "", clip, one_video, commentary=True)
         trim_commentary(conv_value)
         params = GenerationParams(max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, max_new_tokens)),

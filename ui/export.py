@@ -6,13 +6,11 @@ frame images, so one click downloads them, and Clear or a closed tab removes the
 
 from __future__ import annotations
 
-import shutil
-
 import gradio as gr
 
 from model.conversation import Conversation
 from model.export import ExportInfo, write_exports
-from model.thumbnails import frames_root
+from model.storage import item_dir, remove_tree
 
 
 def export_buttons() -> tuple[gr.DownloadButton, gr.DownloadButton]:
@@ -42,9 +40,9 @@ def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.
     question runs (a refresh that comes late must not offer an older conversation)."""
     if conv.last is not None and conv.last.status == "pending":
         return lock_exports()
-    folder = frames_root() / conv.session_id / "export" if conv.session_id else None
+    folder = item_dir(conv.session_id, "export") if conv.session_id else None
     if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)  # only the newest export is kept
+        remove_tree(folder)  # only the newest export is kept
     if folder is None or not any(turn.answer or turn.notes for turn in conv.turns):
         return lock_exports()
     page, data = write_exports(conv, ExportInfo(model=model, settings=settings), folder)

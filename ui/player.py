@@ -4,14 +4,13 @@ Gradio has no Python API to seek a video player, so a small script (passed to la
 clicks anywhere on the page: a frame of a strip (its `data-t`), a frame of the side panel (its time
 caption) or a time written in an answer, a note or the timeline (a link to `#t=SECONDS`) sets the
 player's `currentTime`. A video the browser cannot play is shown through a small H.264 preview,
-made once per file (model/preview.py).
+made once per file and conversation (model/preview.py) in the conversation's own folder: no URL of
+it names anyone, and another visitor who uploads the same file gets a preview of their own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from pathlib import Path
 
 import av
@@ -19,13 +18,11 @@ import gradio as gr
 
 from model.conversation import Conversation, latest_video
 from model.preview import browser_playable, make_preview
-from model.thumbnails import frames_root
+from model.storage import item_dir, new_id
 
 log = logging.getLogger(__name__)
 
 NOT_PLAYABLE = "This video's format can't be played in the browser; its frames below still show what the model saw."
-_previews: dict[str, str | None] = {}  # source path -> preview path (None: it could not be made)
-_lock = threading.Lock()
 
 PLAYER_JS = """
 () => {
@@ -58,25 +55,22 @@ PLAYER_JS = """
 """
 
 
-def player_value(path: str | None, folder: str) -> str | None:
-    """What the player plays for `path`: the file itself, or its preview, made once under `folder`
-    (the session's, removed with it) (None when neither works)."""
+def player_value(path: str | None, conv: Conversation) -> str | None:
+    """What the player plays for `path`: the file itself, or its preview, made once into the
+    conversation's folder (removed with it) (None when neither works)."""
     if path is None:
         return None
     if browser_playable(path):
         return path
-    with _lock:
-        made = _previews.get(path, "")
+    made = conv.previews.get(path, "")
     if made is None or (made and Path(made).exists()):
         return made
-    name = hashlib.blake2b(path.encode(), digest_size=8).hexdigest()
     try:
-        preview = make_preview(path, frames_root() / folder / "previews" / f"{name}.mp4").path
+        preview = make_preview(path, item_dir(conv.ensure_id(), "previews") / f"{new_id()}.mp4").path
     except (av.FFmpegError, OSError, IndexError) as exc:
         log.warning("no preview could be made: %s", type(exc).__name__)  # no file name in the log
         preview = None
-    with _lock:
-        _previews[path] = preview
+    conv.previews[path] = preview
     return preview
 
 
@@ -88,6 +82,6 @@ def player_update(conv: Conversation) -> tuple[gr.Video, gr.Markdown]:
     if path == conv.player_path:
         return gr.skip(), gr.skip()
     conv.player_path = path
-    value = player_value(path, conv.session_id or "shared")
+    value = player_value(path, conv)
     note = "" if path is None or value is not None else NOT_PLAYABLE
     return gr.Video(value=value, visible=value is not None), gr.Markdown(note, visible=bool(note))
