@@ -14,19 +14,25 @@ from pathlib import Path
 
 import gradio as gr
 from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from model.chat import (ChatLimits, MediaOptions, UserInputError, clip_range, mark_stopped,
                         read_files, release_media, resample_latest, retry_last, start_session, start_turn,
                         stream_answer, undo_last, validate_message)
 from model.conversation import Conversation, attached_files, latest_video
 from model.backend import Engine, GenerationParams
-from model.camera import CameraStore
+from model.camera import CameraLimits, CameraStore
+from model.guard import Guard, GuardLimits
 from model.janitor import start_file_janitor
+from model.ledger import MediaLedger
+from model.gate import ModelGate, gated_describe, queued
 from model.gpu import describe_for, generate_for, set_engine
 from model.loading import on_zero_gpu
 from model.long_video import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
-from model.scan import MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
+from model.scan import MAX_SEGMENT_S, MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
 from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.logs import guard_logs
+from model.memory import return_big_buffers
 from model.settings import AppSettings, parse_settings
 from model.sessions import Tabs, request_tab
 from model.storage import remove_conversation
@@ -58,16 +64,19 @@ EXAMPLES = [
 def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
     """The whole page, wired to `engine`."""
     set_engine(engine)
-    generate = generate_for(engine)
-    describe = describe_for(engine)
+    gate = ModelGate(settings.concurrency)  # turns at the model: answers and scan batches, first come first served
+    generate = queued(generate_for(engine), gate)
+    describe = gated_describe(describe_for(engine), gate)
     timelines = TimelineStore()  # finished scans by video content: the same video is scanned once
     support = engine.media_support
     # Only files uploaded through gradio (its upload folder) and the examples may be read.
     limits = ChatLimits.for_backend(support, settings.max_frames, (get_upload_folder(), str(ASSETS)))
     file_types = [*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if support.images else ())]
     examples = [e for e in EXAMPLES if support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
-    cameras = CameraStore(seconds=settings.camera_seconds)  # every tab's last seconds of camera
+    cameras = CameraStore(seconds=settings.camera_seconds, limits=CameraLimits(  # every tab's last seconds of camera
+        settings.camera_time_limit, settings.camera_idle))
     tabs = Tabs()  # the conversations each tab opened, freed when it closes
+    ledger = MediaLedger(int(settings.media_gb * 2**30))  # decoded media of all conversations, under one budget
 
     def submit(message: dict | None, conv: Conversation, frames: int, exact: bool, start: str, end: str,
                frame_times: bool, pick: str = SPREAD, every: float | None = None, from_scan: bool = True,
@@ -87,8 +96,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             gr.Warning(str(exc))
             yield gr.skip(), render_chat(conv), conv, *KEEP_PANEL
             return
-        every_s = float(every) if pick == EVERY and every else None
-        if every_s is not None and not every_s > 0:
+        every_s = float(every or 0) if pick == EVERY else None
+        if every_s is not None and not 0 < every_s < 1e6:  # 0, negative or NaN: said here, not by gradio
             gr.Warning("The seconds between frames must be more than 0.")
             yield gr.skip(), render_chat(conv), conv, *KEEP_PANEL
             return
@@ -97,11 +106,11 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                stamp_times=bool(stamp))
         files, resampled = resample_latest(conv, files, options) if camera is None else (files, None)
         turn = start_turn(conv, text, files, options)
-        if resampled:
-            turn.notes.append(resampled)
+        turn.notes.extend(note for note in (ledger.take_notice(conv), resampled) if note)
         add_live_clip(conv, turn, camera, engine)
         for _ in read_files(conv, turn, options):
             yield busy_box(value=None), render_chat(conv), conv, *KEEP_PANEL
+        ledger.note(conv)
         if not files and camera is None and from_scan and turn.status == "pending":
             answer_from_timeline(conv, turn, options.frames, with_frames=support.max_videos != 1)
         yield (busy_box(value=None), render_chat(conv), conv, *frames_panel(conv))
@@ -118,7 +127,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                        else "Wait for the answer to finish, then scan.")
             yield gr.skip(), gr.skip(), conv
             return
-        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_s or SEGMENT_S)))
+        options = ScanOptions(segment_s=float(segment_s or SEGMENT_S)).bounded(settings.scan_max_frames,
+                                                                             settings.scan_max_tokens)
         batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
         parts = len(segment_bounds(video.clip.duration, options.segment_s))
@@ -164,12 +174,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         if conv.session_id:
             engine.forget(conv.session_id)
             tabs.discard(conv.session_id)
+            ledger.forget(conv.session_id)
 
     def tab_closed(request: gr.Request) -> None:
         """A closed tab: free its conversations' caches and files now, not when its state expires.
         Only what this app noted under the tab is touched (the session hash is a key, never a path)."""
         for conv_id in tabs.close(request_tab(request)):
             engine.forget(conv_id)
+            ledger.forget(conv_id)
             remove_conversation(conv_id)
 
     def unlock():
@@ -202,7 +214,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     elem_id="question")
                 gr.Markdown(upload_limits(limits, settings.max_file_mb, support.images), elem_id="upload-limits")
                 export_page, export_data = export_buttons()
-                camera_ui = camera_panel(settings.camera_seconds, settings.commentary_every)
+                camera_ui = camera_panel(settings.camera_seconds, settings.commentary_every, settings.camera_time_limit)
                 gr.Examples(examples=examples, inputs=textbox, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 player = gr.Video(label="The newest video", interactive=False, visible=False, elem_id="player",
@@ -216,8 +228,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                     timeline_view = gr.HTML(timeline_for(Conversation()), elem_id="timeline")
                     with gr.Row():
                         scan_button = gr.Button("Scan the newest video", size="sm", elem_id="scan", scale=2)
-                        segment_s = gr.Number(SEGMENT_S, label="Seconds a part", minimum=MIN_SEGMENT_S, maximum=600,
-                                              elem_id="segment-s", scale=1, min_width=90)
+                        segment_s = gr.Number(SEGMENT_S, label="Seconds a part", elem_id="segment-s", scale=1,
+                                              min_width=90, info=f"{MIN_SEGMENT_S:g} to {MAX_SEGMENT_S:g}")
                     from_scan = gr.Checkbox(True, label="Answer follow-ups from the scan", elem_id="from-scan",
                                             info="The timeline, and the frames of the parts that fit the question.")
                 with gr.Accordion("Video", open=True):
@@ -226,7 +238,7 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
                                        info=f"1 to {limits.max_frames}. More frames see more, but cost time "
                                             "and context.")
                     pick = gr.Radio([SPREAD, EVERY], value=SPREAD, label="How frames are picked", elem_id="pick")
-                    every = gr.Number(2.0, label="Seconds between frames", minimum=0.1, visible=False,
+                    every = gr.Number(2.0, label="Seconds between frames", visible=False,  # checked by submit
                                       elem_id="every-s", info="Up to the frames per video above.")
                     with gr.Row():
                         clip_start = gr.Textbox(label="Clip start", placeholder="0:00", min_width=90,
@@ -256,7 +268,8 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
         pick.change(lambda choice: gr.Number(visible=choice == EVERY), pick, every, queue=False,
                     api_visibility="private")
         panel = [player, player_note, frames_title, frames_view, timeline_view]
-        scanning = scan_button.click(scan_newest, [conv, segment_s], [timeline_view, textbox, conv], concurrency_id="gpu",
+        scanning = scan_button.click(scan_newest, [conv, segment_s], [timeline_view, textbox, conv],
+                                     concurrency_id="scan", concurrency_limit=settings.scans,
                                      api_visibility="private", show_progress="hidden")
         submitted = textbox.submit(submit, submit_inputs, [textbox, chatbot, conv, *panel],
                                    concurrency_id="media", concurrency_limit=4, api_name="send",
@@ -289,12 +302,14 @@ def build_demo(engine: Engine, settings: AppSettings) -> gr.Blocks:
             .then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         demo.unload(tab_closed)
         commenting = wire_camera(demo, camera_ui, cameras, conv=conv, chatbot=chatbot, textbox=textbox, side=panel,
-                                 frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate, tabs=tabs,
+                                 frames=frames, answer_inputs=answer_inputs, engine=engine, generate=generate,
+                                 tabs=tabs,
                                  max_new_tokens=settings.max_new_tokens, camera_visitors=settings.camera_visitors)
         commenting.then(exports_for, export_inputs, exports, api_visibility="private", queue=False)
         wire_api(engine, settings, limits, generate, describe, timelines)
     demo.cameras = cameras  # for tests and benchmarks
-    start_file_janitor(demo, every_s=max(1, min(600, settings.file_ttl // 2)), older_than_s=settings.file_ttl)
+    start_file_janitor(demo, every_s=max(1, min(60, settings.file_ttl // 2)), older_than_s=settings.file_ttl,
+                       conversations_s=settings.session_ttl + 600)
     return demo
 
 
@@ -310,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     """Parse flags, set up the backend and serve the page."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_settings(argv)
+    return_big_buffers()  # a decoded 40-megapixel upload must not stay with the process once freed
+    guard_logs()  # failures are logged by type and place, never with what a request sent
     engine = vllm_engine(settings) if settings.backend == "vllm" else transformers_engine(settings)
     demo = build_demo(engine, settings)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
@@ -318,7 +335,15 @@ def main(argv: list[str] | None = None) -> None:
                 allowed_paths=[str(ASSETS)], theme=gr.themes.Soft(), css=CSS, js=JS,
                 run_history=False,  # no visitor's questions or files are kept by the server
                 ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
-                ssl_verify=False)  # https for cameras; a self-signed certificate passes the start-up check
+                ssl_verify=False,  # https for cameras; a self-signed certificate passes the start-up check
+                app_kwargs={"middleware": guard_middleware(settings)})
+
+
+def guard_middleware(settings: AppSettings) -> list[Middleware]:
+    """The HTTP guard in front of gradio: CSP, body size, upload rate and disk (model/guard.py)."""
+    return [Middleware(Guard, limits=GuardLimits(upload_dir=get_upload_folder(),
+                                                 uploads_per_minute=settings.uploads_per_minute,
+                                                 uploads_bytes=int(settings.uploads_gb * 2**30)))]
 
 
 def transformers_engine(settings: AppSettings) -> Engine:

@@ -220,6 +220,7 @@ def print_decoded_table(durations: list[str], counts: list[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the 10 s and 60 s videos")
+    ap.add_argument("--long", action="store_true", help="only the 10-minute videos (where the speed class is set)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--counts", default=",".join(map(str, COUNTS)))
     ap.add_argument("--decoded-only", action="store_true", help="only count decoded frames (no timing)")
@@ -229,7 +230,7 @@ def main() -> None:
         c = json.loads(args.cell)
         print(json.dumps(measure_cell(c["method"], c["path"], c["n"], c["repeats"])))
         return
-    durations = ["10s", "60s"] if args.quick else list(DURATIONS)
+    durations = ["10s", "60s"] if args.quick else ["10min"] if args.long else list(DURATIONS)
     ensure_videos(durations)
     counts = [int(x) for x in args.counts.split(",")]
     if args.decoded_only:

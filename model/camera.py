@@ -25,9 +25,14 @@ WINDOW_S = 8.0
 MAX_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
 FRAME_HEIGHT = 336  # pixels; frames are stored at most this high
 FRAME_WIDTH = 600  # and at most this wide (16:9 at 336 px high is 597)
-STALE_S = 3.0  # a camera that sent nothing for this long has stopped
-MAX_FRAME_CHARS = 4_000_000  # a frame's data URL; a 1920x1440 JPEG is well under 1 MB
-MAX_FRAME_PIXELS = 16_000_000  # refused before decoding
+STALE_S = 3.0  # a camera that sent nothing for this long has stopped (for questions)
+MAX_FRAME_CHARS = 2_000_000  # a frame's data URL (base64 of a JPEG of at most 1.5 MB)
+MAX_FRAME_PIXELS = 1920 * 1440  # refused before decoding: the page asks the browser for 448x336
+TIME_LIMIT_S = 600.0  # one camera run, wall clock; Record starts another
+IDLE_S = 10.0  # a camera run that sends no picture for this long is ended
+
+
+JPEG_URL = "data:image/jpeg;base64,"
 
 
 class FrameError(ValueError):
@@ -100,13 +105,19 @@ def frame_bytes_bound(seconds: float = WINDOW_S, max_fps: float = MAX_FPS) -> in
 
 
 def decode_frame(url: object) -> np.ndarray:
-    """A browser's frame (a `data:image/...;base64,` URL) as RGB uint8, downscaled; FrameError if unreadable."""
-    if not isinstance(url, str) or not url.startswith("data:image/") or "," not in url:
+    """A browser's frame (a `data:image/jpeg;base64,` URL, as gradio's webcam streams them) as RGB
+    uint8, decoded at a reduced scale and downscaled; FrameError for anything else or too large."""
+    if not isinstance(url, str) or not url.startswith("data:image/"):
         raise FrameError("The camera sent something that is not an image.")
+    if not url.startswith(JPEG_URL):
+        raise FrameError("The camera sent a picture that is not a JPEG.")
     if len(url) > MAX_FRAME_CHARS:
         raise FrameError("The camera sent a frame that is too large.")
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True)))
+        data = base64.b64decode(url[len(JPEG_URL):], validate=True)
+        if not data.startswith(b"\xff\xd8\xff"):
+            raise FrameError("The camera sent a picture that is not a JPEG.")
+        image = Image.open(io.BytesIO(data), formats=["JPEG"])
         if image.width * image.height > MAX_FRAME_PIXELS:
             raise FrameError("The camera sent a frame that is too large.")
         image.draft("RGB", (FRAME_WIDTH, FRAME_HEIGHT))  # JPEG: decode at a reduced scale, much faster
@@ -115,6 +126,11 @@ def decode_frame(url: object) -> np.ndarray:
         raise
     except (OSError, ValueError, binascii.Error, Image.DecompressionBombError):
         raise FrameError("The camera sent a frame that could not be read.") from None
+
+
+def _duration(seconds: float) -> str:
+    """'10 minutes', '90 s'."""
+    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} s"
 
 
 def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -127,13 +143,40 @@ def _same_size(kept: list, picks: list[int]) -> bool:
     return len({kept[i][1].shape for i in picks}) == 1
 
 
+@dataclass(frozen=True)
+class CameraLimits:
+    """How long one camera may run, and how long it may be silent."""
+
+    time_limit_s: float = TIME_LIMIT_S
+    idle_s: float = IDLE_S
+
+
 class CameraStore:
     """Every session's ring, created on its first frame and freed when its camera stops or tab closes."""
 
-    def __init__(self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS) -> None:
-        self.seconds, self.max_fps = seconds, max_fps
+    def __init__(self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS,
+                 limits: CameraLimits = CameraLimits()) -> None:
+        self.seconds, self.max_fps, self.limits = seconds, max_fps, limits
         self._rings: dict[str, FrameRing] = {}
         self._lock = threading.Lock()
+
+    def admit(self, session: str, now: float | None = None) -> bool:
+        """Whether a frame from `session` is worth decoding (False: it comes sooner after the last
+        than the ring keeps frames). Raises FrameError, freeing the ring, when the camera must end:
+        its time is up, or it sent nothing for too long."""
+        now = time.monotonic() if now is None else now
+        limits = self.limits
+        with self._lock:
+            ring = self._rings.get(session)
+            if ring is not None and ring.last_at is not None:
+                if now - ring.last_at > limits.idle_s:
+                    del self._rings[session]
+                    raise FrameError(f"The camera sent no picture for {limits.idle_s:g} s.")
+                if now - ring.started_at > limits.time_limit_s:
+                    del self._rings[session]
+                    raise FrameError(f"The camera ran for its {_duration(limits.time_limit_s)}.")
+                return now - ring.last_at >= 1.0 / self.max_fps - 1e-6
+            return True
 
     def add(self, session: str, frame: np.ndarray, now: float | None = None) -> bool:
         with self._lock:

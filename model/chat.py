@@ -5,6 +5,7 @@ Plain functions on a `Conversation`; the gradio handlers in app.py only call the
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from model.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
 from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
+from model.logs import summary
 from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
                          load_image, media_kind, sample_video)
 from model.sessions import Tabs
@@ -25,6 +27,7 @@ from model.thumbnails import write_thumbnails
 log = logging.getLogger(__name__)
 
 RENDER_INTERVAL_S = 0.1  # at most 10 chat updates a second: rendering must keep up with the model
+DISK_FULL = "The demo's disk is full right now; please try again in a few minutes."
 DEFAULT_VIDEO_QUESTION = "Describe this video in detail."
 DEFAULT_IMAGE_QUESTION = "Describe this image in detail."
 
@@ -230,8 +233,9 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
                 return
         error = box.get("error")
         if error is not None and not isinstance(error, MediaError):
-            log.error("reading a file failed: %s", type(error).__name__)  # no file name in the log
-            error = MediaError("This file could not be read; please try another file.")
+            log.error("reading a file failed: %s", summary(error))  # no file name in the log
+            error = MediaError(DISK_FULL if isinstance(error, OSError) and error.errno == errno.ENOSPC
+                               else "This file could not be read; please try another file.")
         apply_file(turn, path, error or box["value"])
         if isinstance(box.get("value"), MediaItem) and not box["value"].timeline:
             box["value"].timeline = earlier_timeline(conv, path)  # new frames of a scanned video
@@ -315,8 +319,8 @@ def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, 
     except GeneratorExit:
         turn.status = "stopped"
         raise
-    except Exception:  # noqa: BLE001 - no traceback reaches a user
-        log.exception("answer failed")
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user (or the log: it may quote them)
+        log.error("answer failed: %s", summary(exc))
         turn.status = "error"
         turn.notes.append("⚠️ Something went wrong while answering; please try again.")
     finally:

@@ -6,6 +6,7 @@ to the model and the messages shown in the Chatbot are both derived from it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,12 +251,21 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
     return out
 
 
+_MARKUP = re.compile(r"([\\\[\]<>&])")  # what links, images, HTML tags and entities are made of
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown as it is in markdown: no link, image, emphasis, HTML tag or entity comes of it
+    (a file named `![x](http://host/x).mp4` or `&#47;&#47;host&#58;…` stays a name)."""
+    return _MARKUP.sub(r"\\\1", text)
+
+
 def _answer_markdown(turn: Turn, seekable: bool = False) -> str:
     """The assistant bubble: notes, answer text (after its label, e.g. a commentary's time range), and a
     marker for stopped or failed answers; with `seekable`, the times they mention are links the
     page's player follows."""
     link = link_times if seekable else (lambda text: text)
-    lines = [f"*{link(note)}*" for note in turn.notes]
+    lines = [f"*{link(escape_markdown(note))}*" for note in turn.notes]  # notes quote file names
     label = f"**{turn.label}:** " if turn.label else ""
     if turn.answer:
         lines.append(label + link(turn.answer))

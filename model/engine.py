@@ -29,6 +29,7 @@ from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, template_messages
 from model.kv_cache import CacheStore, SessionCache
 from model.loading import LoadedModel, on_zero_gpu
+from model.logs import summary
 from model.prompt import turn_prompt_text
 from model.scan import segment_conversation
 
@@ -336,7 +337,7 @@ class TransformersEngine:
             run.entry.ids = sequence[: run.entry.kv.get_seq_length()]
             run.entry.media_keys = [k for k, s in zip(run.media_keys, run.run_starts) if s < len(run.entry.ids)]
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            log.exception("generate failed")
+            log.error("generate failed: %s", summary(exc))
             run.failure = exc
             run.entry.kv, run.entry.ids = None, []
             streamer.end()

@@ -24,6 +24,7 @@ from model.conversation import Conversation, MediaItem, Turn
 
 FRAME_HEIGHT = 120  # pixels of each embedded frame image
 IMAGE_HEIGHT = 240  # pixels of an embedded uploaded image
+MAX_WIDTH_RATIO = 8  # an embedded picture is at most this many times as wide as its height
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,13 @@ def _media_html(item: MediaItem) -> str:
 
 
 def _jpeg(pixels: np.ndarray, height: int) -> str:
-    """A data: URI of the picture scaled to `height` pixels."""
+    """A data: URI of the picture scaled to `height` pixels (and at most MAX_WIDTH_RATIO times as
+    wide: JPEG takes no side over 65,500 pixels, and a 1,000,000x1 picture is no use wider)."""
     image = Image.fromarray(pixels)
-    if image.height > height:
-        image = image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.BILINEAR)
+    scale = min(height / image.height, height * MAX_WIDTH_RATIO / image.width)
+    if scale < 1:
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

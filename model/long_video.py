@@ -7,9 +7,10 @@ timeline, with times) and the frames of the segments that matter for it.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,8 +18,9 @@ from model.backend import GenerationParams
 from model.clip import VideoClip, format_timestamp
 from model.conversation import Conversation, MediaItem, Turn, latest_video
 from model.media import sample_video
-from model.scan import (FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S, ScanProgress, Segment,
-                        TimelineStore, content_key, relevant_segments, scan, segment_bounds, timeline_text)
+from model.scan import (FRAMES_PER_SEGMENT, MAX_SEGMENT_S, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S,
+                        ScanProgress, Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
+                        timeline_text)
 from model.storage import item_dir
 from model.thumbnails import write_thumbnails
 from model.zerogpu import request_seconds
@@ -34,6 +36,13 @@ class ScanOptions:
     segment_s: float = SEGMENT_S
     frames_per_segment: int = FRAMES_PER_SEGMENT
     max_new_tokens: int = SCAN_NEW_TOKENS
+
+    def bounded(self, max_frames: int, max_new_tokens: int) -> ScanOptions:
+        """These options within the operator's limits (at least 1 frame and 1 token a part)."""
+        seconds = self.segment_s if math.isfinite(self.segment_s) else SEGMENT_S
+        return replace(self, segment_s=min(max(MIN_SEGMENT_S, seconds), MAX_SEGMENT_S),
+                       frames_per_segment=max(1, min(self.frames_per_segment, max_frames)),
+                       max_new_tokens=max(1, min(self.max_new_tokens, max_new_tokens)))
 
 
 def scan_file(path: str, describe: Describer, store: TimelineStore, model: str, options: ScanOptions,

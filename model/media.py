@@ -2,9 +2,10 @@
 
 Videos are read with PyAV packet by packet, seeking only where a keyframe lies between the
 current decoding position and the next target, so the work grows with the number of frames
-asked for and the keyframe interval, not with the video's length. Frames are resized while
-converting to RGB and turned upright with the stream's display matrix. Every failure a user
-can cause becomes a `MediaError` carrying one sentence fit for the chat.
+asked for and the keyframe interval, not with the video's length. Frames are converted to RGB
+at full size and resized with the model's processor's own kernel (so the model sees what it would
+see given full-size frames), bounded in pixels, and turned upright with the stream's display matrix.
+Every failure a user can cause becomes a `MediaError` carrying one sentence fit for the chat.
 
 Sampling scheme: `num_frames` targets at the centres of equal slices of [start, end]; the frame
 returned for a target is the one a player shows at that time (the last frame whose presentation
@@ -37,6 +38,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 ACCEPTED = "MP4, MOV, WebM, MKV, AVI or GIF videos, or PNG, JPEG, WebP, BMP or TIFF images"
 
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard for images
+KEEP_SHORT, KEEP_LONG = 672, 1008  # an image is kept at least this large on its short and long sides
+MAX_KEPT_IMAGE_PIXELS = 4_000_000  # and never larger than this once loaded (12 MB of RGB)
+MAX_VIDEO_PIXELS = 8192 * 4608  # a video's picture, checked before decoding (8K is 7680x4320)
+MAX_ASPECT = 4  # frames wider or taller than this keep their middle part (32:9 is 3.6)
 MAX_DECODED_FRAMES = 20_000  # per sample_video call
 DEADLINE_S = 40.0  # wall-clock bound per sample_video call
 MAX_SCANNED_PACKETS = 400_000  # bound for demux-only passes
@@ -135,6 +140,19 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def kept_size(image: Image.Image) -> Image.Image:
+    """The image no larger than the model and the page need: the processor never uses more than
+    1008 px on a side, and its choice of tiling is the same for any size at least 672 px short and
+    1008 px long; MAX_KEPT_IMAGE_PIXELS bounds the rest (very long, thin pictures)."""
+    w, h = image.size
+    scale = min(1.0, max(KEEP_SHORT / min(w, h), KEEP_LONG / max(w, h)),
+                math.sqrt(MAX_KEPT_IMAGE_PIXELS / (w * h)))
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Load an image as upright RGB (EXIF orientation applied), refusing decompression bombs."""
     p = _check_file(path)
@@ -153,7 +171,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
                 im = ImageOps.exif_transpose(im) or im
                 out = _to_rgb(im)
                 out.load()
-                return out
+                return kept_size(out)
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -478,26 +496,56 @@ class _Cursor:
 
 
 class _Converter:
-    """Resizes (shortest edge = size, AREA), converts to RGB and rotates upright, one scaler per call."""
+    """RGB at full size, then resized exactly as the model's processor resizes (bicubic with
+    antialiasing to `size` pixels on the shortest edge, torchvision's kernel), and turned upright.
+
+    The processor then finds frames already at the size it wants and leaves them as they are, so
+    the model sees the pixels it would see given the full-size frames. A picture wider or taller
+    than MAX_ASPECT:1 keeps its middle part first (the processor's centre crop takes the middle
+    square anyway), which bounds every frame to size x size*MAX_ASPECT pixels.
+    """
 
     def __init__(self, size: int | None) -> None:
         self.size = size
         self.reformatter = VideoReformatter()
-        self.shape: tuple[int, int] | None = None  # output (width, height) before rotation
+        self.window: tuple[slice, slice] | None = None  # the part of the picture kept (rows, columns)
+        self.shape: tuple[int, int] | None = None  # output (height, width) before rotation
         self.turns = 0
+        self.cropped = False
+
+    def _plan(self, frame: av.VideoFrame) -> None:
+        w, h = frame.width, frame.height
+        keep_w, keep_h = min(w, h * MAX_ASPECT), min(h, w * MAX_ASPECT)
+        left, top = (w - keep_w) // 2, (h - keep_h) // 2
+        self.window = (slice(top, top + keep_h), slice(left, left + keep_w))
+        self.cropped = (keep_w, keep_h) != (w, h)
+        if self.size:
+            short, long = sorted((keep_w, keep_h))
+            new_long = int(self.size * long / short)  # transformers' get_resize_output_image_size
+            self.shape = (self.size, new_long) if keep_h <= keep_w else (new_long, self.size)
+        else:
+            self.shape = (keep_h, keep_w)
+        self.turns = round((frame.rotation or 0) / 90) % 4
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        if self.shape is None:
-            w, h = frame.width, frame.height
-            if self.size:
-                scale = self.size / min(w, h)
-                w, h = max(1, round(w * scale)), max(1, round(h * scale))
-            self.shape = (w, h)
-            self.turns = round((frame.rotation or 0) / 90) % 4
-        w, h = self.shape
-        rgb = self.reformatter.reformat(frame, width=w, height=h, format="rgb24",
-                                        interpolation="AREA").to_ndarray()
-        return np.ascontiguousarray(np.rot90(rgb, self.turns)) if self.turns else rgb
+        if self.window is None:
+            self._plan(frame)
+        rows, cols = self.window
+        rgb = self.reformatter.reformat(frame, format="rgb24").to_ndarray()[rows, cols]
+        if rgb.shape[:2] != self.shape:
+            rgb = _resize_like_processor(rgb, self.shape)
+        return np.ascontiguousarray(np.rot90(rgb, self.turns)) if self.turns else np.ascontiguousarray(rgb)
+
+
+def _resize_like_processor(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) uint8 resized to `shape` with the video processor's own kernel (torchvision,
+    bicubic, antialiased, on uint8)."""
+    import torch
+    from torchvision.transforms.v2 import functional as tvF
+
+    chw = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    out = tvF.resize(chw, list(shape), interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
+    return out.permute(1, 2, 0).numpy()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -576,6 +624,9 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
         targets = [probe.origin + s / tb]
     slack = step / 4 / tb  # how far a stand-in keyframe may be from its target, pts units
     coded_size = (stream.codec_context.width, stream.codec_context.height)
+    if coded_size[0] * coded_size[1] > MAX_VIDEO_PIXELS:
+        raise MediaError(f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "
+                         "please upload a video of at most 8K (7680x4320).")
     rate = stream.average_rate or stream.guessed_rate
     cursor = _Cursor(p, container, stream, probe, bounds)
     convert = _Converter(size)
@@ -619,6 +670,11 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
         notes.append(f"decoding was stopped to bound the work; {len(order)} of {n} frames returned")
     elif len(order) < n and e - s > 0:
         notes.append(f"only {len(order)} frame{'s' if len(order) != 1 else ''} in this clip")
+    if convert.cropped:
+        w, h = coded_size
+        shape = "wider than tall" if w > h else "taller than wide"
+        notes.append(f"its picture is {w}x{h} pixels, far {shape}, so the frames keep its middle part, "
+                     "which holds everything the model looks at")
     frames = np.stack([picked[k] for k in order])
     src = coded_size[::-1] if convert.turns % 2 else coded_size
     fps = float(rate) if rate else (len(order) / duration if duration else 0.0)

@@ -25,12 +25,13 @@ from model.conversation import Conversation, MediaItem, Turn
 
 SEGMENT_S = 45.0  # default segment length, seconds
 MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
+MAX_SEGMENT_S = 600.0  # longer parts are described from too few frames
 FRAMES_PER_SEGMENT = 8
 SCAN_QUESTION = "Describe what happens in this part of the video in one or two sentences."
 SCAN_NEW_TOKENS = 64
 MAX_SEGMENTS = 400  # an hour in 9-second segments; longer scans get longer segments
 
-Describe = Callable[[list[VideoClip]], list[str]]  # one description per clip, same order
+Describe = Callable[[list[VideoClip]], list[str] | None]  # one description per clip, same order; None: stopped
 Sampler = Callable[[float, float, int], VideoClip]  # (start s, end s, frames) -> frames of that window
 
 
@@ -93,6 +94,8 @@ def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe,
         # Equal segments: frames sampled uniformly over the batch's window fall frames_per_segment per segment.
         clip = sample(batch[0][0], batch[-1][1], frames_per_segment * len(batch))
         texts = describe(split_clip(clip, len(batch)))
+        if texts is None:  # stopped while waiting for the model
+            break
         progress.segments += [Segment(start, end, text.strip()) for (start, end), text in zip(batch, texts)]
         elapsed = time.perf_counter() - started
         progress.eta_s = elapsed / len(progress.segments) * (progress.total - len(progress.segments))

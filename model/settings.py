@@ -43,7 +43,15 @@ class AppSettings:
     server_api_key: str | None = None  # from LLAVA_SERVER_API_KEY only, never a flag
     camera_seconds: float = 8.0  # the live camera's window: a question is about its last seconds
     commentary_every: float = 8.0  # seconds between live commentaries
-    camera_visitors: int = 32  # cameras streaming at once; more wait in the queue
+    camera_visitors: int = 8  # cameras streaming at once, all visitors together; more are refused
+    camera_time_limit: float = 600.0  # seconds one camera run may last (Record starts another)
+    camera_idle: float = 10.0  # seconds without a picture that end a camera run
+    scans: int = 1  # scans running at once, all visitors together; more wait in the queue
+    scan_max_frames: int = 8  # frames per part a scan may ask for
+    scan_max_tokens: int = 128  # words (tokens) per part a scan may ask for
+    media_gb: float = 2.0  # decoded frames and images all conversations may hold together
+    uploads_per_minute: int = 240  # uploads one client address may make in a minute
+    uploads_gb: float = 20.0  # what the upload folder may hold; uploads past it are refused
     ssl_certfile: str | None = None  # serve over https (browsers give cameras only to https or localhost)
     ssl_keyfile: str | None = None
 
@@ -103,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a conversation (and its caches) is kept after its last use (env LLAVA_SESSION_TTL)")
     p.add_argument("--file-ttl", type=int, default=_env_int("LLAVA_FILE_TTL", 3600),
                    help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)")
+    fair = p.add_argument_group("fair use", "what one visitor may take of the model, the memory and the disk")
+    fair.add_argument("--scans", type=int, default=_env_int("LLAVA_SCANS", 1),
+                      help="scans running at once, all visitors together; more wait in the queue; a scan "
+                           "leaves the model to waiting questions between its batches (env LLAVA_SCANS)")
+    fair.add_argument("--scan-max-frames", type=int, default=_env_int("LLAVA_SCAN_MAX_FRAMES", 8),
+                      help="frames per part a scan may ask for (env LLAVA_SCAN_MAX_FRAMES)")
+    fair.add_argument("--scan-max-tokens", type=int, default=_env_int("LLAVA_SCAN_MAX_TOKENS", 128),
+                      help="new tokens per part a scan may ask for (env LLAVA_SCAN_MAX_TOKENS)")
+    fair.add_argument("--media-gb", type=float, default=_env_float("LLAVA_MEDIA_GB", 2.0),
+                      help="memory for decoded frames and images, all conversations together; past it the "
+                           "idle conversations' media are freed, oldest first (env LLAVA_MEDIA_GB)")
+    fair.add_argument("--uploads-per-minute", type=int, default=_env_int("LLAVA_UPLOADS_PER_MINUTE", 240),
+                      help="uploads one client address may make in a minute; behind a proxy that hides "
+                           "addresses this is all visitors together (env LLAVA_UPLOADS_PER_MINUTE)")
+    fair.add_argument("--uploads-gb", type=float, default=_env_float("LLAVA_UPLOADS_GB", 20.0),
+                      help="disk the upload folder may fill; uploads past it are refused until old files "
+                           "expire (env LLAVA_UPLOADS_GB)")
     vllm = p.add_argument_group("vLLM backend", "answer through an OpenAI-compatible vLLM server")
     vllm.add_argument("--backend", default=env("LLAVA_BACKEND", "transformers"), choices=["transformers", "vllm"],
                       help="transformers runs the model in this process (default); vllm sends each "
@@ -123,8 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds of camera a question is about, 1-60 (env LLAVA_CAMERA_SECONDS)")
     camera.add_argument("--commentary-every", type=float, default=_env_float("LLAVA_COMMENTARY_EVERY", 8.0),
                         help="seconds between live commentaries, 2-600 (env LLAVA_COMMENTARY_EVERY)")
-    camera.add_argument("--camera-visitors", type=int, default=_env_int("LLAVA_CAMERA_VISITORS", 32),
-                        help="cameras streaming at once; more wait in the queue (env LLAVA_CAMERA_VISITORS)")
+    camera.add_argument("--camera-visitors", type=int, default=_env_int("LLAVA_CAMERA_VISITORS", 8),
+                        help="cameras streaming at once, all visitors together; more are told to try again "
+                             "(env LLAVA_CAMERA_VISITORS)")
+    camera.add_argument("--camera-time-limit", type=float, default=_env_float("LLAVA_CAMERA_TIME_LIMIT", 600.0),
+                        help="seconds one camera run may last, 10-86400; Record starts another "
+                             "(env LLAVA_CAMERA_TIME_LIMIT)")
+    camera.add_argument("--camera-idle", type=float, default=_env_float("LLAVA_CAMERA_IDLE", 10.0),
+                        help="seconds without a picture that end a camera run, 1-300 (env LLAVA_CAMERA_IDLE)")
     camera.add_argument("--ssl-certfile", default=env("LLAVA_SSL_CERTFILE"),
                         help="serve over https with this certificate (PEM); browsers give the camera only "
                              "to https pages or localhost (env LLAVA_SSL_CERTFILE)")
@@ -156,6 +187,12 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         raise SystemExit("error: --server-frames and --server-timeout must be positive")
     if not 1 <= args.camera_seconds <= 60 or not 2 <= args.commentary_every <= 600 or args.camera_visitors < 1:
         raise SystemExit("error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors at least 1")
+    if not 10 <= args.camera_time_limit <= 86400 or not 1 <= args.camera_idle <= 300:
+        raise SystemExit("error: --camera-time-limit must be 10-86400 and --camera-idle 1-300 (seconds)")
+    if min(args.scans, args.scan_max_frames, args.scan_max_tokens, args.uploads_per_minute) < 1 \
+            or args.media_gb <= 0 or args.uploads_gb <= 0:
+        raise SystemExit("error: --scans, --scan-max-frames, --scan-max-tokens, --uploads-per-minute, "
+                         "--media-gb and --uploads-gb must be positive")
     check_tls(args.ssl_certfile, args.ssl_keyfile)
     return AppSettings(
         model=args.model or DEFAULT_MODEL,
@@ -184,6 +221,14 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         camera_seconds=args.camera_seconds,
         commentary_every=args.commentary_every,
         camera_visitors=args.camera_visitors,
+        camera_time_limit=args.camera_time_limit,
+        camera_idle=args.camera_idle,
+        scans=args.scans,
+        scan_max_frames=args.scan_max_frames,
+        scan_max_tokens=args.scan_max_tokens,
+        media_gb=args.media_gb,
+        uploads_per_minute=args.uploads_per_minute,
+        uploads_gb=args.uploads_gb,
         ssl_certfile=args.ssl_certfile or None,
         ssl_keyfile=args.ssl_keyfile or None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from model.engine import TransformersEngine
 from model.kv_cache import CacheStore
@@ -30,11 +31,12 @@ def serve_demo(engine, settings: AppSettings | None = None, *, queue_size: int =
     """As `serve`, yielding (URL, the gr.Blocks) so a test can look at server-side state."""
     import app
 
-    settings = settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000)
+    settings = replace(settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000), concurrency=concurrency)
     demo = app.build_demo(engine, settings)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                show_error=True, max_file_size=max_file_size, css=app.CSS, js=app.JS, run_history=False)
+                show_error=True, max_file_size=max_file_size, css=app.CSS, js=app.JS, run_history=False,
+                app_kwargs={"middleware": app.guard_middleware(settings)})
     try:
         yield demo.local_url.rstrip("/"), demo
     finally:

@@ -215,3 +215,19 @@ def test_clip_range_and_frame_times_reach_the_prompt(video_path):
     assert [c for _, c in strip.frames] == [format_timestamp(t) for t in times]
     release_media(conv)
     assert not any(Path(p).exists() for p in turn.media[0].thumbnails)
+
+
+def test_a_full_disk_is_named_as_such(video_path, monkeypatch):
+    """Before: a full disk read 'This file could not be read; please try another file'."""
+    import errno
+
+    from model import chat
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(chat, "load_media", full)
+    conv = Conversation()
+    turn = chat.start_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=2))
+    list(chat.read_files(conv, turn, MediaOptions(frames=2)))
+    assert turn.status == "error" and any("disk is full" in note for note in turn.notes), turn.notes

@@ -79,3 +79,16 @@ def test_a_scanned_video_takes_its_timeline_along(video_path, image_path):
     assert "<b>00:00.0-00:01.0</b> A &lt;b&gt;ball&lt;/b&gt; rolls." in page
     assert conversation_data(conv, INFO)["turns"][0]["media"][0]["timeline"][1] == {"start": 1, "end": 2, "text": "It stops."}
 
+
+
+def test_a_picture_no_jpeg_could_hold_is_exported_all_the_same(tmp_path):
+    """Before: a 1,000,000x1 image (JPEG takes at most 65,500 px a side) broke the export for the
+    rest of the conversation, with the buttons disabled and no message."""
+    from PIL import Image
+
+    Image.new("RGB", (1_000_000, 1), (10, 20, 30)).save(tmp_path / "line.png")
+    conv = Conversation()
+    add_turn(conv, "What is this?", [str(tmp_path / "line.png")], MediaOptions(thumbnails=False))
+    conv.last.answer, conv.last.status = "A line.", "done"
+    page = conversation_html(conv, INFO)
+    assert page.count('class="picture"') == 1 and "1000000x1" in page

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from model.backend import GenerationStats
-from model.camera import (FRAME_HEIGHT, FRAME_WIDTH, CameraStore, FrameError, FrameRing, decode_frame,
+from model.camera import (FRAME_HEIGHT, FRAME_WIDTH, CameraLimits, CameraStore, FrameError, FrameRing, decode_frame,
                           downscale, frame_bytes_bound)
 from model.clip import VideoClip
 from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, template_messages
@@ -97,15 +97,33 @@ def test_commentary_is_bounded():
 def test_browser_frames_are_decoded_small_and_bad_ones_refused():
     frame = decode_frame(data_url(Image.new("RGB", (1920, 1080), (10, 200, 30))))
     assert frame.shape == (FRAME_HEIGHT, 597, 3) and tuple(frame[5, 5]) == pytest.approx((10, 200, 30), abs=3)
-    assert decode_frame(data_url(Image.new("RGB", (64, 48)), "PNG")).shape == (48, 64, 3)
+    assert decode_frame(data_url(Image.new("RGB", (64, 48)))).shape == (48, 64, 3)
+    png = data_url(Image.new("RGB", (64, 48)), "PNG")  # gradio's webcam streams JPEGs: a PNG is costly to decode
     for bad in (None, 42, "hello", "data:text/plain;base64,aGk=", "data:image/jpeg;base64,!!!!",
                 "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode(),
-                "data:image/jpeg;base64," + "A" * 4_000_001):
+                "data:image/jpeg;base64," + "A" * 4_000_001, png, png.replace("image/png", "image/jpeg")):
         with pytest.raises(FrameError):
             decode_frame(bad)
-    huge = data_url(Image.new("L", (5000, 4000)), "PNG")  # 20 megapixels, refused before decoding
+    huge = data_url(Image.new("L", (4000, 4000)))  # 16 megapixels, refused before decoding
     with pytest.raises(FrameError, match="too large"):
         decode_frame(huge)
+
+
+def test_cameras_are_bounded_in_time_and_silence():
+    store = CameraStore(seconds=4, max_fps=2, limits=CameraLimits(time_limit_s=60, idle_s=5))
+    frame = np.zeros((10, 10, 3), np.uint8)
+    for key in ("a/camera", "b/camera"):
+        assert store.admit(key, now=0.0)
+        store.add(key, frame, now=0.0)
+    assert not store.admit("a/camera", now=0.2)  # sooner than the ring keeps frames: not decoded
+    for t in range(1, 60):
+        store.add("a/camera", frame, now=float(t))
+    with pytest.raises(FrameError, match="sent no picture for 5 s"):
+        store.admit("b/camera", now=6.0)  # silent since 0 s: ended, its place freed
+    assert store.admit("c/camera", now=6.0)
+    with pytest.raises(FrameError, match="ran for its 60 s"):
+        store.admit("a/camera", now=60.5)
+    assert "a/camera" not in store
 
 
 def test_frames_fit_a_box_so_a_ring_is_bounded():

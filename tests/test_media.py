@@ -192,7 +192,7 @@ def test_odd_sizes_keep_aspect(vdir, size):
     clip = sample_video(path, 3, size=48)
     h, w = clip.frames.shape[1:3]
     assert min(h, w) == 48
-    assert max(h, w) == round(161 * 48 / 97)
+    assert max(h, w) == int(161 * 48 / 97)  # the processor's own rounding (transformers truncates)
     assert clip.source_size == size
     clip = sample_video(path, 3, size=None)
     assert clip.frames.shape[1:3] == (size[1], size[0])
@@ -380,11 +380,54 @@ def test_memory_holds_only_output_and_window(vdir, monkeypatch):
     monkeypatch.setattr(media._Cursor, "_feed", watched)
     clip = sample_video(path, 16, size=64, exact=True)
     assert len(clip.frames) == 16
-    assert clip.frames.nbytes == 16 * 64 * round(320 * 64 / 192) * 3
+    assert clip.frames.nbytes == 16 * 64 * int(320 * 64 / 192) * 3
     assert peak["held"] <= media.REORDER_WINDOW + 8  # a small reorder window, never the whole video
     assert peak["decoded"] > 300  # the check above did see a long decode
     fast = sample_video(path, 8, size=64)
     assert len(fast.frames) == 8
+
+
+# ---------------------------------------------------------------------------------------------
+# The model's pixels: as the processor makes them from full-size frames, and bounded
+
+
+def hub_video_processor():
+    """LLaVA-NeXT-Video-7B-hf's video processor (its sizes, mean/std and bicubic; built offline)."""
+    from transformers import LlavaNextVideoVideoProcessor
+
+    return LlavaNextVideoVideoProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+
+
+@pytest.mark.parametrize("size,rotate,exact", [((1280, 720), None, False), ((1280, 720), None, True),
+                                               ((722, 406), 90, False), ((340, 600), None, True)])
+def test_the_model_sees_the_pixels_of_full_size_frames(vdir, size, rotate, exact):
+    """The processor given our frames gives the pixel values it gives for the full-size frames of
+    the same instants (the model card's recipe hands it full-size frames)."""
+    suffix = "mov" if rotate else "mp4"
+    path = make_video(vdir / f"parity{size[0]}x{size[1]}.{suffix}", seconds=3, fps=25, size=size, gop=25,
+                      bframes=2, rotate=rotate)
+    ours, full = sample_video(path, 8, exact=exact), sample_video(path, 8, exact=exact, size=None)
+    assert ours.timestamps == full.timestamps and min(ours.frames.shape[1:3]) == 336
+    processor = hub_video_processor()
+    mine = processor(videos=[ours.frames], return_tensors="pt")["pixel_values_videos"]
+    recipe = processor(videos=[full.frames], return_tensors="pt")["pixel_values_videos"]
+    assert mine.shape == recipe.shape == (1, 8, 3, 336, 336)
+    assert float((mine - recipe).abs().mean()) < 0.005
+
+
+def test_a_needle_thin_video_is_bounded_by_pixels(vdir):
+    """A 16x16000 picture scaled by its short edge to 336 became 336x336000 (323 MiB a frame)."""
+    path = make_video(vdir / "needle.avi", seconds=1, fps=8, size=(16, 16000), codec="mjpeg", gop=1)
+    clip = sample_video(path, 8)
+    assert clip.frames.shape[1:] == (336 * media.MAX_ASPECT, 336, 3) and clip.frames.nbytes < 16 << 20
+    assert any("taller than wide" in note for note in clip.notes), clip.notes
+    assert clip.source_size == (16, 16000)
+
+
+def test_a_picture_over_8k_is_refused_before_decoding(vdir):
+    path = make_video(vdir / "huge.avi", seconds=0.2, fps=5, size=(9000, 6000), codec="mjpeg", gop=1)
+    with pytest.raises(MediaError, match=r"too large \(9000x6000 pixels\)"):
+        sample_video(path, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,6 +453,17 @@ def test_load_image_exif_rotation(tmp_path):
     assert out.mode == "RGB" and out.size == (30, 60)
     assert marker_corner(np.asarray(out)) == "top-right"
     assert media_kind(tmp_path / "rot.jpg") == "image"
+
+
+@pytest.mark.parametrize("size,kept", [((8000, 5000), (1075, 672)), ((1200, 900), (1008, 756)),
+                                       ((1000, 600), (1000, 600)), ((20000, 1000), (8944, 447)),
+                                       ((1_000_000, 1), (1_000_000, 1))])
+def test_an_image_is_kept_at_the_size_the_model_needs(tmp_path, size, kept):
+    """Before, four 40-megapixel PNGs held +886 MB for an hour: a loaded image is now at most what
+    the processor uses (its tiling choice unchanged) and never over 4 megapixels."""
+    Image.new("RGB", size, (20, 120, 200)).save(tmp_path / "big.png")
+    out = load_image(tmp_path / "big.png")
+    assert out.size == kept and out.width * out.height <= media.MAX_KEPT_IMAGE_PIXELS
 
 
 def test_load_image_modes(tmp_path):

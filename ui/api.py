@@ -14,7 +14,7 @@ from model.chat import ChatLimits, MediaOptions, UserInputError, add_turn, strea
 from model.conversation import Conversation, latest_video
 from model.long_video import ScanOptions, run_scan, scan_file, timeline_question
 from model.media import VIDEO_EXTENSIONS, MediaError
-from model.scan import FRAMES_PER_SEGMENT, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
+from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
 from model.settings import AppSettings
 
 
@@ -22,6 +22,8 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
              timelines: TimelineStore) -> None:
     """Register /ask and /scan inside the page being built."""
     support = engine.media_support
+    scan_limits = (min(limits.max_frames, settings.scan_max_frames),
+                   min(settings.max_new_tokens, settings.scan_max_tokens))
 
     def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
             temperature: float, top_p: float, scan: bool = False) -> Iterator[str]:
@@ -42,7 +44,8 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
             if video is None:
                 raise gr.Error("scan=True needs a video among the files.", print_exception=False)
             batch = engine.scan_batch(FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS)
-            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions(), batch):
+            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions().bounded(*scan_limits),
+                              batch):
                 pass
             turn.preamble, clip = timeline_question(video.path, video.name, text, video.clip.duration,
                                                     video.timeline, options.frames)
@@ -65,9 +68,8 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
             raise gr.Error(str(exc), print_exception=False) from None
         if Path(paths[0]).suffix.lower() not in VIDEO_EXTENSIONS:
             raise gr.Error(f"{Path(paths[0]).name} is not a video: /scan takes one video.", print_exception=False)
-        options = ScanOptions(segment_s=max(MIN_SEGMENT_S, float(segment_seconds or SEGMENT_S)),
-                              frames_per_segment=max(1, min(int(frames_per_segment or 1), limits.max_frames)),
-                              max_new_tokens=max(1, min(int(max_new_tokens or 1), settings.max_new_tokens)))
+        options = ScanOptions(float(segment_seconds or SEGMENT_S), int(frames_per_segment or 1),
+                              int(max_new_tokens or 1)).bounded(*scan_limits)
         batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         try:
             for state in scan_file(paths[0], describe, timelines, engine.description, options, batch):
@@ -91,8 +93,9 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
         api_scan_tokens = gr.Number(SCAN_NEW_TOKENS, label="max_new_tokens", precision=0)
         api_timeline = gr.JSON(label="timeline")
     # No triggers: called through the API only (`triggers=None` would also run it at every page load).
-    gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="gpu",
+    # Programs have slots of their own, beside the page's: the model gate serves both in turn.
+    gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="api", concurrency_limit=settings.concurrency,
           inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
           outputs=api_answer)
-    gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="gpu",
+    gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="scan", concurrency_limit=settings.scans,
           inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)

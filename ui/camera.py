@@ -41,11 +41,12 @@ class CameraPanel:
     timer: gr.Timer
 
 
-def camera_panel(seconds: float, every: float) -> CameraPanel:
+def camera_panel(seconds: float, every: float, time_limit: float) -> CameraPanel:
     """The collapsible camera panel (placed where it is called, inside the page's layout)."""
     with gr.Accordion("Live camera", open=False, elem_id="camera-panel"):
         gr.Markdown(f"<sub>Press **Record**: while it runs, a question is about the last {seconds:g} s of "
-                    "your camera, shown as a frame strip. Cameras work on https pages and on localhost.</sub>",
+                    f"your camera, shown as a frame strip. A camera runs up to {time_limit / 60:g} minutes at a "
+                    "time. Cameras work on https pages and on localhost.</sub>",
                     elem_id="camera-help")
         video = gr.Image(sources=["webcam"], streaming=True, show_label=False, elem_id="camera",
                          webcam_options=WEBCAM, height=260, buttons=[])
@@ -74,6 +75,12 @@ def live_clip(store: CameraStore, request: gr.Request | None, frames: int) -> Vi
     return store.live_clip(key, max(1, int(frames))) if key else None
 
 
+def cameras_running(demo: gr.Blocks) -> int:
+    """Camera streams running or waiting for a place (gradio's own count of the 'camera' group)."""
+    group = getattr(getattr(demo, "_queue", None), "event_queue_per_concurrency_id", {}).get("camera")
+    return group.current_concurrency + len(group.queue) if group is not None else 0
+
+
 def question_text(text: str | None, clip: VideoClip | None) -> str | None:
     """The typed question; an empty one asks what happens when the camera runs."""
     return text if (text or "").strip() or clip is None else CAMERA_QUESTION
@@ -87,10 +94,16 @@ def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engi
 
 def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv: gr.State, chatbot: gr.Chatbot,
                 textbox: gr.MultimodalTextbox, side: list, frames: gr.Slider, answer_inputs: list,
-                engine: Engine, generate: Callable, max_new_tokens: int, camera_visitors: int, tabs: Tabs):
+                engine: Engine, generate: Callable, max_new_tokens: int, tabs: Tabs, camera_visitors: int):
     """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
     returns the commentary event (what must follow each commentary chains on it)."""
     one_video = engine.media_support.max_videos is not None
+
+    def places_left() -> list:
+        """Refuse a camera join while every camera place is taken (a join would wait in the queue)."""
+        free = cameras_running(demo) < camera_visitors
+        return [gr.validate(free, f"All {camera_visitors} camera places are in use; please try again in a minute."),
+                gr.validate(True, "")]
 
     def frame_in(payload: dict | None, commentary_on: bool, request: gr.Request):
         """Keep one frame; the camera's first frame starts the commentary timer when it is on."""
@@ -98,6 +111,8 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
         if payload is None or not key:
             return gr.skip()
         try:
+            if not store.admit(key):
+                return gr.skip()  # sooner than the ring keeps frames: not even decoded
             frame = decode_frame(payload.get("url") if isinstance(payload, dict) else None)
         except FrameError as exc:
             raise gr.Error(f"{exc} The camera stopped; press Record to start it again.",
@@ -150,7 +165,11 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
 
     streaming = panel.video.stream(frame_in, [panel.video, panel.commentary], [panel.timer],
                                    stream_every=STREAM_EVERY_S, time_limit=None, preprocess=False,
+                                   # a stream holds one of gradio's 40 job places even while it waits for
+                                   # frames, and a waiting one fills the queue every visitor shares: at
+                                   # most --camera-visitors, and a join past them is refused, not queued
                                    concurrency_id="camera", concurrency_limit=camera_visitors,
+                                   validator=lambda *_: places_left(),
                                    show_progress="hidden", api_visibility="private")
     streaming.then(camera_stopped, None, [panel.timer], queue=False, api_visibility="private")
     panel.commentary.change(commentary_toggled, [panel.commentary], [panel.timer], queue=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.conversation import Conversation, FrameStrip, MediaItem, chatbot_messages
+from model.conversation import Conversation, FrameStrip, MediaItem, chatbot_messages, escape_markdown
 from model.live import is_camera
 from model.media import IMAGE_EXTENSIONS
 from ui.strips import strip_message
@@ -23,7 +23,7 @@ def render_chat(conv: Conversation) -> list[dict]:
         elif isinstance(content, dict) and "path" in content:
             if items.get(content["path"]) is not None and is_camera(items[content["path"]]):
                 continue  # camera frames show as their strip only
-            out.append({"role": "user", "content": f"Attached: {Path(content['path']).name}"})
+            out.append({"role": "user", "content": f"Attached: {escape_markdown(Path(content['path']).name)}"})
             content = media_preview(content["path"], items.get(content["path"]))
         out.append({**message, "content": content})
     return out

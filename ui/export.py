@@ -6,11 +6,16 @@ frame images, so one click downloads them, and Clear or a closed tab removes the
 
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
 from model.conversation import Conversation
 from model.export import ExportInfo, write_exports
+from model.logs import summary
 from model.storage import item_dir, remove_tree
+
+log = logging.getLogger(__name__)
 
 
 def export_buttons() -> tuple[gr.DownloadButton, gr.DownloadButton]:
@@ -22,6 +27,8 @@ def export_buttons() -> tuple[gr.DownloadButton, gr.DownloadButton]:
 
 
 PAGE_LABEL, DATA_LABEL = "⬇ Conversation (HTML)", "⬇ Data (JSON)"
+EXPORT_FAILED = ("The conversation could not be saved for download just now (the server's disk may be full); "
+                 "the chat goes on.")
 
 
 def _label(label: str, questions: int) -> str:
@@ -45,7 +52,12 @@ def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.
         remove_tree(folder)  # only the newest export is kept
     if folder is None or not any(turn.answer or turn.notes for turn in conv.turns):
         return lock_exports()
-    page, data = write_exports(conv, ExportInfo(model=model, settings=settings), folder)
+    try:
+        page, data = write_exports(conv, ExportInfo(model=model, settings=settings), folder)
+    except (OSError, ValueError) as exc:  # a full disk, a picture no encoder takes: the chat goes on
+        log.warning("the conversation could not be exported: %s", summary(exc))
+        gr.Warning(EXPORT_FAILED)
+        return lock_exports()
     count = len(conv.turns)
     return (gr.DownloadButton(_label(PAGE_LABEL, count), value=str(page), interactive=True),
             gr.DownloadButton(_label(DATA_LABEL, count), value=str(data), interactive=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model.conversation import Conversation, latest_strip
+from model.conversation import Conversation, escape_markdown, latest_strip
 from ui.player import player_update
 from ui.scan import timeline_for
 
@@ -17,7 +17,7 @@ def frames_panel(conv: Conversation) -> tuple:
     strip = latest_strip(conv)
     if strip is None:
         return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None, visible=False), timeline_for(conv)
-    return (*player_update(conv), gr.Markdown(f"**Frames the model saw** · {strip.label}"),
+    return (*player_update(conv), gr.Markdown(f"**Frames the model saw** · {escape_markdown(strip.label)}"),
             gr.Gallery(value=strip.frames, visible=True), timeline_for(conv))
 
 ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "

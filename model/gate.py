@@ -1,0 +1,115 @@
+"""Turns at the model, first come first served.
+
+Gradio's concurrency groups bound how many handlers run; this gate decides who uses the model
+next. An answer holds a turn for its whole stream; a scan takes one per batch and gives it back
+between batches, so a question asked during a long scan waits for one batch, not for the scan.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import count
+
+from model.backend import Finished, GenerationParams
+from model.conversation import Conversation
+
+POLL_S = 0.25  # how often a waiter looks whether it was stopped
+WAITING = "Waiting for the model: another question or a scan is using it…"
+
+GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
+
+
+class ModelGate:
+    """`slots` turns at once; waiters are served in the order they came."""
+
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = max(1, slots)
+        self._busy = 0
+        self._waiting: deque[int] = deque()
+        self._tickets = count()
+        self._cond = threading.Condition()
+
+    def join(self) -> int:
+        """Take a place in the line; returns the ticket to `enter` with."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+            return ticket
+
+    def enter(self, ticket: int, timeout: float) -> bool:
+        """Wait up to `timeout` s for the ticket's turn; True once it holds one (leave it afterwards)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (self._busy < self.slots and self._waiting and self._waiting[0] == ticket):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            self._waiting.popleft()
+            self._busy += 1
+            return True
+
+    def leave(self, ticket: int, entered: bool) -> None:
+        """Give the turn back (entered) or the place in the line (not yet)."""
+        with self._cond:
+            if entered:
+                self._busy -= 1
+            elif ticket in self._waiting:
+                self._waiting.remove(ticket)
+            self._cond.notify_all()
+
+    @contextmanager
+    def turn(self, cancelled: Callable[[], bool] = lambda: False) -> Iterator[bool]:
+        """Hold a turn for the block; yields False (without one) when `cancelled` came first."""
+        ticket, entered = self.join(), False
+        try:
+            while not entered:
+                if cancelled():
+                    break
+                entered = self.enter(ticket, POLL_S)
+            yield entered
+        finally:
+            self.leave(ticket, entered)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+
+def queued(generate: GenerateFn, gate: ModelGate) -> GenerateFn:
+    """`generate` taking its turn at the model first; while it waits the turn's progress line says
+    so (empty pieces let the page show it), and a Stop ends the wait."""
+
+    def run(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
+        turn = conv.last
+        ticket, entered = gate.join(), False
+        try:
+            while not (entered := gate.enter(ticket, POLL_S)):
+                if turn is None or turn.status == "stopped":
+                    return
+                if turn.progress != WAITING:
+                    turn.progress = WAITING
+                    yield ""
+            if turn is not None:
+                turn.progress = ""
+            yield from generate(conv, params)
+        finally:
+            gate.leave(ticket, entered)
+
+    return run
+
+
+def gated_describe(describe: Callable, gate: ModelGate) -> Callable:
+    """A scan's batch describer taking a turn per batch; None (nothing described) when the scan is
+    stopped while it waits."""
+
+    def run(clips, question: str, params: GenerationParams, stop: threading.Event) -> list[str] | None:
+        with gate.turn(cancelled=stop.is_set) as entered:
+            return describe(clips, question, params, stop) if entered else None
+
+    return run

@@ -1,0 +1,70 @@
+"""The model gate: turns at the model in the order they were asked for."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from model.backend import GenerationParams
+from model.conversation import Conversation, Turn
+from model.gate import WAITING, ModelGate, gated_describe, queued
+
+
+def test_turns_go_in_the_order_they_were_asked_for():
+    gate, order = ModelGate(1), []
+    first = gate.join()
+    assert gate.enter(first, 0.1)
+    waiters = []
+    for name in "abc":
+        ticket = gate.join()
+        worker = threading.Thread(target=lambda t=ticket, n=name: (gate.enter(t, 5), order.append(n),
+                                                                    gate.leave(t, True)))
+        worker.start()
+        waiters.append(worker)
+    time.sleep(0.2)
+    assert order == [] and gate.waiting == 3
+    gate.leave(first, True)
+    for worker in waiters:
+        worker.join(5)
+    assert order == ["a", "b", "c"] and gate.waiting == 0
+
+
+def test_a_scan_gives_the_model_to_a_waiting_question_between_batches():
+    """A question that arrives while a batch runs is served before the scan's next batch."""
+    gate, log = ModelGate(1), []
+    stop = threading.Event()
+
+    def describe(clips, question, params, stop):
+        log.append("batch")
+        time.sleep(0.3)
+        return ["x"] * len(clips)
+
+    scan_describe = gated_describe(describe, gate)
+    scanner = threading.Thread(target=lambda: [scan_describe([1], "q", GenerationParams(), stop) for _ in range(4)])
+    scanner.start()
+    time.sleep(0.1)  # the first batch runs
+
+    def generate(conv, params):
+        log.append("answer")
+        yield "ok"
+
+    conv = Conversation(turns=[Turn(text="q")])
+    assert list(queued(generate, gate)(conv, GenerationParams())) in (["", "ok"], ["ok"])
+    scanner.join(5)
+    assert log[:3] == ["batch", "answer", "batch"], log
+
+
+def test_stop_ends_a_wait_and_says_so_meanwhile():
+    gate = ModelGate(1)
+    holder = gate.join()
+    gate.enter(holder, 0.1)
+    conv = Conversation(turns=[Turn(text="q")])
+    stream = queued(lambda c, p: iter(["never"]), gate)(conv, GenerationParams())
+    assert next(stream) == "" and conv.last.progress == WAITING
+    conv.last.status = "stopped"
+    assert list(stream) == [] and gate.waiting == 0
+    stop = threading.Event()
+    stop.set()
+    assert gated_describe(lambda *a: ["x"], gate)([1], "q", GenerationParams(), stop) is None
+    gate.leave(holder, True)
+    assert gate.enter(gate.join(), 0.1)
