@@ -36,6 +36,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from model.camera import FrameRing, decode_frame, frame_bytes_bound  # noqa: E402
+from model.settings import MAX_CAMERA_VISITORS  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,14 +138,14 @@ def ring_at_full_window() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--visitors", type=int, nargs="+", default=[0, 8, 16, 32, 48])
+    parser.add_argument("--visitors", type=int, nargs="+", default=[0, 8, 16, 32])
     parser.add_argument("--asks", type=int, default=5)
     args = parser.parse_args()
     print(f"one ring at a full 8 s window, 448x336 at 2 frames/s: {ring_at_full_window() / MB:.2f} MiB "
           f"(bound whatever a browser sends: {frame_bytes_bound() / MB:.2f} MiB)")
     url = f"http://127.0.0.1:{PORT}"
     server = subprocess.Popen([sys.executable, "app.py", "--model", "tiny", "--port", str(PORT),
-                               "--camera-visitors", str(max(args.visitors) + 1)], cwd=ROOT,
+                               "--camera-visitors", str(min(MAX_CAMERA_VISITORS, max(max(args.visitors), 1)))], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

@@ -149,6 +149,11 @@ def measure_cell(method: str, path: str, n: int, repeats: int) -> dict:
     """Time one cell in this process; memory is the ru_maxrss growth during the first call."""
     import model.media  # noqa: F401  (imports outside the timing)
 
+    try:  # the resize kernel the media layer uses; the app has torch loaded anyway
+        import torchvision.transforms.v2.functional  # noqa: F401
+    except ImportError:
+        pass
+
     with av.open(path) as c:  # warm the file cache and codec libraries
         next(c.decode(video=0))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

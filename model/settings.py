@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_MODEL = "llava-hf/LLaVA-NeXT-Video-7B-hf"
+# gradio runs at most 40 events at once, and a camera stream holds one of them while it waits for
+# frames: past 32 cameras too few would be left for questions
+MAX_CAMERA_VISITORS = 32
 TINY_MODEL = "tiny"
 
 
@@ -149,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--commentary-every", type=float, default=_env_float("LLAVA_COMMENTARY_EVERY", 8.0),
                         help="seconds between live commentaries, 2-600 (env LLAVA_COMMENTARY_EVERY)")
     camera.add_argument("--camera-visitors", type=int, default=_env_int("LLAVA_CAMERA_VISITORS", 8),
-                        help="cameras streaming at once, all visitors together; more are told to try again "
-                             "(env LLAVA_CAMERA_VISITORS)")
+                        help=f"cameras streaming at once, all visitors together, 1-{MAX_CAMERA_VISITORS}; more are "
+                             "told to try again (env LLAVA_CAMERA_VISITORS)")
     camera.add_argument("--camera-time-limit", type=float, default=_env_float("LLAVA_CAMERA_TIME_LIMIT", 600.0),
                         help="seconds one camera run may last, 10-86400; Record starts another "
                              "(env LLAVA_CAMERA_TIME_LIMIT)")
@@ -185,8 +188,10 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         raise SystemExit("error: --backend vllm needs --server-url http://HOST:PORT/v1 (or LLAVA_SERVER_URL)")
     if args.server_frames < 1 or args.server_timeout <= 0:
         raise SystemExit("error: --server-frames and --server-timeout must be positive")
-    if not 1 <= args.camera_seconds <= 60 or not 2 <= args.commentary_every <= 600 or args.camera_visitors < 1:
-        raise SystemExit("error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors at least 1")
+    if not 1 <= args.camera_seconds <= 60 or not 2 <= args.commentary_every <= 600 \
+            or not 1 <= args.camera_visitors <= MAX_CAMERA_VISITORS:
+        raise SystemExit(f"error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors "
+                         f"1-{MAX_CAMERA_VISITORS}")
     if not 10 <= args.camera_time_limit <= 86400 or not 1 <= args.camera_idle <= 300:
         raise SystemExit("error: --camera-time-limit must be 10-86400 and --camera-idle 1-300 (seconds)")
     if min(args.scans, args.scan_max_frames, args.scan_max_tokens, args.uploads_per_minute) < 1 \

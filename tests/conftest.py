@@ -76,3 +76,21 @@ def broken_video_path(media_dir) -> Path:
     path = media_dir / "broken.mp4"
     path.write_bytes(b"this is not a video at all, just text renamed to .mp4\n" * 20)
     return path
+
+
+def _wait_until(condition, timeout_s: float) -> bool:
+    """True as soon as `condition()` is, polling every 0.2 s; its last value after `timeout_s`."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return bool(condition())
+
+
+@pytest.fixture()
+def wait_until():
+    """`wait_until(condition, timeout_s)`: poll a condition with a bound."""
+    return _wait_until

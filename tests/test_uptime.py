@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -14,16 +13,7 @@ from tests.serving import cached_engine, serve
 from tests.test_app import chat, strips
 
 
-def wait_until(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
-def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path):
+def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path, wait_until):
     engine = cached_engine(loaded_tiny)
     settings = AppSettings(model="tiny", frames=4, max_new_tokens=64, session_ttl=2, file_ttl=2)
     with serve(engine, settings) as url:

@@ -102,8 +102,8 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
     def places_left() -> list:
         """Refuse a camera join while every camera place is taken (a join would wait in the queue)."""
         free = cameras_running(demo) < camera_visitors
-        return [gr.validate(free, f"All {camera_visitors} camera places are in use; please try again in a minute."),
-                gr.validate(True, "")]
+        message = f"Every camera place is taken ({camera_visitors} at a time); please try again in a minute."
+        return [gr.validate(free, message), gr.validate(True, "")]
 
     def frame_in(payload: dict | None, commentary_on: bool, request: gr.Request):
         """Keep one frame; the camera's first frame starts the commentary timer when it is on."""
