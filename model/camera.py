@@ -30,6 +30,7 @@ MAX_FRAME_CHARS = 2_000_000  # a frame's data URL (base64 of a JPEG of at most 1
 MAX_FRAME_PIXELS = 1920 * 1440  # refused before decoding: the page asks the browser for 448x336
 TIME_LIMIT_S = 600.0  # one camera run, wall clock; Record starts another
 IDLE_S = 10.0  # a camera run that sends no picture for this long is ended
+JOIN_WAIT_S = 30.0  # gradio ends a stream that sends nothing for this long
 
 
 JPEG_URL = "data:image/jpeg;base64,"
@@ -158,6 +159,7 @@ class CameraStore:
                  limits: CameraLimits = CameraLimits()) -> None:
         self.seconds, self.max_fps, self.limits = seconds, max_fps, limits
         self._rings: dict[str, FrameRing] = {}
+        self._claims: dict[str, float] = {}  # sessions whose camera joined, and when
         self._lock = threading.Lock()
 
     def admit(self, session: str, now: float | None = None) -> bool:
@@ -201,6 +203,20 @@ class CameraStore:
                 return None
             return ring.clip(count)
 
+    def claim(self, session: str, now: float | None = None) -> bool:
+        """Note a camera join of `session`; False when its camera already runs (one a visitor): it
+        sent a picture within the idle limit, or joined lately and has not stopped."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            ring = self._rings.get(session)
+            if ring is not None and ring.last_at is not None and now - ring.last_at <= self.limits.idle_s:
+                return False
+            since = self._claims.get(session)
+            if since is not None and now - since <= self.limits.idle_s + JOIN_WAIT_S:
+                return False
+            self._claims[session] = now
+            return True
+
     def __contains__(self, session: str) -> bool:
         with self._lock:
             return session in self._rings
@@ -211,6 +227,8 @@ class CameraStore:
             gone = [key for key in self._rings if prefix and key.startswith(prefix)]
             for key in gone:
                 del self._rings[key]
+            for key in [key for key in self._claims if prefix and key.startswith(prefix)]:
+                del self._claims[key]
         return len(gone)
 
     def nbytes(self) -> int:

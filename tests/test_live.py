@@ -124,6 +124,10 @@ def test_cameras_are_bounded_in_time_and_silence():
     with pytest.raises(FrameError, match="ran for its 60 s"):
         store.admit("a/camera", now=60.5)
     assert "a/camera" not in store
+    assert store.claim("c/camera", now=61.0) and not store.claim("c/camera", now=62.0)  # one camera a tab
+    assert not store.claim("c/camera", now=61.0 + 5 + 29)  # joined, not yet heard of: gradio waits 30 s
+    store.forget("c/")  # its stream ended
+    assert store.claim("c/camera", now=63.0)
 
 
 def test_frames_fit_a_box_so_a_ring_is_bounded():

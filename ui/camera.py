@@ -99,11 +99,16 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
     returns the commentary event (what must follow each commentary chains on it)."""
     one_video = engine.media_support.max_videos is not None
 
-    def places_left() -> list:
-        """Refuse a camera join while every camera place is taken (a join would wait in the queue)."""
-        free = cameras_running(demo) < camera_visitors
-        message = f"Every camera place is taken ({camera_visitors} at a time); please try again in a minute."
-        return [gr.validate(free, message), gr.validate(True, "")]
+    def may_join(payload, commentary_on, request: gr.Request) -> list:
+        """Refuse a camera join while every place is taken (a join would wait in the queue every
+        visitor shares), or while this tab's camera already streams (one place a visitor)."""
+        if cameras_running(demo) >= camera_visitors:
+            message = f"Every camera place is taken ({camera_visitors} at a time); please try again in a minute."
+        elif not store.claim(camera_key(request)):
+            message = "This tab's camera is already streaming."
+        else:
+            return [gr.validate(True, ""), gr.validate(True, "")]
+        return [gr.validate(False, message), gr.validate(True, "")]
 
     def frame_in(payload: dict | None, commentary_on: bool, request: gr.Request):
         """Keep one frame; the camera's first frame starts the commentary timer when it is on."""
@@ -169,7 +174,7 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
                                    # frames, and a waiting one fills the queue every visitor shares: at
                                    # most --camera-visitors, and a join past them is refused, not queued
                                    concurrency_id="camera", concurrency_limit=camera_visitors,
-                                   validator=lambda *_: places_left(),
+                                   validator=may_join,
                                    show_progress="hidden", api_visibility="private")
     streaming.then(camera_stopped, None, [panel.timer], queue=False, api_visibility="private")
     panel.commentary.change(commentary_toggled, [panel.commentary], [panel.timer], queue=False,
