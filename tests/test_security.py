@@ -469,6 +469,16 @@ def test_a_camera_run_is_bounded_in_time_silence_and_number(app):
     assert "Every camera place is taken (2 at a time)" in third.refused, third.refused
 
 
+def test_zero_seconds_between_frames_is_a_clear_warning(app, video):
+    """Before: 'Seconds between frames' = 0 gave gradio's raw 'Value 0 is less than minimum value
+    0.1' toast and a traceback in the log; a negative value is refused the same way."""
+    for every in (0, -3):
+        job = submit_send(app.client(), "What happens?", [video], pick="One every N seconds", every=every)
+        assert toasts(job) == ["The seconds between frames must be more than 0."]
+        assert all(o[1] == [] for o in job.outputs()), "the chat changed"
+    assert "Traceback" not in app.log_text()
+
+
 # ---------------------------------------------------------------------------------------------
 # The disk and the log stay bounded
 
