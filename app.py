@@ -16,26 +16,26 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
-from model.chat import (ChatLimits, MediaOptions, UserInputError, clip_range, mark_stopped,
+from model.chat.turns import (ChatLimits, MediaOptions, UserInputError, clip_range, mark_stopped,
                         read_files, release_media, resample_latest, retry_last, start_session, start_turn,
                         stream_answer, undo_last, validate_message)
-from model.conversation import Conversation, attached_files, latest_video
-from model.backend import Engine, GenerationParams
-from model.camera import CameraLimits, CameraStore
-from model.guard import Guard, GuardLimits
-from model.janitor import start_file_janitor
-from model.ledger import MediaLedger
-from model.gate import ModelGate, gated_describe, queued
-from model.gpu import describe_for, generate_for, set_engine
-from model.loading import on_zero_gpu
-from model.long_video import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
-from model.scan import MAX_SEGMENT_S, MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
-from model.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from model.logs import guard_logs
-from model.memory import return_big_buffers
+from model.chat.conversation import Conversation, attached_files, latest_video
+from model.engines.base import Engine, GenerationParams
+from model.camera.frames import CameraLimits, CameraStore
+from model.serving.guard import Guard, GuardLimits
+from model.serving.janitor import start_file_janitor
+from model.serving.ledger import MediaLedger
+from model.engines.gate import ModelGate, gated_describe, queued
+from model.engines.gpu import describe_for, generate_for, set_engine
+from model.engines.loading import on_zero_gpu
+from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
+from model.scan.segments import MAX_SEGMENT_S, MIN_SEGMENT_S, SEGMENT_S, ScanProgress, TimelineStore, segment_bounds
+from model.media.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.serving.logs import guard_logs
+from model.serving.memory import return_big_buffers
 from model.settings import AppSettings, parse_settings
-from model.sessions import Tabs, request_tab
-from model.storage import remove_conversation
+from model.serving.sessions import Tabs, request_tab
+from model.serving.storage import remove_conversation
 from ui.camera import add_live_clip, camera_panel, live_clip, question_text, wire_camera
 from ui.api import wire_api
 from ui.chat_view import render_chat
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def guard_middleware(settings: AppSettings) -> list[Middleware]:
-    """The HTTP guard in front of gradio: CSP, body size, upload rate and disk (model/guard.py)."""
+    """The HTTP guard in front of gradio: CSP, body size, upload rate and disk (model/serving/guard.py)."""
     return [Middleware(Guard, limits=GuardLimits(upload_dir=get_upload_folder(),
                                                  uploads_per_minute=settings.uploads_per_minute,
                                                  uploads_bytes=int(settings.uploads_gb * 2**30)))]
@@ -348,9 +348,9 @@ def guard_middleware(settings: AppSettings) -> list[Middleware]:
 
 def transformers_engine(settings: AppSettings) -> Engine:
     """Load the model into this process (exits with a readable error when it cannot)."""
-    from model.engine import TransformersEngine
-    from model.kv_cache import CacheStore
-    from model.loading import LoadError, load_model, on_zero_gpu
+    from model.engines.transformers_engine import TransformersEngine
+    from model.engines.kv_cache import CacheStore
+    from model.engines.loading import LoadError, load_model, on_zero_gpu
 
     try:
         loaded = load_model(settings)
@@ -366,7 +366,7 @@ def transformers_engine(settings: AppSettings) -> Engine:
 
 def vllm_engine(settings: AppSettings) -> Engine:
     """Talk to a vLLM server; a server that is not up yet is logged, and the page starts anyway."""
-    from model.vllm_engine import ServerConfig, VLLMEngine
+    from model.engines.vllm_engine import ServerConfig, VLLMEngine
 
     engine = VLLMEngine(ServerConfig(url=settings.server_url, model=settings.served_model_name,
                                      api_key=settings.server_api_key, timeout_s=settings.server_timeout,

@@ -31,10 +31,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from model.loading import load_tiny  # noqa: E402
+from model.engines.loading import load_tiny  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from model.tiny import tiny_checkpoint_dir  # noqa: E402
-from model.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
+from model.dev.tiny import tiny_checkpoint_dir  # noqa: E402
+from model.engines.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
 from tests.serving import cached_engine, serve  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 from tests.vllm_server import vllm_python, vllm_server  # noqa: E402

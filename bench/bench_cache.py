@@ -24,14 +24,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from model.chat import MediaOptions, add_turn, start_session  # noqa: E402
-from model.conversation import Conversation  # noqa: E402
-from model.backend import Finished, GenerationParams  # noqa: E402
-from model.engine import TransformersEngine  # noqa: E402
-from model.kv_cache import CacheStore  # noqa: E402
-from model.loading import load_model  # noqa: E402
+from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
+from model.chat.conversation import Conversation  # noqa: E402
+from model.engines.base import Finished, GenerationParams  # noqa: E402
+from model.engines.transformers_engine import TransformersEngine  # noqa: E402
+from model.engines.kv_cache import CacheStore  # noqa: E402
+from model.engines.loading import load_model  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from model.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
+from model.dev.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "bench" / ".cache"

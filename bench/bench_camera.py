@@ -35,7 +35,7 @@ import psutil  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from model.camera import FrameRing, decode_frame, frame_bytes_bound  # noqa: E402
+from model.camera.frames import FrameRing, decode_frame, frame_bytes_bound  # noqa: E402
 from model.settings import MAX_CAMERA_VISITORS  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 

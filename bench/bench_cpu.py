@@ -1,12 +1,12 @@
 """What the real 7B would cost on this CPU, measured on cut-depth models of its real widths.
 
-`python -m bench.bench_cpu` builds random-weight models with the 7B's widths (model/standin.py) at
+`python -m bench.bench_cpu` builds random-weight models with the 7B's widths (model/dev/standin.py) at
 1 and 2 text layers and 1 and 2 vision layers, in fp32 as the app runs on a CPU, and answers one
 16-frame video question through the app's own engine on each. Time to first token and decode time
 per token grow linearly with depth, so the per-layer cost and the rest (embeddings, LM head, the
 app's own work) come out of the differences; scaled to 32 text + 24 vision layers they estimate the
 real 7B. Memory is counted from the 7B's parameters (built on the meta device). Baseline: none; the
-numbers feed the advice `python app.py` prints on a machine without a GPU (model/loading.py).
+numbers feed the advice `python app.py` prints on a machine without a GPU (model/engines/loading.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import time
 import torch
 
 from bench.gpu_proof import Device, answer, video_conversation
-from model.engine import TransformersEngine
-from model.loading import LoadedModel
-from model.standin import FULL_7B, RealShape, build_model, build_processor
+from model.engines.transformers_engine import TransformersEngine
+from model.engines.loading import LoadedModel
+from model.dev.standin import FULL_7B, RealShape, build_model, build_processor
 
 FRAMES = 16
 NEW_TOKENS = 24

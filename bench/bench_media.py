@@ -1,4 +1,4 @@
-"""Benchmark of video frame sampling: model-card recipe vs model.media vs a keyframe floor.
+"""Benchmark of video frame sampling: model-card recipe vs model.media.decode vs a keyframe floor.
 
 Run from the repository root:  python -m bench.bench_media  [--quick] [--repeats N]
 
@@ -134,7 +134,7 @@ def keyframe_floor(path: str, num_frames: int, size: int = 336) -> np.ndarray:
 
 
 def run_method(method: str, path: str, n: int) -> np.ndarray:
-    from model.media import sample_video
+    from model.media.decode import sample_video
 
     if method == "seed":
         return seed_recipe(path, n)
@@ -147,7 +147,7 @@ def run_method(method: str, path: str, n: int) -> np.ndarray:
 
 def measure_cell(method: str, path: str, n: int, repeats: int) -> dict:
     """Time one cell in this process; memory is the ru_maxrss growth during the first call."""
-    import model.media  # noqa: F401  (imports outside the timing)
+    import model.media.decode  # noqa: F401  (imports outside the timing)
 
     try:  # the resize kernel the media layer uses; the app has torch loaded anyway
         import torchvision.transforms.v2.functional  # noqa: F401
@@ -181,7 +181,7 @@ def cell_in_subprocess(method: str, path: Path, n: int, repeats: int) -> dict:
 
 def decoded_frames(path: Path, n: int) -> dict:
     """Frames each method decodes (deterministic, unlike times on a shared machine)."""
-    from model import media
+    from model.media import decode as media
 
     bounds = []
     init = media._Bounds.__init__

@@ -21,7 +21,7 @@ import numpy as np
 import transformers
 from av.video.reformatter import VideoReformatter
 
-from model.media import _Converter
+from model.media.decode import _Converter
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 8

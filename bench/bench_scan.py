@@ -4,7 +4,7 @@
 
 A generated 10-minute 360p H.264 video (bench/.cache) is scanned in 45-second segments of 8 frames
 (13 segments), each described in `--tokens` greedy tokens (no early end), on the CPU by the tiny and
-the medium checkpoints (model/tiny.py), one segment per `generate` call (the baseline) and
+the medium checkpoints (model/dev/tiny.py), one segment per `generate` call (the baseline) and
 `--batch` segments per call; with VLLM_PYTHON set, also through a vLLM server on the tiny
 checkpoint, one request at a time against `--batch` in flight. Each configuration runs in a fresh
 process, which reports its peak resident memory. Prints segments per second and the ratio to one at
@@ -40,7 +40,7 @@ def long_video() -> Path:
 
 
 def checkpoint(model: str) -> Path:
-    from model.tiny import tiny_checkpoint_dir
+    from model.dev.tiny import tiny_checkpoint_dir
 
     if model == "medium":
         from bench.bench_cache import medium_checkpoint
@@ -51,16 +51,16 @@ def checkpoint(model: str) -> Path:
 
 def one(model: str, batch: int, tokens: int, server_url: str | None) -> dict:
     """Scan the video once (in this process) and report time and peak memory."""
-    from model.long_video import ScanOptions, scan_file
-    from model.scan import TimelineStore
+    from model.scan.runner import ScanOptions, scan_file
+    from model.scan.segments import TimelineStore
 
     if server_url:
-        from model.vllm_engine import ServerConfig, VLLMEngine
+        from model.engines.vllm_engine import ServerConfig, VLLMEngine
 
         engine = VLLMEngine(ServerConfig(url=server_url))
     else:
-        from model.engine import TransformersEngine
-        from model.loading import load_model
+        from model.engines.transformers_engine import TransformersEngine
+        from model.engines.loading import load_model
         from model.settings import AppSettings
 
         loaded = load_model(AppSettings(model=str(checkpoint(model)), model_explicit=True, device="cpu"))

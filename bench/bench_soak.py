@@ -29,9 +29,9 @@ import psutil  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
-from model.loading import load_tiny  # noqa: E402
+from model.engines.loading import load_tiny  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from model.thumbnails import frames_root  # noqa: E402
+from model.media.thumbnails import frames_root  # noqa: E402
 from tests.serving import cached_engine, serve  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The one-command GPU check: the real 7B's shapes with random weights, through the app's own engine.
 
 `python -m bench.gpu_proof` builds LLaVA-NeXT-Video-7B's architecture at full depth (32 text + 24
-vision layers, model/standin.py) directly on the GPU in bf16, with the 7B's processor, and measures
+vision layers, model/dev/standin.py) directly on the GPU in bf16, with the 7B's processor, and measures
 what the README otherwise only computes: weights memory and build time; time to first token and
 peak memory at 8, 16 and 32 frames; decode tokens/s over 256 greedy tokens (sdpa, and
 flash-attention 2 where installed); a follow-up's first token with the session cache against
@@ -32,16 +32,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.backend import Finished, GenerationParams, GenerationStats
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, Turn
-from model.engine import TransformersEngine
-from model.kv_cache import CacheStore
-from model.loading import LoadedModel, context_length, load_model
+from model.engines.base import Finished, GenerationParams, GenerationStats
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, Turn
+from model.engines.transformers_engine import TransformersEngine
+from model.engines.kv_cache import CacheStore
+from model.engines.loading import LoadedModel, context_length, load_model
 from model.settings import AppSettings
-from model.standin import FULL_7B, STANDIN_7B, RealShape, build_model, build_processor, standin_checkpoint_dir, \
+from model.dev.standin import FULL_7B, STANDIN_7B, RealShape, build_model, build_processor, standin_checkpoint_dir, \
     write_checkpoint
-from model.zerogpu import gpu_seconds
+from model.engines.zerogpu import gpu_seconds
 
 GIB = 2**30
 

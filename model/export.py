@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.clip import format_timestamp
-from model.conversation import Conversation, MediaItem, Turn
+from model.media.clip import format_timestamp
+from model.chat.conversation import Conversation, MediaItem, Turn
 
 FRAME_HEIGHT = 120  # pixels of each embedded frame image
 IMAGE_HEIGHT = 240  # pixels of an embedded uploaded image

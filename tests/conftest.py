@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """The tiny random-weight checkpoint, built once for the test session."""
-    from model.tiny import tiny_checkpoint_dir
+    from model.dev.tiny import tiny_checkpoint_dir
 
     path = tiny_checkpoint_dir(tmp_path_factory.mktemp("tiny") / "tiny")
     os.environ["LLAVA_TINY_DIR"] = str(path)
@@ -33,7 +33,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def loaded_tiny(tiny_dir):
-    from model.loading import load_tiny
+    from model.engines.loading import load_tiny
     from model.settings import AppSettings
 
     return load_tiny(AppSettings(model="tiny"))
@@ -41,7 +41,7 @@ def loaded_tiny(tiny_dir):
 
 @pytest.fixture(scope="session")
 def engine(loaded_tiny):
-    from model.engine import TransformersEngine
+    from model.engines.transformers_engine import TransformersEngine
 
     return TransformersEngine(loaded_tiny)
 

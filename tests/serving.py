@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from model.engine import TransformersEngine
-from model.kv_cache import CacheStore
+from model.engines.transformers_engine import TransformersEngine
+from model.engines.kv_cache import CacheStore
 from model.settings import AppSettings
 
 

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from model.budget import make_room, spread, thin_clip
-from model.chat import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
-from model.conversation import Conversation
-from model.backend import GenerationParams
-from model.engine import TransformersEngine
-from model.kv_cache import CacheStore, SessionCache
+from model.chat.budget import make_room, spread, thin_clip
+from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
+from model.chat.conversation import Conversation
+from model.engines.base import GenerationParams
+from model.engines.transformers_engine import TransformersEngine
+from model.engines.kv_cache import CacheStore, SessionCache
 
 PARAMS = GenerationParams(max_new_tokens=10)
 OPTIONS = MediaOptions(frames=4)
@@ -214,7 +214,7 @@ def test_a_cache_over_the_session_limit_keeps_its_longest_prefix(loaded_tiny, vi
 
 
 def test_prepare_turn_fits_the_context_and_says_so(loaded_tiny, video_path, monkeypatch):
-    from model.loading import LoadedModel
+    from model.engines.loading import LoadedModel
 
     monkeypatch.setattr(LoadedModel, "context_length", property(lambda self: 200))
     engine = TransformersEngine(loaded_tiny)
@@ -228,7 +228,7 @@ def test_prepare_turn_fits_the_context_and_says_so(loaded_tiny, video_path, monk
 
 
 def test_thin_clip_keeps_first_and_last_frames(video_path):
-    from model.media import sample_video
+    from model.media.decode import sample_video
 
     clip = sample_video(str(video_path), 8, size=32)
     assert spread(8, 3) == [0, 4, 7] and spread(3, 5) == [0, 1, 2]
@@ -240,7 +240,7 @@ def test_thin_clip_keeps_first_and_last_frames(video_path):
 def test_context_length_applies_linear_rope_scaling():
     from types import SimpleNamespace
 
-    from model.loading import context_length
+    from model.engines.loading import context_length
 
     hub_7b = SimpleNamespace(max_position_embeddings=4096, rope_parameters={"rope_type": "linear", "factor": 2.0})
     assert context_length(hub_7b) == 8192

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.camera import CameraStore, FrameRing
+from model.camera.frames import CameraStore, FrameRing
 
 
 def frame(value: int, size=(480, 640)) -> np.ndarray:

@@ -7,12 +7,13 @@ import pytest
 
 from pathlib import Path
 
-from model.chat import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
+from model.chat.turns import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
                         parse_clip_time, release_media, retry_last, stream_answer, undo_last,
                         validate_message)
-from model.conversation import Conversation, FrameStrip, MediaItem, Turn, chatbot_messages, template_messages
-from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
-from model.media import VideoClip, format_timestamp
+from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
+from ui.messages import FrameStrip, chatbot_messages
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.media.decode import VideoClip, format_timestamp
 
 
 def clip(n: int = 4) -> VideoClip:
@@ -221,7 +222,7 @@ def test_a_full_disk_is_named_as_such(video_path, monkeypatch):
     """Before: a full disk read 'This file could not be read; please try another file'."""
     import errno
 
-    from model import chat
+    from model.chat import turns as chat
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from model.chat import MediaOptions, add_turn, stream_answer
-from model.conversation import Conversation
-from model.backend import EngineError, Finished, GenerationParams
-from model.gpu import generate_stream, gpu_seconds, set_engine
+from model.chat.turns import MediaOptions, add_turn, stream_answer
+from model.chat.conversation import Conversation
+from model.engines.base import EngineError, Finished, GenerationParams
+from model.engines.gpu import generate_stream, gpu_seconds, set_engine
 
 GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)
 
@@ -114,8 +114,8 @@ def test_media_tokens_are_never_generated(tiny_dir, video_path):
     """A model that would emit <video> at every step (a generated placeholder breaks every later turn)."""
     import torch
 
-    from model.engine import TransformersEngine
-    from model.loading import load_tiny
+    from model.engines.transformers_engine import TransformersEngine
+    from model.engines.loading import load_tiny
     from model.settings import AppSettings
 
     loaded = load_tiny(AppSettings(model="tiny"))
@@ -139,7 +139,7 @@ def test_media_tokens_are_never_generated(tiny_dir, video_path):
 
 
 def test_an_overflow_names_the_remedy_that_fits(engine, image_path, monkeypatch):
-    from model.loading import LoadedModel
+    from model.engines.loading import LoadedModel
 
     conv = conversation(image_path, text="What is it?")
     prompt = len(engine.tokenize(conv))

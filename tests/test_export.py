@@ -6,8 +6,8 @@ import json
 import re
 import shutil
 
-from model.chat import MediaOptions, add_turn
-from model.conversation import Conversation
+from model.chat.turns import MediaOptions, add_turn
+from model.chat.conversation import Conversation
 from model.export import ExportInfo, conversation_data, conversation_html, conversation_json
 
 HOSTILE = "<img src=x onerror=alert(1)>.mp4"
@@ -56,7 +56,7 @@ def test_json_holds_the_same_with_frame_times_and_no_paths(video_path, image_pat
 
 
 def _times(conv: Conversation) -> list[str]:
-    from model.clip import format_timestamp
+    from model.media.clip import format_timestamp
 
     return [format_timestamp(t) for t in conv.turns[0].media[0].clip.timestamps]
 
@@ -71,7 +71,7 @@ def test_files_are_written_under_dated_names(video_path, image_path, tmp_path):
 
 
 def test_a_scanned_video_takes_its_timeline_along(video_path, image_path):
-    from model.clip import Segment
+    from model.media.clip import Segment
 
     conv = two_turns(video_path, image_path)
     conv.turns[0].media[0].timeline = [Segment(0, 1, "A <b>ball</b> rolls."), Segment(1, 2, "It stops.")]

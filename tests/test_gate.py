@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from model.backend import GenerationParams
-from model.conversation import Conversation, Turn
-from model.gate import WAITING, ModelGate, gated_describe, queued
+from model.engines.base import GenerationParams
+from model.chat.conversation import Conversation, Turn
+from model.engines.gate import WAITING, ModelGate, gated_describe, queued
 
 
 def test_turns_go_in_the_order_they_were_asked_for():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, Turn
-from model.ledger import FREED, MediaLedger, held_bytes
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, Turn
+from model.serving.ledger import FREED, MediaLedger, held_bytes
 
 MB = 1 << 20
 

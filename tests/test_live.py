@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.backend import GenerationStats
-from model.camera import (FRAME_HEIGHT, FRAME_WIDTH, CameraLimits, CameraStore, FrameError, FrameRing, decode_frame,
+from model.engines.base import GenerationStats
+from model.camera.frames import (FRAME_HEIGHT, FRAME_WIDTH, CameraLimits, CameraStore, FrameError, FrameRing, decode_frame,
                           downscale, frame_bytes_bound)
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, Turn, chatbot_messages, template_messages
-from model.live import (COMMENTARY_QUESTION, add_camera_turn, attach_camera, is_camera, span,
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
+from ui.messages import chatbot_messages
+from model.camera.live import (COMMENTARY_QUESTION, add_camera_turn, attach_camera, is_camera, span,
                         trim_commentary)
 from model.settings import parse_settings
-from model.storage import new_id
-from model.thumbnails import frames_root
+from model.serving.storage import new_id
+from model.media.thumbnails import frames_root
 from ui.chat_view import render_chat
 
 

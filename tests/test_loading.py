@@ -16,8 +16,8 @@ import pytest
 import torch
 from huggingface_hub import errors
 
-from model import loading
-from model.loading import LoadError, load_model, pick_attention, pick_dtype, quantization_config
+from model.engines import loading
+from model.engines.loading import LoadError, load_model, pick_attention, pick_dtype, quantization_config
 from model.settings import DEFAULT_MODEL, AppSettings, parse_settings
 
 REAL_FROM_PRETRAINED = loading._from_pretrained

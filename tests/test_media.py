@@ -1,4 +1,4 @@
-"""Tests of model/media.py against small videos and images generated here."""
+"""Tests of model/media/decode.py against small videos and images generated here."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import media
-from model.media import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, VideoClip, format_timestamp,
+from model.media import decode as media
+from model.media.decode import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, VideoClip, format_timestamp,
                          load_image, media_kind, sample_video)
 from tests.videos import decode_all, inflate_avi_frame_count, make_audio_only, make_video, marker_corner, read_index
 
@@ -247,7 +247,7 @@ def test_zero_length_window(h264):
 
 @pytest.mark.parametrize("start,end", [(5.0, None), (3.0, 1.0), (-1.0, 2.0), (4.5, 6.0)])
 def test_window_outside_video(h264, start, end):
-    from model.media import RangeError
+    from model.media.decode import RangeError
 
     with pytest.raises(RangeError) as e:  # the range is wrong, not the file
         sample_video(h264, 4, start=start, end=end)
@@ -555,7 +555,7 @@ def test_format_timestamp():
 def test_media_module_stays_light():
     import subprocess
     import sys
-    code = "import sys, model.media; print(any(m in sys.modules for m in ('torch', 'gradio', 'cv2')))"
+    code = "import sys, model.media.decode; print(any(m in sys.modules for m in ('torch', 'gradio', 'cv2')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -591,7 +591,7 @@ def test_one_frame_every_n_seconds_with_a_cap(media_dir):
 
 
 def test_times_written_into_the_frames(h264):
-    from model.stamp import stamp_times
+    from model.media.stamp import stamp_times
 
     clip = sample_video(h264, 3, size=96)
     stamped = stamp_times(clip)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import pytest
 
-from model.preview import browser_playable, make_preview
+from model.media.preview import browser_playable, make_preview
 from tests.videos import make_video
 
 

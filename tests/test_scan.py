@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from model.backend import GenerationParams
-from model.media import sample_video
-from model.scan import (Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
+from model.engines.base import GenerationParams
+from model.media.decode import sample_video
+from model.scan.segments import (Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
                         segment_conversation, split_clip, timeline_text)
 
 PARAMS = GenerationParams(max_new_tokens=8)
@@ -104,7 +104,7 @@ def test_a_segment_conversation_asks_about_its_frames(video_path):
 
 
 def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
-    from model.long_video import ScanOptions, scan_file, timeline_question
+    from model.scan.runner import ScanOptions, scan_file, timeline_question
     from tests.videos import make_video
 
     path = str(make_video(media_dir / "long.mp4", seconds=12.0, fps=10, size=(96, 64)))
@@ -129,9 +129,9 @@ def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
 
 
 def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_dir):
-    from model.chat import MediaOptions, add_turn, start_session
-    from model.conversation import Conversation
-    from model.long_video import ScanOptions, run_scan, stop_scan
+    from model.chat.turns import MediaOptions, add_turn, start_session
+    from model.chat.conversation import Conversation
+    from model.scan.runner import ScanOptions, run_scan, stop_scan
     from tests.videos import make_video
 
     path = make_video(media_dir / "stoppable.mp4", seconds=12.0, fps=10, size=(96, 64))
@@ -152,8 +152,8 @@ def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_d
 
 
 def test_the_panel_says_what_a_scan_costs_before_it_starts_and_links_each_part():
-    from model.long_video import ScanOptions, scan_gpu_cost
-    from model.scan import ScanProgress
+    from model.scan.runner import ScanOptions, scan_gpu_cost
+    from model.scan.segments import ScanProgress
     from ui.scan import timeline_html
 
     cost = scan_gpu_cost(600, ScanOptions(), batch=8)

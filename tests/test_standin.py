@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.backend import GenerationParams
-from model.chat import MediaOptions, add_turn, start_session, stream_answer
-from model.conversation import Conversation
-from model.engine import TransformersEngine
-from model.kv_cache import CacheStore
+from model.engines.base import GenerationParams
+from model.chat.turns import MediaOptions, add_turn, start_session, stream_answer
+from model.chat.conversation import Conversation
+from model.engines.transformers_engine import TransformersEngine
+from model.engines.kv_cache import CacheStore
 from model.settings import AppSettings
 
 GREEDY = GenerationParams(max_new_tokens=8)
@@ -26,14 +26,14 @@ FRAMES = MediaOptions(frames=2)
 @pytest.fixture(scope="module")
 def standin_dir():
     """The stand-in, built once per machine (about 20 s, 1.4 GB) and kept out of git."""
-    from model.standin import standin_checkpoint_dir
+    from model.dev.standin import standin_checkpoint_dir
 
     return standin_checkpoint_dir()
 
 
 @pytest.fixture(scope="module")
 def standin(standin_dir):
-    from model.loading import load_model
+    from model.engines.loading import load_model
 
     return load_model(AppSettings(model=str(standin_dir), model_explicit=True, device="cpu"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.times import find_times, link_times
+from ui.times import find_times, link_times
 
 
 @pytest.mark.parametrize("text, seconds", [

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from gradio_client import Client
 
 from model.settings import AppSettings
-from model.thumbnails import frames_root
+from model.media.thumbnails import frames_root
 from tests.serving import cached_engine, serve
 from tests.test_app import chat, strips
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.backend import EngineError, Finished, GenerationParams, MediaSupport
-from model.chat import ChatLimits, UserInputError, validate_message
-from model.conversation import Conversation, MediaItem, Turn
-from model.gpu import generate_for, generate_remote, generate_stream
-from model.media import VideoClip
+from model.engines.base import EngineError, Finished, GenerationParams, MediaSupport
+from model.chat.turns import ChatLimits, UserInputError, validate_message
+from model.chat.conversation import Conversation, MediaItem, Turn
+from model.engines.gpu import generate_for, generate_remote, generate_stream
+from model.media.decode import VideoClip
 from model.settings import parse_settings
-from model.vllm_engine import (ServerConfig, VLLMEngine, chat_messages, check_media, request_body,
+from model.engines.vllm_engine import (ServerConfig, VLLMEngine, chat_messages, check_media, request_body,
                                sse_events)
 
 URL = "http://vllm.test/v1"

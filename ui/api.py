@@ -9,12 +9,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from model.backend import Engine, GenerationParams
-from model.chat import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
-from model.conversation import Conversation, latest_video
-from model.long_video import ScanOptions, run_scan, scan_file, timeline_question
-from model.media import VIDEO_EXTENSIONS, MediaError
-from model.scan import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
+from model.engines.base import Engine, GenerationParams
+from model.chat.turns import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
+from model.chat.conversation import Conversation, latest_video
+from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
+from model.media.decode import VIDEO_EXTENSIONS, MediaError
+from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
 from model.settings import AppSettings
 
 

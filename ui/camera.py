@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from model.backend import Engine, GenerationParams
-from model.camera import CameraStore, FrameError, decode_frame
-from model.chat import start_session, stream_answer
-from model.clip import VideoClip
-from model.conversation import Conversation
-from model.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
-from model.sessions import Tabs, request_tab
+from model.engines.base import Engine, GenerationParams
+from model.camera.frames import CameraStore, FrameError, decode_frame
+from model.chat.turns import start_session, stream_answer
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation
+from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
+from model.serving.sessions import Tabs, request_tab
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
 from ui.panels import frames_panel

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.conversation import Conversation, FrameStrip, MediaItem, chatbot_messages, escape_markdown
-from model.live import is_camera
-from model.media import IMAGE_EXTENSIONS
+from model.chat.conversation import Conversation, MediaItem
+from ui.messages import FrameStrip, chatbot_messages, escape_markdown
+from model.camera.live import is_camera
+from model.media.decode import IMAGE_EXTENSIONS
 from ui.strips import strip_message
 
 PLAYABLE = (".mp4", ".m4v", ".mov", ".webm", ".ogv")  # containers a browser's <video> plays

@@ -10,10 +10,10 @@ import logging
 
 import gradio as gr
 
-from model.conversation import Conversation
+from model.chat.conversation import Conversation
 from model.export import ExportInfo, write_exports
-from model.logs import summary
-from model.storage import item_dir, remove_tree
+from model.serving.logs import summary
+from model.serving.storage import item_dir, remove_tree
 
 log = logging.getLogger(__name__)
 

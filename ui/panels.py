@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model.conversation import Conversation, escape_markdown, latest_strip
+from model.chat.conversation import Conversation
+from ui.messages import escape_markdown, latest_strip
 from ui.player import player_update
 from ui.scan import timeline_for
 

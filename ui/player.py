@@ -4,7 +4,7 @@ Gradio has no Python API to seek a video player, so a small script (passed to la
 clicks anywhere on the page: a frame of a strip (its `data-t`), a frame of the side panel (its time
 caption) or a time written in an answer, a note or the timeline (a link to `#t=SECONDS`) sets the
 player's `currentTime`. A video the browser cannot play is shown through a small H.264 preview,
-made once per file and conversation (model/preview.py) in the conversation's own folder: no URL of
+made once per file and conversation (model/media/preview.py) in the conversation's own folder: no URL of
 it names anyone, and another visitor who uploads the same file gets a preview of their own.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import av
 import gradio as gr
 
-from model.conversation import Conversation, latest_video
-from model.preview import browser_playable, make_preview
-from model.storage import item_dir, new_id
+from model.chat.conversation import Conversation, latest_video
+from model.media.preview import browser_playable, make_preview
+from model.serving.storage import item_dir, new_id
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from model.conversation import Conversation, latest_video
-from model.scan import ScanProgress
+from model.chat.conversation import Conversation, latest_video
+from model.scan.segments import ScanProgress
 
 EMPTY = ('<div class="timeline-empty">The model sees only a few frames of a video. <b>Scan</b> describes every '
          "part of the newest video; later questions are then answered from that timeline, with times.</div>")

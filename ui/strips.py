@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import gradio as gr
 
-from model.conversation import FrameStrip
+from ui.messages import FrameStrip
 
 STRIP_CLASS = "frame-strip"
 

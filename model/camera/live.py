@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, Turn
-from model.storage import item_dir, remove_item
-from model.thumbnails import write_thumbnails
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, Turn
+from model.serving.storage import item_dir, remove_item
+from model.media.thumbnails import write_thumbnails
 
 CAMERA_NAME = "camera"  # a camera item's path: never a file (uploads have absolute paths)
 CAMERA_QUESTION = "What is happening in front of the camera?"

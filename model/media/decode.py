@@ -30,7 +30,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from model.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
+from model.media.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts",
                     ".flv", ".ogv", ".3gp", ".wmv")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from model.conversation import Conversation
+from model.chat.conversation import Conversation
 
 
 class EngineError(RuntimeError):

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.clip import VideoClip, format_timestamp
+from model.media.clip import VideoClip, format_timestamp
 
 
 def stamp_times(clip: VideoClip) -> VideoClip:

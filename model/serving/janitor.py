@@ -18,7 +18,7 @@ import time
 import weakref
 from pathlib import Path
 
-from model.storage import frames_root, is_id, remove_tree
+from model.serving.storage import frames_root, is_id, remove_tree
 
 log = logging.getLogger(__name__)
 

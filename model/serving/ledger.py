@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.conversation import Conversation, MediaItem
+from model.chat.conversation import Conversation, MediaItem
 
 FREED = ("The frames and images of this chat were freed while it was idle, to make room for other "
          "visitors: attach a file again to ask about it.")

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.conversation import Conversation, MediaItem, Turn
-from model.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, Turn
+from model.media.clip import VideoClip
 
 
 def spread(count: int, keep: int) -> list[int]:

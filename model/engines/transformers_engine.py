@@ -1,6 +1,6 @@
 """The in-process transformers engine: a conversation in, streamed text out, stoppable.
 
-It implements `model.backend.Engine`: `prepare_turn` tokenizes the new turn and makes the
+It implements `model.engines.base.Engine`: `prepare_turn` tokenizes the new turn and makes the
 conversation fit the context; `stream` runs `generate` in a worker thread and yields its text.
 Setting `stop` ends generation itself, not only the display, within one step.
 
@@ -23,15 +23,15 @@ import transformers
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
-from model.budget import make_room
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, template_messages
-from model.kv_cache import CacheStore, SessionCache
-from model.loading import LoadedModel, on_zero_gpu
-from model.logs import summary
-from model.prompt import turn_prompt_text
-from model.scan import segment_conversation
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.chat.budget import make_room
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, template_messages
+from model.engines.kv_cache import CacheStore, SessionCache
+from model.engines.loading import LoadedModel, on_zero_gpu
+from model.serving.logs import summary
+from model.chat.prompt import turn_prompt_text
+from model.scan.segments import segment_conversation
 
 log = logging.getLogger(__name__)
 

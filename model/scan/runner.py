@@ -14,16 +14,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.backend import GenerationParams
-from model.clip import VideoClip, format_timestamp
-from model.conversation import Conversation, MediaItem, Turn, latest_video
-from model.media import sample_video
-from model.scan import (FRAMES_PER_SEGMENT, MAX_SEGMENT_S, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S,
+from model.engines.base import GenerationParams
+from model.media.clip import VideoClip, format_timestamp
+from model.chat.conversation import Conversation, MediaItem, Turn, latest_video
+from model.media.decode import sample_video
+from model.scan.segments import (FRAMES_PER_SEGMENT, MAX_SEGMENT_S, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S,
                         ScanProgress, Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
                         timeline_text)
-from model.storage import item_dir
-from model.thumbnails import write_thumbnails
-from model.zerogpu import request_seconds
+from model.serving.storage import item_dir
+from model.media.thumbnails import write_thumbnails
+from model.engines.zerogpu import request_seconds
 
 Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 FRAMES_PER_RELEVANT = 4  # frames of each relevant segment shown to the model with the timeline

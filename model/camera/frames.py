@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from model.clip import VideoClip
+from model.media.clip import VideoClip
 
 WINDOW_S = 8.0
 MAX_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small

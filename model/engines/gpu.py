@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 
 import spaces
 
-from model.conversation import Conversation
-from model.backend import Engine, Finished, GenerationParams
-from model.clip import VideoClip
-from model.long_video import Describer
-from model.zerogpu import describe_seconds, gpu_seconds
+from model.chat.conversation import Conversation
+from model.engines.base import Engine, Finished, GenerationParams
+from model.media.clip import VideoClip
+from model.scan.runner import Describer
+from model.engines.zerogpu import describe_seconds, gpu_seconds
 
 _engine: Engine | None = None
 

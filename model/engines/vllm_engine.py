@@ -27,10 +27,10 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from model.backend import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
-from model.clip import VideoClip
-from model.conversation import Conversation, MediaItem, template_messages
-from model.scan import segment_conversation
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.media.clip import VideoClip
+from model.chat.conversation import Conversation, MediaItem, template_messages
+from model.scan.segments import segment_conversation
 
 log = logging.getLogger(__name__)
 

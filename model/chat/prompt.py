@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from model.conversation import Conversation, template_messages
+from model.chat.conversation import Conversation, template_messages
 
 SENTINEL = "\u2063ANSWER\u2063"  # never typed by users; marks where an earlier answer stands
 Render = Callable[[list[dict]], str]

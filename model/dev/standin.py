@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from model.tiny import CHAT_TEMPLATE, _hub_name, build_once
+from model.dev.tiny import CHAT_TEMPLATE, _hub_name, build_once
 
 VERSION = "standin-7b-v1"
 MARKER = ".standin-complete"
@@ -209,7 +209,7 @@ def build_model(shape: RealShape, device: str | torch.device = "cpu", dtype: tor
 def build_processor(shape: RealShape, folder: str | os.PathLike[str] | None = None):
     """The 7B's processor (writing the hub's processor and tokenizer files into `folder`), loaded back
     through the project's loader, so it is the processor the app would use."""
-    from model.loading import load_processor
+    from model.engines.loading import load_processor
 
     out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="standin-processor-"))
     _write_processor_files(out, shape)

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from model.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
-from model.backend import Engine, EngineError, Finished, GenerationParams, MediaSupport
-from model.logs import summary
-from model.media import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
+from model.chat.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
+from model.engines.base import Engine, EngineError, Finished, GenerationParams, MediaSupport
+from model.serving.logs import summary
+from model.media.decode import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
                          load_image, media_kind, sample_video)
-from model.sessions import Tabs
-from model.stamp import stamp_times
-from model.storage import item_dir, remove_conversation, remove_item
-from model.thumbnails import write_thumbnails
+from model.serving.sessions import Tabs
+from model.media.stamp import stamp_times
+from model.serving.storage import item_dir, remove_conversation, remove_item
+from model.media.thumbnails import write_thumbnails
 
 log = logging.getLogger(__name__)
 

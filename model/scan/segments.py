@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from model.clip import Segment, VideoClip, format_timestamp
-from model.conversation import Conversation, MediaItem, Turn
+from model.media.clip import Segment, VideoClip, format_timestamp
+from model.chat.conversation import Conversation, MediaItem, Turn
 
 SEGMENT_S = 45.0  # default segment length, seconds
 MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from model.clip import VideoClip, format_timestamp
-from model.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
+from model.media.clip import VideoClip, format_timestamp
+from model.serving.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
 
 THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
 
 
 def write_thumbnails(clip: VideoClip, folder: Path) -> list[str]:
-    """One JPEG per sampled frame, in order, into `folder` (a media item's, from model.storage);
+    """One JPEG per sampled frame, in order, into `folder` (a media item's, from model.serving.storage);
     returns their paths."""
     if not inside_root(folder):
         raise ValueError("frame images go inside the frames root")

@@ -1,0 +1,1 @@
+"""The live camera: the last seconds of each tab's frames, and commentary turns."""

@@ -1,0 +1,1 @@
+"""Whole-video scans: a timeline of every part's description, and answers from it."""
