@@ -90,9 +90,12 @@ def bouncing_ball_frames(w=480, h=270, seconds=6.0):
     for k in range(12):
         a = k * math.pi / 6
         d.line(
-            [(sx + (sr + 6) * math.cos(a), sy + (sr + 6) * math.sin(a)),
-             (sx + (sr + 18) * math.cos(a), sy + (sr + 18) * math.sin(a))],
-            fill=(255, 210, 40), width=3,
+            [
+                (sx + (sr + 6) * math.cos(a), sy + (sr + 6) * math.sin(a)),
+                (sx + (sr + 18) * math.cos(a), sy + (sr + 18) * math.sin(a)),
+            ],
+            fill=(255, 210, 40),
+            width=3,
         )
     d.ellipse([sx - sr, sy - sr, sx + sr, sy + sr], fill=(255, 225, 60))
     # a couple of clouds
@@ -184,8 +187,10 @@ def traffic_light_frames(w=480, h=270, seconds=6.0):
         for name, cy in lamp_y.items():
             col = on_color[name] if name == s else off_color[name]
             if name == s:  # glow
-                dd.ellipse([px - lamp_r - 5, cy - lamp_r - 5, px + lamp_r + 5, cy + lamp_r + 5],
-                           fill=tuple(min(255, c // 2 + 60) for c in col))
+                dd.ellipse(
+                    [px - lamp_r - 5, cy - lamp_r - 5, px + lamp_r + 5, cy + lamp_r + 5],
+                    fill=tuple(min(255, c // 2 + 60) for c in col),
+                )
             dd.ellipse([px - lamp_r, cy - lamp_r, px + lamp_r, cy + lamp_r], fill=col)
         # car: waits left of the light while red, drives across while green
         if t < green_start:
@@ -213,21 +218,30 @@ def clock_frames(w=360, h=360, seconds=5.0):
     for k in range(60):
         a = k * math.pi / 30
         inner = R - (16 if k % 5 == 0 else 7)
-        d.line([(cx + inner * math.sin(a), cy - inner * math.cos(a)),
-                (cx + (R - 3) * math.sin(a), cy - (R - 3) * math.cos(a))],
-               fill=(30, 30, 30), width=4 if k % 5 == 0 else 1)
+        d.line(
+            [
+                (cx + inner * math.sin(a), cy - inner * math.cos(a)),
+                (cx + (R - 3) * math.sin(a), cy - (R - 3) * math.cos(a)),
+            ],
+            fill=(30, 30, 30),
+            width=4 if k % 5 == 0 else 1,
+        )
     num_font = font(18)
     for hr in range(1, 13):
         a = hr * math.pi / 6
         rr = R - 32
-        d.text((cx + rr * math.sin(a), cy - rr * math.cos(a)), str(hr), fill=(30, 30, 30),
-               font=num_font, anchor="mm")
+        d.text((cx + rr * math.sin(a), cy - rr * math.cos(a)), str(hr), fill=(30, 30, 30), font=num_font, anchor="mm")
     counter_font = font(30)
 
     def hand(dd, angle, length, width, color):
-        dd.line([(cx - 12 * math.sin(angle), cy + 12 * math.cos(angle)),
-                 (cx + length * math.sin(angle), cy - length * math.cos(angle))],
-                fill=color, width=width)
+        dd.line(
+            [
+                (cx - 12 * math.sin(angle), cy + 12 * math.cos(angle)),
+                (cx + length * math.sin(angle), cy - length * math.cos(angle)),
+            ],
+            fill=color,
+            width=width,
+        )
 
     for i in range(n):
         t = i / FPS
@@ -268,8 +282,9 @@ def shapes_png(w=640, h=400) -> Image.Image:
     hx0, hx1, hy_top = 180, 380, 190
     d.rectangle([330, 120, 355, 170], fill=(120, 60, 50))  # chimney (behind roof)
     d.rectangle([hx0, hy_top, hx1, ground_y + 5], fill=(240, 220, 180), outline=(120, 100, 70), width=2)
-    d.polygon([(hx0 - 20, hy_top), ((hx0 + hx1) // 2, 100), (hx1 + 20, hy_top)],
-              fill=(200, 30, 30), outline=(120, 15, 15))
+    d.polygon(
+        [(hx0 - 20, hy_top), ((hx0 + hx1) // 2, 100), (hx1 + 20, hy_top)], fill=(200, 30, 30), outline=(120, 15, 15)
+    )
     d.rectangle([260, 230, 300, ground_y + 5], fill=(130, 80, 40), outline=(80, 50, 20), width=2)
     d.ellipse([289, 265, 295, 271], fill=(240, 200, 60))
     for wx in (200, 320):

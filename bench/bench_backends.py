@@ -31,10 +31,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from model.engines.loading import load_tiny  # noqa: E402
-from model.settings import AppSettings  # noqa: E402
 from model.dev.tiny import tiny_checkpoint_dir  # noqa: E402
+from model.engines.loading import load_tiny  # noqa: E402
 from model.engines.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
+from model.settings import AppSettings  # noqa: E402
 from tests.serving import cached_engine, serve  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 from tests.vllm_server import vllm_python, vllm_server  # noqa: E402
@@ -49,15 +49,15 @@ def ask(url: str, video: str, tokens: int, start: threading.Barrier, out: dict) 
     client = Client(url, verbose=False, download_files=False)
     start.wait()
     began = time.perf_counter()
-    job = client.submit(files=[handle_file(video)], question=QUESTION, frames=FRAMES, max_new_tokens=tokens,
-                        api_name="/ask")
+    job = client.submit(
+        files=[handle_file(video)], question=QUESTION, frames=FRAMES, max_new_tokens=tokens, api_name="/ask"
+    )
     first = None
     for update in job:
         if first is None and update.strip():
             first = time.perf_counter() - began
     answer = job.result()
-    out.update(began=began, ended=time.perf_counter(), ttft=first, total=time.perf_counter() - began,
-               chars=len(answer))
+    out.update(began=began, ended=time.perf_counter(), ttft=first, total=time.perf_counter() - began, chars=len(answer))
 
 
 def visit(url: str, videos: list[str], tokens: int) -> list[dict]:
@@ -74,8 +74,13 @@ def visit(url: str, videos: list[str], tokens: int) -> list[dict]:
 
 def run_visitors(url: str, videos: list[Path], tokens: int) -> tuple[list[dict], float]:
     """The visitors' results, and the time from their common start until the last answer was in."""
-    out = subprocess.run([sys.executable, "-m", "bench.bench_backends", "--visit", url, str(tokens),
-                          *map(str, videos)], check=True, cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_backends", "--visit", url, str(tokens), *map(str, videos)],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     results = json.loads(out.stdout.strip().splitlines()[-1])
     return results, max(r["ended"] for r in results) - min(r["began"] for r in results)
 
@@ -87,23 +92,35 @@ def measure(name: str, engine, concurrency: int, videos: list[Path], tokens: int
         results, wall = run_visitors(url, videos, tokens)
     ttft = [r["ttft"] for r in results]
     total = [r["total"] for r in results]
-    return {"backend": name, "concurrency": concurrency, "ttft_p50": statistics.median(ttft), "ttft_max": max(ttft),
-            "total_p50": statistics.median(total), "total_max": max(total), "wall": wall,
-            "chars": statistics.mean(r["chars"] for r in results)}
+    return {
+        "backend": name,
+        "concurrency": concurrency,
+        "ttft_p50": statistics.median(ttft),
+        "ttft_max": max(ttft),
+        "total_p50": statistics.median(total),
+        "total_max": max(total),
+        "wall": wall,
+        "chars": statistics.mean(r["chars"] for r in results),
+    }
 
 
 def report(rows: list[dict], visitors: int, tokens: int) -> None:
     base = rows[0]
-    print(f"\n{visitors} visitors at once, {FRAMES} frames each, greedy, at most {tokens} new tokens; "
-          f"tiny checkpoint on this CPU ({os.cpu_count()} cores). Ratio: baseline time / this time "
-          f"(baseline: {base['backend']} at concurrency {base['concurrency']}).\n")
+    print(
+        f"\n{visitors} visitors at once, {FRAMES} frames each, greedy, at most {tokens} new tokens; "
+        f"tiny checkpoint on this CPU ({os.cpu_count()} cores). Ratio: baseline time / this time "
+        f"(baseline: {base['backend']} at concurrency {base['concurrency']}).\n"
+    )
     head = ("backend", "conc.", "first token p50", "worst", "answer p50", "worst", "all in", "chars/answer")
     print("{:<13}{:>6}{:>22}{:>16}{:>22}{:>16}{:>18}{:>14}".format(*head))
     for r in rows:
-        cells = [f"{r[k]:.2f} s ({base[k] / r[k]:.2f}x)" for k in ("ttft_p50", "ttft_max", "total_p50", "total_max",
-                                                                  "wall")]
-        print(f"{r['backend']:<13}{r['concurrency']:>6}{cells[0]:>22}{cells[1]:>16}{cells[2]:>22}{cells[3]:>16}"
-              f"{cells[4]:>18}{r['chars']:>14.0f}")
+        cells = [
+            f"{r[k]:.2f} s ({base[k] / r[k]:.2f}x)" for k in ("ttft_p50", "ttft_max", "total_p50", "total_max", "wall")
+        ]
+        print(
+            f"{r['backend']:<13}{r['concurrency']:>6}{cells[0]:>22}{cells[1]:>16}{cells[2]:>22}{cells[3]:>16}"
+            f"{cells[4]:>18}{r['chars']:>14.0f}"
+        )
 
 
 def main() -> None:
@@ -120,13 +137,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = tiny_checkpoint_dir(Path(tmp) / "tiny")
         os.environ["LLAVA_TINY_DIR"] = str(checkpoint)
-        colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40), (200, 40, 200), (40, 200, 200),
-                   (120, 120, 120), (240, 150, 60)]
-        videos = [make_video(Path(tmp) / f"visitor{i}.mp4", seconds=4.0, size=(320, 240),
-                             color=colours[i % len(colours)]) for i in range(args.visitors)]
+        colours = [
+            (200, 40, 40),
+            (40, 200, 40),
+            (40, 40, 200),
+            (200, 200, 40),
+            (200, 40, 200),
+            (40, 200, 200),
+            (120, 120, 120),
+            (240, 150, 60),
+        ]
+        videos = [
+            make_video(Path(tmp) / f"visitor{i}.mp4", seconds=4.0, size=(320, 240), color=colours[i % len(colours)])
+            for i in range(args.visitors)
+        ]
         loaded = load_tiny(AppSettings(model="tiny"))
-        rows = [measure("transformers", cached_engine(loaded), 1, videos, args.tokens),
-                measure("transformers", cached_engine(loaded), args.visitors, videos, args.tokens)]
+        rows = [
+            measure("transformers", cached_engine(loaded), 1, videos, args.tokens),
+            measure("transformers", cached_engine(loaded), args.visitors, videos, args.tokens),
+        ]
         del loaded
         with vllm_server(checkpoint, ROOT / "test-artifacts" / "bench-vllm-server.log", python=python) as server:
             rows.append(measure("vllm", VLLMEngine(ServerConfig(url=server.url)), 16, videos, args.tokens))

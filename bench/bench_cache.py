@@ -24,14 +24,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
 from model.chat.conversation import Conversation  # noqa: E402
+from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
+from model.dev.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
 from model.engines.base import Finished, GenerationParams  # noqa: E402
-from model.engines.transformers_engine import TransformersEngine  # noqa: E402
 from model.engines.kv_cache import CacheStore  # noqa: E402
 from model.engines.loading import load_model  # noqa: E402
+from model.engines.transformers_engine import TransformersEngine  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from model.dev.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "bench" / ".cache"
@@ -97,11 +97,12 @@ def main() -> None:
     t1, fc, fu = (statistics.median(x) for x in (turn1, follow_cached, follow_uncached))
     kv, feats, tokens = sizes[-1]
     frames = first.stats.frames
-    print(f"checkpoint: medium random weights, {cached.tokens_per_frame} tokens per frame, "
-          f"{loaded.model.config.text_config.num_hidden_layers} x {loaded.model.config.text_config.hidden_size} "
-          f"Llama, fp32, CPU, {torch.get_num_threads()} threads")
-    print(f"video: {VIDEO.name}, {frames} frames; follow-up prompt {prompt:,} tokens; "
-          f"median of {args.repeats}")
+    print(
+        f"checkpoint: medium random weights, {cached.tokens_per_frame} tokens per frame, "
+        f"{loaded.model.config.text_config.num_hidden_layers} x {loaded.model.config.text_config.hidden_size} "
+        f"Llama, fp32, CPU, {torch.get_num_threads()} threads"
+    )
+    print(f"video: {VIDEO.name}, {frames} frames; follow-up prompt {prompt:,} tokens; median of {args.repeats}")
     print()
     print("| request | time to first token (s) |")
     print("|---|---|")
@@ -109,13 +110,18 @@ def main() -> None:
     print(f"| follow-up, cache kept across turns | {fc:.3f} |")
     print(f"| follow-up, recomputed (baseline) | {fu:.3f} |")
     print()
-    print(f"ratio: the cached follow-up reaches its first token {fu / fc:.1f}x sooner than the baseline "
-          f"(target >= 30x)")
-    print(f"cache per session here: {kv / 2**20:.1f} MiB KV for {tokens:,} tokens + "
-          f"{feats / 2**20:.1f} MiB vision features")
+    print(
+        f"ratio: the cached follow-up reaches its first token {fu / fc:.1f}x sooner than the baseline (target >= 30x)"
+    )
+    print(
+        f"cache per session here: {kv / 2**20:.1f} MiB KV for {tokens:,} tokens + "
+        f"{feats / 2**20:.1f} MiB vision features"
+    )
     tokens_7b = tokens - frames * cached.tokens_per_frame + frames * TOKENS_PER_FRAME_7B
-    print(f"same conversation on the 7B in fp16 (computed): {tokens_7b * KV_BYTES_PER_TOKEN_7B / 2**30:.2f} GiB KV "
-          f"+ {frames * TOKENS_PER_FRAME_7B * FEATURE_BYTES_PER_TOKEN_7B / 2**20:.1f} MiB vision features")
+    print(
+        f"same conversation on the 7B in fp16 (computed): {tokens_7b * KV_BYTES_PER_TOKEN_7B / 2**30:.2f} GiB KV "
+        f"+ {frames * TOKENS_PER_FRAME_7B * FEATURE_BYTES_PER_TOKEN_7B / 2**20:.1f} MiB vision features"
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def camera_jpeg(index: int) -> str:
     """A 448x336 JPEG data URL with some detail (a camera frame compresses about like this)."""
     y, x = np.mgrid[0:336, 0:448]
     rgb = np.stack([(x + 7 * index) % 256, (y * 2) % 256, ((x + y) // 3 + index) % 256], axis=2).astype(np.uint8)
-    rgb[100:200, (index * 9) % 300:(index * 9) % 300 + 120] = (230, 40, 40)
+    rgb[100:200, (index * 9) % 300 : (index * 9) % 300 + 120] = (230, 40, 40)
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -79,12 +79,18 @@ class Camera(threading.Thread):
 
     def body(self, frame: str | None) -> dict:
         value = {"url": frame, "path": None, "meta": {"_type": "gradio.FileData"}} if frame else None
-        return {"data": [value, False], "event_data": None, "fn_index": self.fn, "trigger_id": self.trigger,
-                "session_hash": self.session}
+        return {
+            "data": [value, False],
+            "event_data": None,
+            "fn_index": self.fn,
+            "trigger_id": self.trigger,
+            "session_hash": self.session,
+        }
 
     def listen(self, client: httpx.Client) -> None:
-        with client.stream("GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session},
-                           timeout=None) as response:
+        with client.stream(
+            "GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session}, timeout=None
+        ) as response:
             for line in response.iter_lines():
                 if self.stop.is_set():
                     return
@@ -107,7 +113,9 @@ class Camera(threading.Thread):
             while not self.stop.is_set():
                 began = time.monotonic()
                 self.took.clear()
-                client.post(f"{self.url}/gradio_api/stream/{event_id}", json=self.body(self.frames[i % len(self.frames)]))
+                client.post(
+                    f"{self.url}/gradio_api/stream/{event_id}", json=self.body(self.frames[i % len(self.frames)])
+                )
                 self.took.wait(10)  # the page sends its next frame once the last one was taken
                 i += 1
                 self.stop.wait(max(0.0, EVERY_S - (time.monotonic() - began)))
@@ -122,8 +130,9 @@ def ask_times(url: str, video: Path, asks: int) -> list[float]:
     times = []
     for _ in range(asks):
         began = time.monotonic()
-        client.predict(files=[handle_file(str(video))], question="What happens?", frames=8, max_new_tokens=64,
-                       api_name="/ask")
+        client.predict(
+            files=[handle_file(str(video))], question="What happens?", frames=8, max_new_tokens=64, api_name="/ask"
+        )
         times.append(time.monotonic() - began)
     return times
 
@@ -141,12 +150,26 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, nargs="+", default=[0, 8, 16, 32])
     parser.add_argument("--asks", type=int, default=5)
     args = parser.parse_args()
-    print(f"one ring at a full 8 s window, 448x336 at 2 frames/s: {ring_at_full_window() / MB:.2f} MiB "
-          f"(bound whatever a browser sends: {frame_bytes_bound() / MB:.2f} MiB)")
+    print(
+        f"one ring at a full 8 s window, 448x336 at 2 frames/s: {ring_at_full_window() / MB:.2f} MiB "
+        f"(bound whatever a browser sends: {frame_bytes_bound() / MB:.2f} MiB)"
+    )
     url = f"http://127.0.0.1:{PORT}"
-    server = subprocess.Popen([sys.executable, "app.py", "--model", "tiny", "--port", str(PORT),
-                               "--camera-visitors", str(min(MAX_CAMERA_VISITORS, max(max(args.visitors), 1)))], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "app.py",
+            "--model",
+            "tiny",
+            "--port",
+            str(PORT),
+            "--camera-visitors",
+            str(min(MAX_CAMERA_VISITORS, max(max(args.visitors), 1))),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -164,8 +187,10 @@ def main() -> None:
         ask_times(url, video, 2)  # warm-up
         process = psutil.Process(server.pid)
         baseline = None
-        print("| cameras (refused: queue full) | frames taken per camera per s (min / median) | other visitor's answer, median / worst "
-              "| server memory |")
+        print(
+            "| cameras (refused: queue full) | frames taken per camera per s (min / median) "
+            "| other visitor's answer, median / worst | server memory |"
+        )
         print("|---|---|---|---|")
         for count in args.visitors:
             stop = threading.Event()
@@ -183,8 +208,11 @@ def main() -> None:
             median, worst = statistics.median(times), max(times)
             baseline = baseline or median
             rate = f"{min(rates):.2f} / {statistics.median(rates):.2f}" if rates else "-"
-            print(f"| {count} ({refused} refused) | {rate} | {median:.2f} s ({median / baseline:.2f}x) / {worst:.2f} s | {rss:,.0f} MB |",
-                  flush=True)
+            print(
+                f"| {count} ({refused} refused) | {rate} "
+                f"| {median:.2f} s ({median / baseline:.2f}x) / {worst:.2f} s | {rss:,.0f} MB |",
+                flush=True,
+            )
             time.sleep(3)
     finally:
         server.terminate()

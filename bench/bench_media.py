@@ -43,25 +43,31 @@ def generate(path: Path, size: tuple[int, int], seconds: int, gop: int) -> None:
     """Write a moving-content H.264 MP4 quickly (YUV planes drawn with numpy, x264 ultrafast + B-frames)."""
     w, h = size
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:h, 0:2 * w].astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0 : 2 * w].astype(np.float32)
     luma = 128 + 70 * np.sin(xx / 53.0) * np.cos(yy / 31.0) + rng.normal(0, 7, (h, 2 * w))
     luma = luma.clip(16, 235).astype(np.uint8)
     cu = (128 + 40 * np.sin(xx[::2, ::2] / 40.0)).astype(np.uint8)
     cv = (128 + 40 * np.cos(yy[::2, ::2] / 30.0)).astype(np.uint8)
     tmp = path.with_suffix(".part.mp4")
     with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={
-            "preset": "ultrafast", "crf": "26",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3"})
+        stream = out.add_stream(
+            "libx264",
+            rate=FPS,
+            options={
+                "preset": "ultrafast",
+                "crf": "26",
+                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3",
+            },
+        )
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         bw, bh = w // 6, h // 5
         for i in range(seconds * FPS):
             off = (i * 3) % w
-            y = luma[:, off:off + w].copy()
+            y = luma[:, off : off + w].copy()
             bx, by = (i * 9) % (w - bw), (i * 5) % (h - bh)
-            y[by:by + bh, bx:bx + bw] = 235 - (i % 50) * 3
-            u = cu[:, off // 2:off // 2 + w // 2]
-            v = cv[:, off // 2:off // 2 + w // 2]
+            y[by : by + bh, bx : bx + bw] = 235 - (i % 50) * 3
+            u = cu[:, off // 2 : off // 2 + w // 2]
+            v = cv[:, off // 2 : off // 2 + w // 2]
             yuv = np.concatenate([y, u.reshape(h // 4, w), v.reshape(h // 4, w)])
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = i
@@ -126,8 +132,9 @@ def keyframe_floor(path: str, num_frames: int, size: int = 336) -> np.ndarray:
             for packet in container.demux(stream):
                 frames = list(packet.decode()) + list(stream.codec_context.decode(None))
                 if frames:
-                    f = scaler.reformat(frames[0], width=round(w * scale), height=round(h * scale),
-                                        format="rgb24", interpolation="AREA")
+                    f = scaler.reformat(
+                        frames[0], width=round(w * scale), height=round(h * scale), format="rgb24", interpolation="AREA"
+                    )
                     out.append(f.to_ndarray())
                     break
         return np.stack(out)
@@ -168,14 +175,19 @@ def measure_cell(method: str, path: str, n: int, repeats: int) -> dict:
         if times[0] > 8:  # slow cells: one run is enough to rank them
             break
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": statistics.median(times), "runs": len(times), "mem_mb": (peak - base) / 1024,
-            "shape": list(shape)}
+    return {
+        "seconds": statistics.median(times),
+        "runs": len(times),
+        "mem_mb": (peak - base) / 1024,
+        "shape": list(shape),
+    }
 
 
 def cell_in_subprocess(method: str, path: Path, n: int, repeats: int) -> dict:
     arg = json.dumps({"method": method, "path": str(path), "n": n, "repeats": repeats})
-    out = subprocess.run([sys.executable, "-m", "bench.bench_media", "--cell", arg],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_media", "--cell", arg], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -214,8 +226,9 @@ def print_decoded_table(durations: list[str], counts: list[int]) -> None:
             for gop in GOPS:
                 for n in counts:
                     c = decoded_frames(video_path(res, dur, gop), n)
-                    print(f"| {res} {dur} | {gop} | {n} | {c['seed']} | {c['exact']} | {c['default']} | {n} |",
-                          flush=True)
+                    print(
+                        f"| {res} {dur} | {gop} | {n} | {c['seed']} | {c['exact']} | {c['default']} | {n} |", flush=True
+                    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,10 +254,14 @@ def main() -> None:
     if args.decoded_only:
         print_decoded_table(durations, counts)
         return
-    print(f"\nmedian seconds over up to {args.repeats} runs (one run when a run takes > 8 s); "
-          "memory = peak RSS growth in MB\n")
-    header = ("| video | GOP | frames | seed s | exact s | default s | floor s | seed/exact | seed/default "
-              "| default/floor | mem MB seed/exact/default |")
+    print(
+        f"\nmedian seconds over up to {args.repeats} runs (one run when a run takes > 8 s); "
+        "memory = peak RSS growth in MB\n"
+    )
+    header = (
+        "| video | GOP | frames | seed s | exact s | default s | floor s | seed/exact | seed/default "
+        "| default/floor | mem MB seed/exact/default |"
+    )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     rows = []
@@ -255,11 +272,13 @@ def main() -> None:
                 for n in counts:
                     r = {m: cell_in_subprocess(m, path, n, args.repeats) for m in METHODS}
                     s = {m: r[m]["seconds"] for m in METHODS}
-                    line = (f"| {res} {dur} | {gop} | {n} | {s['seed']:.3f} | {s['exact']:.3f} | {s['default']:.3f} "
-                            f"| {s['floor']:.3f} | {s['seed'] / s['exact']:.1f}x | {s['seed'] / s['default']:.1f}x "
-                            f"| {s['default'] / s['floor']:.2f} "
-                            f"| {r['seed']['mem_mb']:.0f} / {r['exact']['mem_mb']:.0f}"
-                            f" / {r['default']['mem_mb']:.0f} |")
+                    line = (
+                        f"| {res} {dur} | {gop} | {n} | {s['seed']:.3f} | {s['exact']:.3f} | {s['default']:.3f} "
+                        f"| {s['floor']:.3f} | {s['seed'] / s['exact']:.1f}x | {s['seed'] / s['default']:.1f}x "
+                        f"| {s['default'] / s['floor']:.2f} "
+                        f"| {r['seed']['mem_mb']:.0f} / {r['exact']['mem_mb']:.0f}"
+                        f" / {r['default']['mem_mb']:.0f} |"
+                    )
                     print(line, flush=True)
                     rows.append({"video": f"{res} {dur}", "gop": gop, "frames": n, **{m: r[m] for m in METHODS}})
     (CACHE / "last_run.json").write_text(json.dumps(rows, indent=1))

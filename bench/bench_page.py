@@ -31,8 +31,15 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIDEOS = [ROOT / "assets" / name for name in ("bouncing_ball.mp4", "traffic_light.mp4", "clock.mp4")]
 QUESTION = "Describe this video in detail."
 # true once the chat shows `n` finished answers (each ends with its stats line)
@@ -49,8 +56,20 @@ def free_port() -> int:
 def start_app(port: int, frames: int, tokens: int, log_path: Path) -> subprocess.Popen:
     """`python app.py --model tiny` on 127.0.0.1:port; returns once its page answers."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "app.py", "--model", "tiny", "--host", "127.0.0.1", "--port", str(port),
-           "--frames", str(frames), "--max-new-tokens", str(max(tokens, 16))]
+    cmd = [
+        sys.executable,
+        "app.py",
+        "--model",
+        "tiny",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--frames",
+        str(frames),
+        "--max-new-tokens",
+        str(max(tokens, 16)),
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -101,8 +120,15 @@ def ask_time(url: str, video: Path, frames: int, tokens: int) -> float:
     """Seconds for /ask to answer the same question about the same file."""
     client = Client(url, verbose=False, download_files=False)
     began = time.perf_counter()
-    client.predict(files=[handle_file(str(video))], question=QUESTION, frames=frames,
-                            max_new_tokens=tokens, temperature=0.0, top_p=0.9, api_name="/ask")
+    client.predict(
+        files=[handle_file(str(video))],
+        question=QUESTION,
+        frames=frames,
+        max_new_tokens=tokens,
+        temperature=0.0,
+        top_p=0.9,
+        api_name="/ask",
+    )
     return time.perf_counter() - began
 
 
@@ -158,14 +184,20 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         app.terminate()
         app.wait(30)
-    print(f"\nBaseline: /ask (same file and question, no page). {args.frames} frames, "
-          f"at most {args.tokens} new tokens, greedy, tiny checkpoint, Chromium 1280x1000.")
-    print(f"{'turn':>4}  {'video':<18} {'page s':>7} {'/ask s':>7} {'ratio':>6} {'target s':>8} "
-          f"{'ok':>3} {'server cpu s':>12} {'/ask cpu s':>10} {'page busy s':>11} {'new tok':>7}")
+    print(
+        f"\nBaseline: /ask (same file and question, no page). {args.frames} frames, "
+        f"at most {args.tokens} new tokens, greedy, tiny checkpoint, Chromium 1280x1000."
+    )
+    print(
+        f"{'turn':>4}  {'video':<18} {'page s':>7} {'/ask s':>7} {'ratio':>6} {'target s':>8} "
+        f"{'ok':>3} {'server cpu s':>12} {'/ask cpu s':>10} {'page busy s':>11} {'new tok':>7}"
+    )
     for turn, name, page_s, api_s, cpu, api_cpu, busy, tokens in rows:
         target = 1.2 * api_s + 0.5
-        print(f"{turn:>4}  {name:<18} {page_s:>7.2f} {api_s:>7.2f} {page_s / api_s:>5.1f}x {target:>8.2f} "
-              f"{'yes' if page_s <= target else 'no':>3} {cpu:>12.2f} {api_cpu:>10.2f} {busy:>11.2f} {tokens:>7}")
+        print(
+            f"{turn:>4}  {name:<18} {page_s:>7.2f} {api_s:>7.2f} {page_s / api_s:>5.1f}x {target:>8.2f} "
+            f"{'yes' if page_s <= target else 'no':>3} {cpu:>12.2f} {api_cpu:>10.2f} {busy:>11.2f} {tokens:>7}"
+        )
     print(f"(screenshot and app log in {log_path.parent})")
 
 

@@ -79,8 +79,11 @@ def main() -> None:
         ours = np.abs(prepare(np.stack([convert(f) for f in frames])) - recipe)
         area = np.abs(prepare(np.stack([area_scaled(f) for f in frames])) - recipe)
         ratio = f"{area.mean() / ours.mean():.1f}x closer" if ours.mean() > 0 else "identical"
-        print(f"| {path.name} | {frames[0].width}x{frames[0].height} | {ours.mean():.5f} / {ours.max():.3f} "
-              f"| {area.mean():.4f} / {area.max():.3f} | {ratio} |", flush=True)
+        print(
+            f"| {path.name} | {frames[0].width}x{frames[0].height} | {ours.mean():.5f} / {ours.max():.3f} "
+            f"| {area.mean():.4f} / {area.max():.3f} | {ratio} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

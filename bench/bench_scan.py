@@ -59,8 +59,8 @@ def one(model: str, batch: int, tokens: int, server_url: str | None) -> dict:
 
         engine = VLLMEngine(ServerConfig(url=server_url))
     else:
-        from model.engines.transformers_engine import TransformersEngine
         from model.engines.loading import load_model
+        from model.engines.transformers_engine import TransformersEngine
         from model.settings import AppSettings
 
         loaded = load_model(AppSettings(model=str(checkpoint(model)), model_explicit=True, device="cpu"))
@@ -70,8 +70,11 @@ def one(model: str, batch: int, tokens: int, server_url: str | None) -> dict:
     started = time.perf_counter()
     final = list(scan_file(str(long_video()), engine.describe, TimelineStore(), model, options, batch))[-1]
     seconds = time.perf_counter() - started
-    return {"segments": len(final.segments), "seconds": seconds,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "segments": len(final.segments),
+        "seconds": seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def in_subprocess(model: str, batch: int, tokens: int, server_url: str | None = None) -> dict:
@@ -95,8 +98,10 @@ def main() -> None:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.tokens, args.server_url)))
         return
     long_video()
-    print(f"# Scanning a 10-minute video: {SEGMENT_S:.0f}-second segments of {FRAMES_PER_SEGMENT} frames, "
-          f"{args.tokens} tokens each (CPU, {os.cpu_count()} cores)\n")
+    print(
+        f"# Scanning a 10-minute video: {SEGMENT_S:.0f}-second segments of {FRAMES_PER_SEGMENT} frames, "
+        f"{args.tokens} tokens each (CPU, {os.cpu_count()} cores)\n"
+    )
     print("| backend · model | segments per call | time | segments/s | vs one at a time | peak memory |")
     print("|---|---|---|---|---|---|")
     for backend, model in (("transformers", "tiny"), ("transformers", "medium")):
@@ -116,8 +121,11 @@ def report(backend: str, model: str, args, url: str | None) -> None:
         rate = result["segments"] / result["seconds"]
         base = base or rate
         memory = f"{result['peak_mb']:.0f} MB" + (" (app side)" if url else "")
-        print(f"| {backend} · {model} | {batch} | {result['seconds']:.1f} s | {rate:.2f} | "
-              f"{rate / base:.2f}x | {memory} |", flush=True)
+        print(
+            f"| {backend} · {model} | {batch} | {result['seconds']:.1f} s | {rate:.2f} | "
+            f"{rate / base:.2f}x | {memory} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

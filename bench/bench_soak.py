@@ -30,8 +30,8 @@ from gradio.utils import get_upload_folder  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from model.engines.loading import load_tiny  # noqa: E402
-from model.settings import AppSettings  # noqa: E402
 from model.media.thumbnails import frames_root  # noqa: E402
+from model.settings import AppSettings  # noqa: E402
 from tests.serving import cached_engine, serve  # noqa: E402
 from tests.videos import make_video  # noqa: E402
 
@@ -65,8 +65,11 @@ def visitor(url: str, video: Path) -> None:
 
 def run_visitors(url: str, videos: list[Path]) -> None:
     """The visitors, in a child process: `python -m bench.bench_soak --visit URL VIDEO...`."""
-    subprocess.run([sys.executable, "-m", "bench.bench_soak", "--visit", url, *map(str, videos)],
-                   check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run(
+        [sys.executable, "-m", "bench.bench_soak", "--visit", url, *map(str, videos)],
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def main() -> None:
@@ -82,8 +85,16 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    videos = [make_video(work / f"visitor-{i:03d}.mp4", seconds=1.0, fps=12, size=(96, 64),
-                         color=(i * 37 % 256, i * 91 % 256, i * 53 % 256)) for i in range(args.sessions)]
+    videos = [
+        make_video(
+            work / f"visitor-{i:03d}.mp4",
+            seconds=1.0,
+            fps=12,
+            size=(96, 64),
+            color=(i * 37 % 256, i * 91 % 256, i * 53 % 256),
+        )
+        for i in range(args.sessions)
+    ]
     engine = cached_engine(load_tiny(AppSettings(model="tiny")), total_bytes=1 << 30)
     settings = AppSettings(model="tiny", frames=8, max_new_tokens=64, session_ttl=args.ttl, file_ttl=args.ttl)
     uploads = Path(get_upload_folder())
@@ -104,8 +115,10 @@ def main() -> None:
         end = rss_mb()
         after = (len(engine.cache), engine.cache.nbytes() / MB, count_files(frames_root(), since))
         left = count_files(uploads, since)
-    print(f"{args.sessions} visitors in {elapsed:.0f} s ({elapsed / args.sessions:.2f} s each), "
-          f"time-to-live {args.ttl} s for sessions and files")
+    print(
+        f"{args.sessions} visitors in {elapsed:.0f} s ({elapsed / args.sessions:.2f} s each), "
+        f"time-to-live {args.ttl} s for sessions and files"
+    )
     print()
     print("| moment | server RSS (MB) | session caches | cache MB | frame images |")
     print("|---|---|---|---|---|")
@@ -114,8 +127,10 @@ def main() -> None:
     print(f"| after the time-to-lives | {end:.0f} | {after[0]} | {after[1]:.1f} | {after[2]} |")
     print()
     print(f"memory back within {end - start:+.0f} MB of the start (target: within 200 MB)")
-    print(f"files in gradio's upload folder from this run: {uploaded} after the last visitor, {left} "
-          f"after the time-to-lives")
+    print(
+        f"files in gradio's upload folder from this run: {uploaded} after the last visitor, {left} "
+        f"after the time-to-lives"
+    )
 
 
 if __name__ == "__main__":

@@ -32,16 +32,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.engines.base import Finished, GenerationParams, GenerationStats
-from model.media.clip import VideoClip
 from model.chat.conversation import Conversation, MediaItem, Turn
-from model.engines.transformers_engine import TransformersEngine
+from model.dev.standin import (
+    FULL_7B,
+    STANDIN_7B,
+    RealShape,
+    build_model,
+    build_processor,
+    standin_checkpoint_dir,
+    write_checkpoint,
+)
+from model.engines.base import Finished, GenerationParams, GenerationStats
 from model.engines.kv_cache import CacheStore
 from model.engines.loading import LoadedModel, context_length, load_model
-from model.settings import AppSettings
-from model.dev.standin import FULL_7B, STANDIN_7B, RealShape, build_model, build_processor, standin_checkpoint_dir, \
-    write_checkpoint
+from model.engines.transformers_engine import TransformersEngine
 from model.engines.zerogpu import gpu_seconds
+from model.media.clip import VideoClip
+from model.settings import AppSettings
 
 GIB = 2**30
 
@@ -67,9 +74,13 @@ DRY = Plan(STANDIN_7B, "cpu", torch.float32, (1, 2), 8, 2, 2, 900.0)
 def video_conversation(frames: int, seed: int = 0, question: str = "Describe this video in detail.") -> Conversation:
     """A one-turn conversation about a `frames`-frame 336x448 video of random pixels."""
     rng = np.random.default_rng(seed)
-    clip = VideoClip(frames=rng.integers(0, 255, (frames, 336, 448, 3), dtype=np.uint8),
-                     timestamps=[i * 0.5 for i in range(frames)], duration=frames * 0.5, fps=2.0,
-                     source_size=(448, 336))
+    clip = VideoClip(
+        frames=rng.integers(0, 255, (frames, 336, 448, 3), dtype=np.uint8),
+        timestamps=[i * 0.5 for i in range(frames)],
+        duration=frames * 0.5,
+        fps=2.0,
+        source_size=(448, 336),
+    )
     conv = Conversation(session_id=f"proof/{seed}")
     conv.turns.append(Turn(text=question, media=[MediaItem(path="video.mp4", kind="video", clip=clip)]))
     return conv
@@ -82,8 +93,10 @@ class Report:
         out.mkdir(parents=True, exist_ok=True)
         self.json_path, self.md_path = out / f"{name}.json", out / f"{name}.md"
         self.meta, self.rows = meta, []
-        print(f"# {meta['title']}\n{meta['environment']}\n\n| measurement | value | unit | note |\n|---|---|---|---|",
-              flush=True)
+        print(
+            f"# {meta['title']}\n{meta['environment']}\n\n| measurement | value | unit | note |\n|---|---|---|---|",
+            flush=True,
+        )
         self._write()
 
     def add(self, what: str, value, unit: str = "", note: str = "") -> None:
@@ -95,8 +108,14 @@ class Report:
 
     def _write(self) -> None:
         self.json_path.write_text(json.dumps({**self.meta, "rows": self.rows}, indent=2) + "\n")
-        lines = [f"# {self.meta['title']}", "", self.meta["environment"], "",
-                 "| measurement | value | unit | note |", "|---|---|---|---|"]
+        lines = [
+            f"# {self.meta['title']}",
+            "",
+            self.meta["environment"],
+            "",
+            "| measurement | value | unit | note |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {r['what']} | {r['value']} | {r['unit']} | {r['note']} |" for r in self.rows]
         self.md_path.write_text("\n".join(lines) + "\n")
 
@@ -151,13 +170,26 @@ def answer(engine: TransformersEngine, conv: Conversation, new_tokens: int, devi
     return Answer(finished.stats, wall, device.peak_gib(), finished.answer_ids)
 
 
-def ready(model: torch.nn.Module, processor, plan: Plan, attn: str = "sdpa", name: str = "random 7B shapes",
-          quantization: str | None = None) -> LoadedModel:
+def ready(
+    model: torch.nn.Module,
+    processor,
+    plan: Plan,
+    attn: str = "sdpa",
+    name: str = "random 7B shapes",
+    quantization: str | None = None,
+) -> LoadedModel:
     """The model as the app holds it; answers never end before their token limit (no EOS stop)."""
     model.generation_config.eos_token_id = None
     processor.tokenizer.model_max_length = context_length(model.config.text_config)
-    return LoadedModel(model=model, processor=processor, name=name, device=plan.device, dtype=plan.dtype,
-                       quantization=quantization, attn=attn)
+    return LoadedModel(
+        model=model,
+        processor=processor,
+        name=name,
+        device=plan.device,
+        dtype=plan.dtype,
+        quantization=quantization,
+        attn=attn,
+    )
 
 
 def measure_bf16(plan: Plan, report: Report, device: Device, deadline: float) -> None:
@@ -168,8 +200,12 @@ def measure_bf16(plan: Plan, report: Report, device: Device, deadline: float) ->
     started = time.perf_counter()
     model = build_model(plan.shape, device=plan.device, dtype=plan.dtype)
     device.sync()
-    report.add(f"build on {plan.device} ({precision}, random weights)", time.perf_counter() - started, "s",
-               "built in place, no checkpoint read")
+    report.add(
+        f"build on {plan.device} ({precision}, random weights)",
+        time.perf_counter() - started,
+        "s",
+        "built in place, no checkpoint read",
+    )
     report.add(f"weights memory ({precision})", device.allocated_gib(model), "GiB")
     loaded = ready(model, processor, plan)
     engine = TransformersEngine(loaded)
@@ -184,12 +220,20 @@ def measure_bf16(plan: Plan, report: Report, device: Device, deadline: float) ->
         report.add(f"{tag}: first token", result.stats.ttft_s, "s")
         if result.peak_gib is not None:
             report.add(f"{tag}: peak memory", result.peak_gib, "GiB")
-        report.add(f"{tag}: decode, sdpa", result.stats.tokens_per_s, "tokens/s",
-                   f"{result.stats.new_tokens} greedy tokens")
-        report.add(f"{tag}: ZeroGPU duration asked / answer measured", f"{asked} / {result.wall_s:.1f}", "s",
-                   f"{result.stats.new_tokens} new tokens; asked {asked / result.wall_s:.1f}x the time")
-    if importlib.util.find_spec("flash_attn") is not None and plan.device == "cuda" and \
-            _time_left(report, deadline, "flash-attention 2"):
+        report.add(
+            f"{tag}: decode, sdpa", result.stats.tokens_per_s, "tokens/s", f"{result.stats.new_tokens} greedy tokens"
+        )
+        report.add(
+            f"{tag}: ZeroGPU duration asked / answer measured",
+            f"{asked} / {result.wall_s:.1f}",
+            "s",
+            f"{result.stats.new_tokens} new tokens; asked {asked / result.wall_s:.1f}x the time",
+        )
+    if (
+        importlib.util.find_spec("flash_attn") is not None
+        and plan.device == "cuda"
+        and _time_left(report, deadline, "flash-attention 2")
+    ):
         _try(report, "flash-attention 2", lambda: _flash(engine, model, plan, report, device))
     elif plan.device == "cuda":
         report.add("decode, flash_attention_2", "not installed", "", "pip install flash-attn to measure it")
@@ -202,8 +246,12 @@ def measure_bf16(plan: Plan, report: Report, device: Device, deadline: float) ->
 def _flash(engine: TransformersEngine, model, plan: Plan, report: Report, device: Device) -> None:
     model.set_attn_implementation("flash_attention_2")
     result = answer(engine, video_conversation(plan.decode_frames), plan.new_tokens, device)
-    report.add(f"{plan.decode_frames} frames: decode, flash_attention_2", result.stats.tokens_per_s, "tokens/s",
-               f"first token {result.stats.ttft_s:.2f} s")
+    report.add(
+        f"{plan.decode_frames} frames: decode, flash_attention_2",
+        result.stats.tokens_per_s,
+        "tokens/s",
+        f"first token {result.stats.ttft_s:.2f} s",
+    )
     model.set_attn_implementation("sdpa")
 
 
@@ -219,9 +267,15 @@ def _follow_up(loaded: LoadedModel, plan: Plan, report: Report, device: Device) 
         engine.forget("proof/")
     cached, recomputed = results["session cache"], results["recomputed"]
     same = "same greedy tokens" if cached.answer_ids == recomputed.answer_ids else "greedy tokens differ"
-    report.add(f"follow-up first token, session cache ({cached.stats.cached_tokens:,} cached)", cached.stats.ttft_s, "s")
-    report.add("follow-up first token, recomputed", recomputed.stats.ttft_s, "s",
-               f"{recomputed.stats.ttft_s / max(cached.stats.ttft_s, 1e-9):.1f}x the cached; {same}")
+    report.add(
+        f"follow-up first token, session cache ({cached.stats.cached_tokens:,} cached)", cached.stats.ttft_s, "s"
+    )
+    report.add(
+        "follow-up first token, recomputed",
+        recomputed.stats.ttft_s,
+        "s",
+        f"{recomputed.stats.ttft_s / max(cached.stats.ttft_s, 1e-9):.1f}x the cached; {same}",
+    )
 
 
 def _at_once(engine: TransformersEngine, plan: Plan, report: Report, device: Device) -> None:
@@ -250,11 +304,18 @@ def _at_once(engine: TransformersEngine, plan: Plan, report: Report, device: Dev
         raise failed[0]
     each = sorted(r.stats.tokens_per_s for r in results)
     total = sum(r.stats.new_tokens for r in results)
-    report.add(f"{n} conversations at once: decode each (min / median / max)",
-               f"{each[0]:.1f} / {statistics.median(each):.1f} / {each[-1]:.1f}", "tokens/s",
-               f"{convs[0].videos()[0].frames.shape[0]} frames each")
-    report.add(f"{n} conversations at once: total", total / wall, "tokens/s",
-               f"{total} tokens in {wall:.1f} s, first tokens included")
+    report.add(
+        f"{n} conversations at once: decode each (min / median / max)",
+        f"{each[0]:.1f} / {statistics.median(each):.1f} / {each[-1]:.1f}",
+        "tokens/s",
+        f"{convs[0].videos()[0].frames.shape[0]} frames each",
+    )
+    report.add(
+        f"{n} conversations at once: total",
+        total / wall,
+        "tokens/s",
+        f"{total} tokens in {wall:.1f} s, first tokens included",
+    )
 
 
 def measure_from_disk(plan: Plan, report: Report, device: Device, deadline: float, workdir: Path) -> None:
@@ -266,8 +327,12 @@ def measure_from_disk(plan: Plan, report: Report, device: Device, deadline: floa
         write_checkpoint(model, folder, plan.shape)
         del model
         device.free()
-        report.add("write the checkpoint (hub 4.x layout, bf16 shards)", time.perf_counter() - started, "s",
-                   f"{sum(f.stat().st_size for f in folder.iterdir()) / GIB:.1f} GiB")
+        report.add(
+            "write the checkpoint (hub 4.x layout, bf16 shards)",
+            time.perf_counter() - started,
+            "s",
+            f"{sum(f.stat().st_size for f in folder.iterdir()) / GIB:.1f} GiB",
+        )
     else:
         folder = standin_checkpoint_dir()  # the suite's cached 2+2-layer stand-in
     cases = [("bf16" if plan.device == "cuda" else "fp32", {})]
@@ -279,7 +344,11 @@ def measure_from_disk(plan: Plan, report: Report, device: Device, deadline: floa
     for label, flags in cases:
         if not _time_left(report, deadline, f"load {label}"):
             return
-        _try(report, f"load {label}", lambda: _load_and_answer(folder, label, flags, plan, report, device))
+        _try(
+            report,
+            f"load {label}",
+            lambda label=label, flags=flags: _load_and_answer(folder, label, flags, plan, report, device),
+        )
 
 
 def _load_and_answer(folder: Path, label: str, flags: dict, plan: Plan, report: Report, device: Device) -> None:
@@ -295,8 +364,12 @@ def _load_and_answer(folder: Path, label: str, flags: dict, plan: Plan, report: 
     answer(engine, video_conversation(1, seed=99), 4, device)  # warm-up
     result = answer(engine, video_conversation(plan.decode_frames), plan.new_tokens, device)
     report.add(f"{label}, {plan.decode_frames} frames: first token", result.stats.ttft_s, "s")
-    report.add(f"{label}, {plan.decode_frames} frames: decode", result.stats.tokens_per_s, "tokens/s",
-               f"peak {result.peak_gib:.1f} GiB" if result.peak_gib is not None else "")
+    report.add(
+        f"{label}, {plan.decode_frames} frames: decode",
+        result.stats.tokens_per_s,
+        "tokens/s",
+        f"peak {result.peak_gib:.1f} GiB" if result.peak_gib is not None else "",
+    )
     del engine, loaded
 
 
@@ -336,10 +409,17 @@ def environment() -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dry-run", action="store_true", help="CPU, 2+2 layers, fp32, tiny sizes: checks the script")
-    p.add_argument("--part", choices=["bf16", "nf4", "all"], default="all",
-                   help="bf16: built on the GPU; nf4: written to disk and loaded (bf16 and 4-bit); all: both")
-    p.add_argument("--out", default=os.environ.get("OUT") or "test-artifacts",
-                   help="folder for gpu_proof-PART.json and .md (default $OUT, else test-artifacts)")
+    p.add_argument(
+        "--part",
+        choices=["bf16", "nf4", "all"],
+        default="all",
+        help="bf16: built on the GPU; nf4: written to disk and loaded (bf16 and 4-bit); all: both",
+    )
+    p.add_argument(
+        "--out",
+        default=os.environ.get("OUT") or "test-artifacts",
+        help="folder for gpu_proof-PART.json and .md (default $OUT, else test-artifacts)",
+    )
     p.add_argument("--budget-s", type=float, default=None, help="stop starting new steps after this many seconds")
     p.add_argument("--workdir", default=tempfile.gettempdir(), help="where part nf4 writes the 14 GB checkpoint")
     args = p.parse_args(argv)
@@ -348,10 +428,17 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("no CUDA GPU here: run with --dry-run on a CPU")
     deadline = time.monotonic() + (args.budget_s or plan.budget_s)
     kind = "dry run: 2+2 layers, CPU, fp32" if args.dry_run else "random weights of the real shapes"
-    meta = {"title": f"bench.gpu_proof --part {args.part} ({kind})", "environment": environment(),
-            "date": time.strftime("%Y-%m-%d"), "plan": {"frames": plan.frames, "new_tokens": plan.new_tokens,
-                                                        "text_layers": plan.shape.text_layers,
-                                                        "vision_layers": plan.shape.vision_layers}}
+    meta = {
+        "title": f"bench.gpu_proof --part {args.part} ({kind})",
+        "environment": environment(),
+        "date": time.strftime("%Y-%m-%d"),
+        "plan": {
+            "frames": plan.frames,
+            "new_tokens": plan.new_tokens,
+            "text_layers": plan.shape.text_layers,
+            "vision_layers": plan.shape.vision_layers,
+        },
+    }
     report = Report(Path(args.out), f"gpu_proof-{args.part}", meta)
     device = Device(plan.device)
     torch.manual_seed(0)

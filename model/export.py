@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.media.clip import format_timestamp
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.media.clip import format_timestamp
 
 FRAME_HEIGHT = 120  # pixels of each embedded frame image
 IMAGE_HEIGHT = 240  # pixels of an embedded uploaded image
@@ -38,21 +38,33 @@ class ExportInfo:
 
 def conversation_data(conv: Conversation, info: ExportInfo) -> dict:
     """The conversation as plain data (what the JSON file holds)."""
-    return {"model": info.model, "date": info.date, "settings": info.settings,
-            "turns": [_turn_data(turn) for turn in conv.turns]}
+    return {
+        "model": info.model,
+        "date": info.date,
+        "settings": info.settings,
+        "turns": [_turn_data(turn) for turn in conv.turns],
+    }
 
 
 def _turn_data(turn: Turn) -> dict:
-    return {"question": turn.text, "media": [_media_data(item) for item in turn.media],
-            "rejected_files": list(turn.rejected), "answer": turn.answer, "status": turn.status,
-            "notes": [note.replace("⚠️ ", "") for note in turn.notes], "stats": turn.stats}
+    return {
+        "question": turn.text,
+        "media": [_media_data(item) for item in turn.media],
+        "rejected_files": list(turn.rejected),
+        "answer": turn.answer,
+        "status": turn.status,
+        "notes": [note.replace("⚠️ ", "") for note in turn.notes],
+        "stats": turn.stats,
+    }
 
 
 def _media_data(item: MediaItem) -> dict:
     data = {"name": item.name, "kind": item.kind, "left_out_of_context": item.dropped}
     if item.clip is not None:
-        data.update(duration_s=round(item.clip.duration, 3),
-                    frames=[{"time_s": round(t, 3), "time": format_timestamp(t)} for t in item.clip.timestamps])
+        data.update(
+            duration_s=round(item.clip.duration, 3),
+            frames=[{"time_s": round(t, 3), "time": format_timestamp(t)} for t in item.clip.timestamps],
+        )
     elif item.image is not None:
         data.update(width=item.image.width, height=item.image.height)
     if item.timeline:
@@ -78,8 +90,10 @@ def conversation_html(conv: Conversation, info: ExportInfo) -> str:
     """One HTML page that opens offline: frames embedded as small JPEGs, no script."""
     e = html.escape
     settings = " · ".join(f"{e(str(k))}: {e(str(v))}" for k, v in info.settings.items())
-    body = ["<h1>Chat with videos and images</h1>",
-            f'<p class="meta">{e(info.model)} · {e(info.date)}{" · " + settings if settings else ""}</p>']
+    body = [
+        "<h1>Chat with videos and images</h1>",
+        f'<p class="meta">{e(info.model)} · {e(info.date)}{" · " + settings if settings else ""}</p>',
+    ]
     for number, turn in enumerate(conv.turns, 1):
         body.append(f'<section class="turn"><h2>Question {number}</h2>')
         for item in turn.media:
@@ -89,9 +103,12 @@ def conversation_html(conv: Conversation, info: ExportInfo) -> str:
         body.append(f'<div class="question">{e(turn.text)}</div>')
         notes = "".join(f'<p class="note">{e(note.replace("⚠️ ", ""))}</p>' for note in turn.notes)
         status = {"stopped": "⏹ stopped", "error": "failed", "pending": "unfinished"}.get(turn.status, "")
-        body.append(f'<div class="answer">{notes}<div class="text">{e(turn.answer)}</div>'
-                    + (f'<p class="status">{e(status)}</p>' if status else "")
-                    + (f'<p class="stats">{e(turn.stats)}</p>' if turn.stats else "") + "</div></section>")
+        body.append(
+            f'<div class="answer">{notes}<div class="text">{e(turn.answer)}</div>'
+            + (f'<p class="status">{e(status)}</p>' if status else "")
+            + (f'<p class="stats">{e(turn.stats)}</p>' if turn.stats else "")
+            + "</div></section>"
+        )
     return PAGE.format(title=e(f"Chat · {info.model} · {info.date}"), body="\n".join(body))
 
 
@@ -101,16 +118,25 @@ def _media_html(item: MediaItem) -> str:
         frames = "".join(
             f'<figure><img alt="frame at {format_timestamp(t)}" src="{_jpeg(frame, FRAME_HEIGHT)}">'
             f"<figcaption>{format_timestamp(t)}</figcaption></figure>"
-            for frame, t in zip(item.clip.frames, item.clip.timestamps))
+            for frame, t in zip(item.clip.frames, item.clip.timestamps)
+        )
         state = " · left out of the context" if item.dropped else ""
         timeline = "".join(f"<li><b>{s.span}</b> {e(s.text)}</li>" for s in item.timeline)
-        return (f'<p class="media-name">Video: {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'
-                f"{state}</p><div class=\"strip\">{frames}</div>"
-                + (f'<p class="media-name">Timeline of the whole video</p><ol class="timeline">{timeline}</ol>'
-                   if timeline else ""))
+        return (
+            f'<p class="media-name">Video: {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'
+            f'{state}</p><div class="strip">{frames}</div>'
+            + (
+                f'<p class="media-name">Timeline of the whole video</p><ol class="timeline">{timeline}</ol>'
+                if timeline
+                else ""
+            )
+        )
     if item.image is not None:
-        return (f'<p class="media-name">Image: {e(item.name)} · {item.image.width}x{item.image.height}</p>'
-                f'<img class="picture" alt="{e(item.name)}" src="{_jpeg(np.asarray(item.image.convert("RGB")), IMAGE_HEIGHT)}">')
+        picture = _jpeg(np.asarray(item.image.convert("RGB")), IMAGE_HEIGHT)
+        return (
+            f'<p class="media-name">Image: {e(item.name)} · {item.image.width}x{item.image.height}</p>'
+            f'<img class="picture" alt="{e(item.name)}" src="{picture}">'
+        )
     return f'<p class="media-name">{e(item.name)}</p>'
 
 
@@ -120,8 +146,9 @@ def _jpeg(pixels: np.ndarray, height: int) -> str:
     image = Image.fromarray(pixels)
     scale = min(height / image.height, height * MAX_WIDTH_RATIO / image.width)
     if scale < 1:
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                             Image.Resampling.BILINEAR)
+        image = image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
+        )
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

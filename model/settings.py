@@ -82,88 +82,199 @@ def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     on_spaces = bool(env("SPACE_ID"))
     p = argparse.ArgumentParser(description="Chat with videos and images through LLaVA-NeXT-Video.")
-    p.add_argument("--model", default=env("LLAVA_MODEL"),
-                   help=f"hub id or local folder of a LLaVA-NeXT-Video checkpoint, or 'tiny' "
-                        f"for the offline random-weight model (default {DEFAULT_MODEL}; env LLAVA_MODEL)")
-    p.add_argument("--load-in-4bit", action="store_true", default=_env_bool("LLAVA_LOAD_IN_4BIT"),
-                   help="4-bit NF4 weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_4BIT)")
-    p.add_argument("--load-in-8bit", action="store_true", default=_env_bool("LLAVA_LOAD_IN_8BIT"),
-                   help="8-bit weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_8BIT)")
-    p.add_argument("--attn", default=env("LLAVA_ATTN", "auto"),
-                   choices=["auto", "sdpa", "flash_attention_2", "eager"],
-                   help="attention kernel; auto picks flash_attention_2 when installed on CUDA, else sdpa")
+    p.add_argument(
+        "--model",
+        default=env("LLAVA_MODEL"),
+        help=f"hub id or local folder of a LLaVA-NeXT-Video checkpoint, or 'tiny' "
+        f"for the offline random-weight model (default {DEFAULT_MODEL}; env LLAVA_MODEL)",
+    )
+    p.add_argument(
+        "--load-in-4bit",
+        action="store_true",
+        default=_env_bool("LLAVA_LOAD_IN_4BIT"),
+        help="4-bit NF4 weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_4BIT)",
+    )
+    p.add_argument(
+        "--load-in-8bit",
+        action="store_true",
+        default=_env_bool("LLAVA_LOAD_IN_8BIT"),
+        help="8-bit weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_8BIT)",
+    )
+    p.add_argument(
+        "--attn",
+        default=env("LLAVA_ATTN", "auto"),
+        choices=["auto", "sdpa", "flash_attention_2", "eager"],
+        help="attention kernel; auto picks flash_attention_2 when installed on CUDA, else sdpa",
+    )
     p.add_argument("--device", default=env("LLAVA_DEVICE", "auto"), choices=["auto", "cpu", "cuda"])
-    p.add_argument("--frames", type=int, default=_env_int("LLAVA_FRAMES", 16),
-                   help="frames sampled per video by default (env LLAVA_FRAMES)")
-    p.add_argument("--max-frames", type=int, default=_env_int("LLAVA_MAX_FRAMES", 32),
-                   help="largest number of frames a user may pick (env LLAVA_MAX_FRAMES)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=_env_int("LLAVA_FRAMES", 16),
+        help="frames sampled per video by default (env LLAVA_FRAMES)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=_env_int("LLAVA_MAX_FRAMES", 32),
+        help="largest number of frames a user may pick (env LLAVA_MAX_FRAMES)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=_env_int("LLAVA_MAX_NEW_TOKENS", 512))
     p.add_argument("--host", default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"))
     p.add_argument("--port", type=int, default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)))
-    p.add_argument("--concurrency", type=int, default=_env_int("LLAVA_CONCURRENCY", 0) or None,
-                   help="answers generated at the same time (default 1, or 16 with --backend vllm; "
-                        "env LLAVA_CONCURRENCY)")
-    p.add_argument("--queue-size", type=int, default=_env_int("LLAVA_QUEUE_SIZE", 32),
-                   help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)")
-    p.add_argument("--max-file-mb", type=int, default=_env_int("LLAVA_MAX_FILE_MB", 4096),
-                   help="largest upload accepted, in MB (env LLAVA_MAX_FILE_MB)")
-    p.add_argument("--cache-gb", type=float, default=float(os.environ.get("LLAVA_CACHE_GB") or 4.0),
-                   help="memory for caches kept between turns (KV cache and vision features), all "
-                        "sessions together, at most 3 GB each; 0 turns caching off (env LLAVA_CACHE_GB)")
-    p.add_argument("--session-ttl", type=int, default=_env_int("LLAVA_SESSION_TTL", 3600),
-                   help="seconds a conversation (and its caches) is kept after its last use (env LLAVA_SESSION_TTL)")
-    p.add_argument("--file-ttl", type=int, default=_env_int("LLAVA_FILE_TTL", 3600),
-                   help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=_env_int("LLAVA_CONCURRENCY", 0) or None,
+        help="answers generated at the same time (default 1, or 16 with --backend vllm; env LLAVA_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=_env_int("LLAVA_QUEUE_SIZE", 32),
+        help="visitors that may wait in the queue (env LLAVA_QUEUE_SIZE)",
+    )
+    p.add_argument(
+        "--max-file-mb",
+        type=int,
+        default=_env_int("LLAVA_MAX_FILE_MB", 4096),
+        help="largest upload accepted, in MB (env LLAVA_MAX_FILE_MB)",
+    )
+    p.add_argument(
+        "--cache-gb",
+        type=float,
+        default=float(os.environ.get("LLAVA_CACHE_GB") or 4.0),
+        help="memory for caches kept between turns (KV cache and vision features), all "
+        "sessions together, at most 3 GB each; 0 turns caching off (env LLAVA_CACHE_GB)",
+    )
+    p.add_argument(
+        "--session-ttl",
+        type=int,
+        default=_env_int("LLAVA_SESSION_TTL", 3600),
+        help="seconds a conversation (and its caches) is kept after its last use (env LLAVA_SESSION_TTL)",
+    )
+    p.add_argument(
+        "--file-ttl",
+        type=int,
+        default=_env_int("LLAVA_FILE_TTL", 3600),
+        help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)",
+    )
     fair = p.add_argument_group("fair use", "what one visitor may take of the model, the memory and the disk")
-    fair.add_argument("--scans", type=int, default=_env_int("LLAVA_SCANS", 1),
-                      help="scans running at once, all visitors together; more wait in the queue; a scan "
-                           "leaves the model to waiting questions between its batches (env LLAVA_SCANS)")
-    fair.add_argument("--scan-max-frames", type=int, default=_env_int("LLAVA_SCAN_MAX_FRAMES", 8),
-                      help="frames per part a scan may ask for (env LLAVA_SCAN_MAX_FRAMES)")
-    fair.add_argument("--scan-max-tokens", type=int, default=_env_int("LLAVA_SCAN_MAX_TOKENS", 128),
-                      help="new tokens per part a scan may ask for (env LLAVA_SCAN_MAX_TOKENS)")
-    fair.add_argument("--media-gb", type=float, default=_env_float("LLAVA_MEDIA_GB", 2.0),
-                      help="memory for decoded frames and images, all conversations together; past it the "
-                           "idle conversations' media are freed, oldest first (env LLAVA_MEDIA_GB)")
-    fair.add_argument("--uploads-per-minute", type=int, default=_env_int("LLAVA_UPLOADS_PER_MINUTE", 240),
-                      help="uploads one client address may make in a minute; behind a proxy that hides "
-                           "addresses this is all visitors together (env LLAVA_UPLOADS_PER_MINUTE)")
-    fair.add_argument("--uploads-gb", type=float, default=_env_float("LLAVA_UPLOADS_GB", 20.0),
-                      help="disk the upload folder may fill; uploads past it are refused until old files "
-                           "expire (env LLAVA_UPLOADS_GB)")
+    fair.add_argument(
+        "--scans",
+        type=int,
+        default=_env_int("LLAVA_SCANS", 1),
+        help="scans running at once, all visitors together; more wait in the queue; a scan "
+        "leaves the model to waiting questions between its batches (env LLAVA_SCANS)",
+    )
+    fair.add_argument(
+        "--scan-max-frames",
+        type=int,
+        default=_env_int("LLAVA_SCAN_MAX_FRAMES", 8),
+        help="frames per part a scan may ask for (env LLAVA_SCAN_MAX_FRAMES)",
+    )
+    fair.add_argument(
+        "--scan-max-tokens",
+        type=int,
+        default=_env_int("LLAVA_SCAN_MAX_TOKENS", 128),
+        help="new tokens per part a scan may ask for (env LLAVA_SCAN_MAX_TOKENS)",
+    )
+    fair.add_argument(
+        "--media-gb",
+        type=float,
+        default=_env_float("LLAVA_MEDIA_GB", 2.0),
+        help="memory for decoded frames and images, all conversations together; past it the "
+        "idle conversations' media are freed, oldest first (env LLAVA_MEDIA_GB)",
+    )
+    fair.add_argument(
+        "--uploads-per-minute",
+        type=int,
+        default=_env_int("LLAVA_UPLOADS_PER_MINUTE", 240),
+        help="uploads one client address may make in a minute; behind a proxy that hides "
+        "addresses this is all visitors together (env LLAVA_UPLOADS_PER_MINUTE)",
+    )
+    fair.add_argument(
+        "--uploads-gb",
+        type=float,
+        default=_env_float("LLAVA_UPLOADS_GB", 20.0),
+        help="disk the upload folder may fill; uploads past it are refused until old files "
+        "expire (env LLAVA_UPLOADS_GB)",
+    )
     vllm = p.add_argument_group("vLLM backend", "answer through an OpenAI-compatible vLLM server")
-    vllm.add_argument("--backend", default=env("LLAVA_BACKEND", "transformers"), choices=["transformers", "vllm"],
-                      help="transformers runs the model in this process (default); vllm sends each "
-                           "question to --server-url (env LLAVA_BACKEND)")
-    vllm.add_argument("--server-url", default=env("LLAVA_SERVER_URL", ""),
-                      help="the vLLM server's API root, e.g. http://127.0.0.1:8000/v1 (env LLAVA_SERVER_URL)")
-    vllm.add_argument("--served-model-name", default=env("LLAVA_SERVED_MODEL_NAME"),
-                      help="the model name the server serves (default: the only one it lists; "
-                           "env LLAVA_SERVED_MODEL_NAME)")
-    vllm.add_argument("--server-frames", type=int, default=_env_int("LLAVA_SERVER_FRAMES", 32),
-                      help="frames per video the server keeps: its num_frames, 32 unless started with "
-                           "--media-io-kwargs (env LLAVA_SERVER_FRAMES)")
-    vllm.add_argument("--server-timeout", type=float, default=float(env("LLAVA_SERVER_TIMEOUT") or 60),
-                      help="seconds to wait for the server's next bytes (env LLAVA_SERVER_TIMEOUT); "
-                           "a key for a server started with --api-key goes in LLAVA_SERVER_API_KEY")
+    vllm.add_argument(
+        "--backend",
+        default=env("LLAVA_BACKEND", "transformers"),
+        choices=["transformers", "vllm"],
+        help="transformers runs the model in this process (default); vllm sends each "
+        "question to --server-url (env LLAVA_BACKEND)",
+    )
+    vllm.add_argument(
+        "--server-url",
+        default=env("LLAVA_SERVER_URL", ""),
+        help="the vLLM server's API root, e.g. http://127.0.0.1:8000/v1 (env LLAVA_SERVER_URL)",
+    )
+    vllm.add_argument(
+        "--served-model-name",
+        default=env("LLAVA_SERVED_MODEL_NAME"),
+        help="the model name the server serves (default: the only one it lists; env LLAVA_SERVED_MODEL_NAME)",
+    )
+    vllm.add_argument(
+        "--server-frames",
+        type=int,
+        default=_env_int("LLAVA_SERVER_FRAMES", 32),
+        help="frames per video the server keeps: its num_frames, 32 unless started with "
+        "--media-io-kwargs (env LLAVA_SERVER_FRAMES)",
+    )
+    vllm.add_argument(
+        "--server-timeout",
+        type=float,
+        default=float(env("LLAVA_SERVER_TIMEOUT") or 60),
+        help="seconds to wait for the server's next bytes (env LLAVA_SERVER_TIMEOUT); "
+        "a key for a server started with --api-key goes in LLAVA_SERVER_API_KEY",
+    )
     camera = p.add_argument_group("live camera", "questions and commentary about the visitor's webcam")
-    camera.add_argument("--camera-seconds", type=float, default=_env_float("LLAVA_CAMERA_SECONDS", 8.0),
-                        help="seconds of camera a question is about, 1-60 (env LLAVA_CAMERA_SECONDS)")
-    camera.add_argument("--commentary-every", type=float, default=_env_float("LLAVA_COMMENTARY_EVERY", 8.0),
-                        help="seconds between live commentaries, 2-600 (env LLAVA_COMMENTARY_EVERY)")
-    camera.add_argument("--camera-visitors", type=int, default=_env_int("LLAVA_CAMERA_VISITORS", 8),
-                        help=f"cameras streaming at once, all visitors together, 1-{MAX_CAMERA_VISITORS}; more are "
-                             "told to try again (env LLAVA_CAMERA_VISITORS)")
-    camera.add_argument("--camera-time-limit", type=float, default=_env_float("LLAVA_CAMERA_TIME_LIMIT", 600.0),
-                        help="seconds one camera run may last, 10-86400; Record starts another "
-                             "(env LLAVA_CAMERA_TIME_LIMIT)")
-    camera.add_argument("--camera-idle", type=float, default=_env_float("LLAVA_CAMERA_IDLE", 10.0),
-                        help="seconds without a picture that end a camera run, 1-300 (env LLAVA_CAMERA_IDLE)")
-    camera.add_argument("--ssl-certfile", default=env("LLAVA_SSL_CERTFILE"),
-                        help="serve over https with this certificate (PEM); browsers give the camera only "
-                             "to https pages or localhost (env LLAVA_SSL_CERTFILE)")
-    camera.add_argument("--ssl-keyfile", default=env("LLAVA_SSL_KEYFILE"),
-                        help="the certificate's private key (PEM; env LLAVA_SSL_KEYFILE)")
+    camera.add_argument(
+        "--camera-seconds",
+        type=float,
+        default=_env_float("LLAVA_CAMERA_SECONDS", 8.0),
+        help="seconds of camera a question is about, 1-60 (env LLAVA_CAMERA_SECONDS)",
+    )
+    camera.add_argument(
+        "--commentary-every",
+        type=float,
+        default=_env_float("LLAVA_COMMENTARY_EVERY", 8.0),
+        help="seconds between live commentaries, 2-600 (env LLAVA_COMMENTARY_EVERY)",
+    )
+    camera.add_argument(
+        "--camera-visitors",
+        type=int,
+        default=_env_int("LLAVA_CAMERA_VISITORS", 8),
+        help=f"cameras streaming at once, all visitors together, 1-{MAX_CAMERA_VISITORS}; more are "
+        "told to try again (env LLAVA_CAMERA_VISITORS)",
+    )
+    camera.add_argument(
+        "--camera-time-limit",
+        type=float,
+        default=_env_float("LLAVA_CAMERA_TIME_LIMIT", 600.0),
+        help="seconds one camera run may last, 10-86400; Record starts another (env LLAVA_CAMERA_TIME_LIMIT)",
+    )
+    camera.add_argument(
+        "--camera-idle",
+        type=float,
+        default=_env_float("LLAVA_CAMERA_IDLE", 10.0),
+        help="seconds without a picture that end a camera run, 1-300 (env LLAVA_CAMERA_IDLE)",
+    )
+    camera.add_argument(
+        "--ssl-certfile",
+        default=env("LLAVA_SSL_CERTFILE"),
+        help="serve over https with this certificate (PEM); browsers give the camera only "
+        "to https pages or localhost (env LLAVA_SSL_CERTFILE)",
+    )
+    camera.add_argument(
+        "--ssl-keyfile",
+        default=env("LLAVA_SSL_KEYFILE"),
+        help="the certificate's private key (PEM; env LLAVA_SSL_KEYFILE)",
+    )
     return p
 
 
@@ -188,16 +299,25 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         raise SystemExit("error: --backend vllm needs --server-url http://HOST:PORT/v1 (or LLAVA_SERVER_URL)")
     if args.server_frames < 1 or args.server_timeout <= 0:
         raise SystemExit("error: --server-frames and --server-timeout must be positive")
-    if not 1 <= args.camera_seconds <= 60 or not 2 <= args.commentary_every <= 600 \
-            or not 1 <= args.camera_visitors <= MAX_CAMERA_VISITORS:
-        raise SystemExit(f"error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors "
-                         f"1-{MAX_CAMERA_VISITORS}")
+    if (
+        not 1 <= args.camera_seconds <= 60
+        or not 2 <= args.commentary_every <= 600
+        or not 1 <= args.camera_visitors <= MAX_CAMERA_VISITORS
+    ):
+        raise SystemExit(
+            f"error: --camera-seconds must be 1-60, --commentary-every 2-600, --camera-visitors 1-{MAX_CAMERA_VISITORS}"
+        )
     if not 10 <= args.camera_time_limit <= 86400 or not 1 <= args.camera_idle <= 300:
         raise SystemExit("error: --camera-time-limit must be 10-86400 and --camera-idle 1-300 (seconds)")
-    if min(args.scans, args.scan_max_frames, args.scan_max_tokens, args.uploads_per_minute) < 1 \
-            or args.media_gb <= 0 or args.uploads_gb <= 0:
-        raise SystemExit("error: --scans, --scan-max-frames, --scan-max-tokens, --uploads-per-minute, "
-                         "--media-gb and --uploads-gb must be positive")
+    if (
+        min(args.scans, args.scan_max_frames, args.scan_max_tokens, args.uploads_per_minute) < 1
+        or args.media_gb <= 0
+        or args.uploads_gb <= 0
+    ):
+        raise SystemExit(
+            "error: --scans, --scan-max-frames, --scan-max-tokens, --uploads-per-minute, "
+            "--media-gb and --uploads-gb must be positive"
+        )
     check_tls(args.ssl_certfile, args.ssl_keyfile)
     return AppSettings(
         model=args.model or DEFAULT_MODEL,

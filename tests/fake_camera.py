@@ -6,15 +6,28 @@ from pathlib import Path
 
 import numpy as np
 
-PALETTE = [(220, 30, 30), (30, 200, 30), (30, 60, 220), (230, 220, 40), (200, 40, 200),
-           (40, 210, 210), (250, 140, 20), (240, 240, 240), (100, 50, 10), (20, 20, 20)]
+PALETTE = [
+    (220, 30, 30),
+    (30, 200, 30),
+    (30, 60, 220),
+    (230, 220, 40),
+    (200, 40, 200),
+    (40, 210, 210),
+    (250, 140, 20),
+    (240, 240, 240),
+    (100, 50, 10),
+    (20, 20, 20),
+]
 
 
 def yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     """BT.601 studio-range Y, U, V of an RGB colour (what Chromium's fake camera decodes back)."""
     r, g, b = rgb
-    values = (0.257 * r + 0.504 * g + 0.098 * b + 16, -0.148 * r - 0.291 * g + 0.439 * b + 128,
-              0.439 * r - 0.368 * g - 0.071 * b + 128)
+    values = (
+        0.257 * r + 0.504 * g + 0.098 * b + 16,
+        -0.148 * r - 0.291 * g + 0.439 * b + 128,
+        0.439 * r - 0.368 * g - 0.071 * b + 128,
+    )
     return tuple(int(round(min(255.0, max(0.0, v)))) for v in values)
 
 
@@ -41,7 +54,8 @@ def colours_fit_times(colours: list[int], times: list[float], slack_s: float = 0
     the looping clip), allowing `slack_s` between when a frame was shown and when it arrived."""
     n = len(PALETTE)
     for offset in np.arange(0, n, 0.05):
-        if all(c in {int(np.floor(t + offset + d)) % n for d in (-slack_s, 0.0, slack_s)}
-               for c, t in zip(colours, times)):
+        if all(
+            c in {int(np.floor(t + offset + d)) % n for d in (-slack_s, 0.0, slack_s)} for c, t in zip(colours, times)
+        ):
             return True
     return False

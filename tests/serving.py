@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from model.engines.transformers_engine import TransformersEngine
 from model.engines.kv_cache import CacheStore
+from model.engines.transformers_engine import TransformersEngine
 from model.settings import AppSettings
 
 
@@ -17,26 +17,49 @@ def cached_engine(loaded, total_bytes: int = 1 << 28) -> TransformersEngine:
 
 
 @contextmanager
-def serve(engine, settings: AppSettings | None = None, *, queue_size: int = 16, concurrency: int = 1,
-          max_file_size: str = "20mb") -> Iterator[str]:
+def serve(
+    engine,
+    settings: AppSettings | None = None,
+    *,
+    queue_size: int = 16,
+    concurrency: int = 1,
+    max_file_size: str = "20mb",
+) -> Iterator[str]:
     """The app launched on a free local port; yields its URL and closes it afterwards."""
-    with serve_demo(engine, settings, queue_size=queue_size, concurrency=concurrency,
-                    max_file_size=max_file_size) as (url, _demo):
+    with serve_demo(engine, settings, queue_size=queue_size, concurrency=concurrency, max_file_size=max_file_size) as (
+        url,
+        _demo,
+    ):
         yield url
 
 
 @contextmanager
-def serve_demo(engine, settings: AppSettings | None = None, *, queue_size: int = 16, concurrency: int = 1,
-               max_file_size: str = "20mb") -> Iterator[tuple[str, object]]:
+def serve_demo(
+    engine,
+    settings: AppSettings | None = None,
+    *,
+    queue_size: int = 16,
+    concurrency: int = 1,
+    max_file_size: str = "20mb",
+) -> Iterator[tuple[str, object]]:
     """As `serve`, yielding (URL, the gr.Blocks) so a test can look at server-side state."""
     import app
 
     settings = replace(settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000), concurrency=concurrency)
     demo = app.build_demo(engine, settings)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                show_error=True, max_file_size=max_file_size, css=app.CSS, js=app.JS, run_history=False,
-                app_kwargs={"middleware": app.guard_middleware(settings)})
+    demo.launch(
+        server_name="127.0.0.1",
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+        show_error=True,
+        max_file_size=max_file_size,
+        css=app.CSS,
+        js=app.JS,
+        run_history=False,
+        app_kwargs={"middleware": app.guard_middleware(settings)},
+    )
     try:
         yield demo.local_url.rstrip("/"), demo
     finally:

@@ -33,8 +33,9 @@ def client(app_url):
 LATER_OPTIONS = ("Spread over the video", 2.0, True, False)
 
 
-def send(client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "",
-         frame_times: bool = False):
+def send(
+    client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "", frame_times: bool = False
+):
     """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
     return client.predict(message, frames, False, start, end, frame_times, *LATER_OPTIONS, api_name="/send")
@@ -50,26 +51,34 @@ def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: i
 
 def bubbles(history, role):
     """Text of each bubble of `role`; a file bubble reads as its path."""
-    return [" ".join(part_text(p) for p in (m["content"] if isinstance(m["content"], list) else [m["content"]]))
-            for m in history if m["role"] == role]
+    return [
+        " ".join(part_text(p) for p in (m["content"] if isinstance(m["content"], list) else [m["content"]]))
+        for m in history
+        if m["role"] == role
+    ]
 
 
 def answers(history):
     """The assistant's text bubbles (frame strips left out), times read as plain text (not links)."""
-    return [re.sub(r"\[([^\]]+)\]\(#t=[\d.]+\)", r"\1", b) for b in bubbles(history, "assistant")
-            if not b.startswith("[html")]
+    return [
+        re.sub(r"\[([^\]]+)\]\(#t=[\d.]+\)", r"\1", b)
+        for b in bubbles(history, "assistant")
+        if not b.startswith("[html")
+    ]
 
 
 def strips(history):
     """(label, [(image URL, caption), ...]) of each frames strip in the chat."""
     out = []
     for m in history:
-        for part in (m["content"] if isinstance(m["content"], list) else [m["content"]]):
+        for part in m["content"] if isinstance(m["content"], list) else [m["content"]]:
             if isinstance(part, dict) and part.get("component") == "html" and "frame-strip" in part["value"]:
                 html = part["value"]
                 label = unescape(re.search(r'<div class="strip-label">(.*?)</div>', html).group(1))
-                items = [(unescape(src), unescape(time)) for src, time in
-                         re.findall(r'<img src="([^"]+)".*?<figcaption>(.*?)</figcaption>', html)]
+                items = [
+                    (unescape(src), unescape(time))
+                    for src, time in re.findall(r'<img src="([^"]+)".*?<figcaption>(.*?)</figcaption>', html)
+                ]
                 out.append((label, items))
     return out
 
@@ -105,8 +114,9 @@ def test_ask_api_reports_a_broken_file_as_an_error(client, broken_video_path, vi
 
     with pytest.raises(AppError, match="broken.mp4"):
         client.predict(files=[handle_file(str(broken_video_path))], question="What is it?", api_name="/ask")
-    assert client.predict(files=[handle_file(str(video_path))], question="And this?", max_new_tokens=8,
-                          api_name="/ask").strip()
+    assert client.predict(
+        files=[handle_file(str(video_path))], question="And this?", max_new_tokens=8, api_name="/ask"
+    ).strip()
 
 
 def test_chat_video_then_follow_up_without_media(client, video_path):
@@ -142,8 +152,10 @@ def test_a_clip_range_on_a_follow_up_takes_new_frames_of_the_newest_video(client
 def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):
     history, _ = chat(client, "What happens?", [video_path], start="0:30")
     message = answers(history)[-1]
-    assert "clip.mp4: The clip start (00:30.0) is after the end of the video (00:02.0 long); the whole video " \
-           "was used" in message
+    assert (
+        "clip.mp4: The clip start (00:30.0) is after the end of the video (00:02.0 long); the whole video "
+        "was used" in message
+    )
     label, frames = strips(history)[-1]
     assert label == "clip.mp4 · 4 frames the model saw" and "tok/s" in message
     history, _ = chat(client, "Describe it.", [video_path], start="1", end="9")
@@ -184,8 +196,14 @@ def test_scan_api_refuses_what_is_not_a_video(client, image_path):
 
 
 def test_ask_can_answer_from_the_scan(client, long_video):
-    answer = client.predict(files=[handle_file(str(long_video))], question="When does it change?", frames=8,
-                            max_new_tokens=16, scan=True, api_name="/ask")
+    answer = client.predict(
+        files=[handle_file(str(long_video))],
+        question="When does it change?",
+        frames=8,
+        max_new_tokens=16,
+        scan=True,
+        api_name="/ask",
+    )
     assert answer.strip()
 
 
@@ -220,11 +238,12 @@ def test_readme_api_example_runs_against_the_app(app_url):
     section = readme.read_text().split("## Calling the API from Python", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     code = code.replace('"http://127.0.0.1:7860"', repr(app_url))
-    code = code.replace('print(job.result())', 'result = job.result()')
+    code = code.replace("print(job.result())", "result = job.result()")
     namespace: dict = {}
     cwd = Path.cwd()
     try:
         import os
+
         os.chdir(readme.parent)
         exec(compile(code, "README.md", "exec"), namespace)
     finally:
@@ -290,14 +309,23 @@ def test_closing_the_tab_mid_answer_stops_generation(client, app_url, app_engine
     steps = []
     hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
     try:
-        body = {"data": [None, 2000, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
-                "event_data": None, "trigger_id": None}
+        body = {
+            "data": [None, 2000, 0.0, 0.9],
+            "fn_index": fn_index,
+            "session_hash": client.session_hash,
+            "event_data": None,
+            "trigger_id": None,
+        }
         httpx.post(f"{app_url}/gradio_api/queue/join", json=body).raise_for_status()
-        with httpx.stream("GET", f"{app_url}/gradio_api/queue/data",
-                          params={"session_hash": client.session_hash}, timeout=30) as sse:
+        with httpx.stream(
+            "GET", f"{app_url}/gradio_api/queue/data", params={"session_hash": client.session_hash}, timeout=30
+        ) as sse:
             for line in sse.iter_lines():
-                if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_generating" \
-                        and len(steps) > 20:
+                if (
+                    line.startswith("data:")
+                    and json.loads(line[5:]).get("msg") == "process_generating"
+                    and len(steps) > 20
+                ):
                     break
         closed_at = time.monotonic()
         time.sleep(1.5)
@@ -341,12 +369,18 @@ def test_frame_strips_are_sent_once_and_only_the_answer_streams(client, app_url,
     chat(client, "First?", [video_path])
     send(client, "Second?", [video_path])
     fn_index = client._infer_fn_index("/answer", None)
-    body = {"data": [None, 64, 0.0, 0.9], "fn_index": fn_index, "session_hash": client.session_hash,
-            "event_data": None, "trigger_id": None}
+    body = {
+        "data": [None, 64, 0.0, 0.9],
+        "fn_index": fn_index,
+        "session_hash": client.session_hash,
+        "event_data": None,
+        "trigger_id": None,
+    }
     httpx.post(f"{app_url}/gradio_api/queue/join", json=body).raise_for_status()
     updates = []
-    with httpx.stream("GET", f"{app_url}/gradio_api/queue/data", params={"session_hash": client.session_hash},
-                      timeout=60) as sse:
+    with httpx.stream(
+        "GET", f"{app_url}/gradio_api/queue/data", params={"session_hash": client.session_hash}, timeout=60
+    ) as sse:
         for line in sse.iter_lines():
             if line.startswith("data:"):
                 msg = json.loads(line[5:])

@@ -16,8 +16,15 @@ from model.settings import AppSettings
 from tests.serving import cached_engine, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
 TIME = re.compile(r"^\d\d:\d\d\.\d$")
 
@@ -237,13 +244,22 @@ def test_the_page_keeps_up_with_the_model(page, page_url, media_dir):
         page.locator("#question textarea").fill("Describe this video in detail.")
         began = time.monotonic()
         page.locator("#question textarea").press("Enter")
-        page.wait_for_function("n => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= n",
-                               arg=turn, polling=50, timeout=60_000)
+        page.wait_for_function(
+            "n => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= n",
+            arg=turn,
+            polling=50,
+            timeout=60_000,
+        )
         page_s = time.monotonic() - began
         expect(page.locator("#question textarea")).to_be_enabled()
         began = time.monotonic()
-        client.predict(files=[handle_file(str(video))], question="Describe this video in detail.", frames=16,
-                       max_new_tokens=128, api_name="/ask")
+        client.predict(
+            files=[handle_file(str(video))],
+            question="Describe this video in detail.",
+            frames=16,
+            max_new_tokens=128,
+            api_name="/ask",
+        )
         ask_s = time.monotonic() - began
         assert page_s < 5 * ask_s + 3, f"turn {turn}: the page took {page_s:.1f} s, /ask {ask_s:.1f} s"
     expect(page.locator("#chat .frame-strip")).to_have_count(3)
@@ -338,9 +354,13 @@ def test_scan_the_newest_video_then_answer_from_its_timeline(page, media_dir):
     page.wait_for_function("Math.abs(document.querySelector('#player video').currentTime - 6) < 0.5")
     page.screenshot(path=str(ARTIFACTS / "10-scanned-timeline.png"))
     ask(page, "When does it change?")
-    expect(page.get_by_test_id("bot").last).to_contain_text("Answered from the scan of twelve.mp4 (4 parts, 00:12.0 long)")
+    expect(page.get_by_test_id("bot").last).to_contain_text(
+        "Answered from the scan of twelve.mp4 (4 parts, 00:12.0 long)"
+    )
     wait_for_answer_end(page)
-    expect(page.locator("#chat .frame-strip .strip-label").last).to_contain_text("the scan's parts that fit the question")
+    expect(page.locator("#chat .frame-strip .strip-label").last).to_contain_text(
+        "the scan's parts that fit the question"
+    )
     expect(page.locator("#chat").get_by_text("Attached: twelve.mp4")).to_have_count(1)  # not attached again
     expect(page.locator("#timeline li")).to_have_count(4)  # the panel keeps the timeline
     page.screenshot(path=str(ARTIFACTS / "11-answer-from-scan.png"), full_page=True)
@@ -361,7 +381,9 @@ def test_frames_and_times_seek_the_player(page, media_dir):
     ask(page, "What happens?", [video])
     wait_for_answer_end(page)
     expect(page.locator("#player video")).to_be_visible()
-    page.locator("#player video").evaluate("v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))")
+    page.locator("#player video").evaluate(
+        "v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))"
+    )
     fifth = page.locator("#chat .frame-strip figure").nth(4)
     target = float(fifth.get_attribute("data-t"))
     fifth.click()
@@ -392,6 +414,8 @@ def test_a_video_the_browser_cannot_play_gets_a_playable_preview(page, media_dir
     wait_for_answer_end(page)
     player = page.locator("#player video")
     expect(player).to_be_visible()
-    duration = player.evaluate("v => new Promise(r => v.readyState >= 1 ? r(v.duration) : "
-                               "v.addEventListener('loadedmetadata', () => r(v.duration)))")
+    duration = player.evaluate(
+        "v => new Promise(r => v.readyState >= 1 ? r(v.duration) : "
+        "v.addEventListener('loadedmetadata', () => r(v.duration)))"
+    )
     assert abs(duration - 2.0) < 0.3 and player.evaluate("v => v.currentSrc").endswith(".mp4")

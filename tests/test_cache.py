@@ -7,11 +7,11 @@ import threading
 import pytest
 
 from model.chat.budget import make_room, spread, thin_clip
-from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
 from model.chat.conversation import Conversation
+from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
 from model.engines.base import GenerationParams
-from model.engines.transformers_engine import TransformersEngine
 from model.engines.kv_cache import CacheStore, SessionCache
+from model.engines.transformers_engine import TransformersEngine
 
 PARAMS = GenerationParams(max_new_tokens=10)
 OPTIONS = MediaOptions(frames=4)
@@ -52,15 +52,16 @@ def script(engine, video_path, image_path, short_video_path):
     log.append((answer(engine, conv).answer_ids, conv.last.stats))
     undo_last(conv)
     ask("Look at this picture.", [image_path])
-    add_turn(conv, "Tell me more.", [], OPTIONS)           # an answer the user stopped:
+    add_turn(conv, "Tell me more.", [], OPTIONS)  # an answer the user stopped:
     conv.last.answer, conv.last.status = " partial words", "stopped"  # only its text is known
     ask("Now this short clip.", [short_video_path])
     ask("Compare all of them.")
     return log
 
 
-def test_greedy_answers_are_identical_with_and_without_the_cache(cached, uncached, video_path, image_path,
-                                                                  short_video_path):
+def test_greedy_answers_are_identical_with_and_without_the_cache(
+    cached, uncached, video_path, image_path, short_video_path
+):
     with_cache = script(cached, video_path, image_path, short_video_path)
     without = script(uncached, video_path, image_path, short_video_path)
     assert [ids for ids, _ in with_cache] == [ids for ids, _ in without]
@@ -79,7 +80,8 @@ def test_a_follow_up_prefills_only_the_new_turn(cached, video_path):
     add_turn(conv, "Why?", [], OPTIONS)
     steps = []
     hook = cached.model.model.language_model.register_forward_pre_hook(
-        lambda mod, args, kwargs: steps.append(kwargs["inputs_embeds"].shape[1]), with_kwargs=True)
+        lambda mod, args, kwargs: steps.append(kwargs["inputs_embeds"].shape[1]), with_kwargs=True
+    )
     try:
         answer(cached, conv)
     finally:
@@ -108,6 +110,7 @@ def test_vision_features_are_computed_once_per_media_item(cached, video_path, mo
 
 def test_same_placeholders_for_other_media_are_not_reused(cached, uncached, video_path, short_video_path):
     """Two videos sampled to the same frame count give identical ids; the cache must tell them apart."""
+
     def run(engine):
         conv = Conversation()
         start_session(conv, "tab")
@@ -116,6 +119,7 @@ def test_same_placeholders_for_other_media_are_not_reused(cached, uncached, vide
         undo_last(conv)
         add_turn(conv, "What happens?", [str(short_video_path)], MediaOptions(frames=3))
         return answer(engine, conv).answer_ids
+
     assert run(cached) == run(uncached)
 
 
@@ -160,6 +164,7 @@ def test_an_evicted_cache_is_rebuilt_transparently(cached, uncached, video_path)
         add_turn(conv, "Why?", [], OPTIONS)
         turn = answer(engine, conv)
         return turn.answer_ids, turn.status
+
     assert run(cached, evict=True) == run(uncached, evict=False)
 
 
@@ -205,8 +210,10 @@ def test_a_cache_over_the_session_limit_keeps_its_longest_prefix(loaded_tiny, vi
     kept = engine.cache.take(conv.session_id)
     assert kept.nbytes() <= limit and kept.features
     assert kept.kv.get_seq_length() == len(kept.ids) == length - 3
-    assert all(layer.keys.untyped_storage().nbytes() == layer.keys.numel() * layer.keys.element_size()
-               for layer in kept.kv.layers)  # the cropped memory is given back
+    assert all(
+        layer.keys.untyped_storage().nbytes() == layer.keys.numel() * layer.keys.element_size()
+        for layer in kept.kv.layers
+    )  # the cropped memory is given back
     engine.cache.put(conv.session_id, kept)
     add_turn(conv, "Why?", [], OPTIONS)
     cropped = answer(engine, conv)

@@ -19,16 +19,20 @@ from tests.test_browser import ARTIFACTS, chromium, last_answer, wait_for_answer
 
 WINDOW_S = 4.0  # --camera-seconds in these tests
 EVERY_S = 3.0  # --commentary-every
-SETTINGS = AppSettings(model="tiny", frames=8, max_new_tokens=64, camera_seconds=WINDOW_S,
-                       commentary_every=EVERY_S)
+SETTINGS = AppSettings(model="tiny", frames=8, max_new_tokens=64, camera_seconds=WINDOW_S, commentary_every=EVERY_S)
 LABEL = re.compile(r"\b\d+:\d\d-\d+:\d\d:")  # a commentary's time range, '0:12-0:15:'
 
 
 @pytest.fixture(scope="module")
 def camera_browser(tmp_path_factory):
     clip = write_y4m(tmp_path_factory.mktemp("camera") / "colours.y4m")
-    with chromium(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                   f"--use-file-for-fake-video-capture={clip}"]) as browser:
+    with chromium(
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}",
+        ]
+    ) as browser:
         yield browser
 
 
@@ -40,8 +44,9 @@ def served(loaded_tiny):
 
 
 def open_page(browser, url: str, viewport=(1280, 1000), **options):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, permissions=["camera"],
-                                  **options)
+    context = browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]}, permissions=["camera"], **options
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(url)
@@ -103,7 +108,9 @@ def test_a_question_is_about_the_last_seconds_and_a_follow_up_works(camera_brows
         assert "8 frames" in answer and "⚠️" not in answer, answer
         strip = page.locator("#chat .frame-strip")
         expect(strip).to_have_count(1)
-        expect(strip.locator(".strip-label")).to_have_text(re.compile(r"^camera \d:\d\d-\d:\d\d · 8 frames the model saw$"))
+        expect(strip.locator(".strip-label")).to_have_text(
+            re.compile(r"^camera \d:\d\d-\d:\d\d · 8 frames the model saw$")
+        )
         times, colours = strip_frames(page, strip)
         assert len(times) == 8 and times == sorted(times), times
         assert WINDOW_S - 1.0 <= times[-1] - times[0] <= WINDOW_S + 0.01, times  # the last N seconds, spread
@@ -117,8 +124,9 @@ def test_a_question_is_about_the_last_seconds_and_a_follow_up_works(camera_brows
         wait_until(lambda: len(store) == 0, 10, "the ring was not freed when the camera stopped")
         page.locator("#question textarea").fill("And what came before?")
         page.locator("#question textarea").press("Enter")
-        page.wait_for_function("() => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= 2",
-                               timeout=30_000)
+        page.wait_for_function(
+            "() => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= 2", timeout=30_000
+        )
         assert "cached" in last_answer(page)  # a follow-up about the same clip, from the session's cache
         expect(page.locator("#chat .frame-strip")).to_have_count(1)  # no camera ran: no new clip
     finally:
@@ -133,8 +141,11 @@ def test_live_commentary_comes_every_few_seconds_and_stops_with_the_camera(camer
         page.locator("#commentary input[type=checkbox]").check()
         start_camera(page, store)
         # two answers within 20 s of the camera's first frame
-        page.wait_for_function("n => (document.querySelector('#chat').innerText.match(/\\b\\d+:\\d\\d-\\d+:\\d\\d:/g) "
-                               "|| []).length >= n", arg=2, timeout=20_000)
+        page.wait_for_function(
+            "n => (document.querySelector('#chat').innerText.match(/\\b\\d+:\\d\\d-\\d+:\\d\\d:/g) || []).length >= n",
+            arg=2,
+            timeout=20_000,
+        )
         page.screenshot(path=str(ARTIFACTS / "camera-02-commentary.png"))
         stop_camera(page)
         at_stop = commentaries(page)

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from pathlib import Path
-
-from model.chat.turns import (ChatLimits, MediaOptions, UserInputError, add_turn, clip_range, mark_stopped,
-                        parse_clip_time, release_media, retry_last, stream_answer, undo_last,
-                        validate_message)
 from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
-from ui.messages import FrameStrip, chatbot_messages
+from model.chat.turns import (
+    ChatLimits,
+    MediaOptions,
+    UserInputError,
+    add_turn,
+    clip_range,
+    mark_stopped,
+    parse_clip_time,
+    release_media,
+    retry_last,
+    stream_answer,
+    undo_last,
+    validate_message,
+)
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.media.decode import VideoClip, format_timestamp
+from ui.messages import FrameStrip, chatbot_messages
 
 
 def clip(n: int = 4) -> VideoClip:
-    return VideoClip(frames=np.zeros((n, 32, 32, 3), np.uint8), timestamps=[i * 0.5 for i in range(n)],
-                     duration=n * 0.5, fps=2.0, source_size=(32, 32), notes=[])
+    return VideoClip(
+        frames=np.zeros((n, 32, 32, 3), np.uint8),
+        timestamps=[i * 0.5 for i in range(n)],
+        duration=n * 0.5,
+        fps=2.0,
+        source_size=(32, 32),
+        notes=[],
+    )
 
 
 def video(name: str = "a.mp4", n: int = 4) -> MediaItem:
@@ -26,10 +43,12 @@ def video(name: str = "a.mp4", n: int = 4) -> MediaItem:
 
 
 def test_template_messages_keep_media_of_earlier_turns_and_answers():
-    conv = Conversation(turns=[
-        Turn(text="What happens?", media=[video()], answer="A ball bounces.", status="done"),
-        Turn(text="And then?"),
-    ])
+    conv = Conversation(
+        turns=[
+            Turn(text="What happens?", media=[video()], answer="A ball bounces.", status="done"),
+            Turn(text="And then?"),
+        ]
+    )
     msgs = template_messages(conv)
     assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
     assert msgs[0]["content"] == [{"type": "video"}, {"type": "text", "text": "What happens?"}]
@@ -53,8 +72,9 @@ def test_failed_turns_are_left_out_of_the_model_context():
 
 
 def test_prompt_renders_in_the_7b_format(engine):
-    conv = Conversation(turns=[Turn(text="What happens?", media=[video()], answer="It rolls.", status="done"),
-                               Turn(text="Why?")])
+    conv = Conversation(
+        turns=[Turn(text="What happens?", media=[video()], answer="It rolls.", status="done"), Turn(text="Why?")]
+    )
     prompt = engine.render_prompt(conv)
     assert prompt == "USER: <video>\nWhat happens? ASSISTANT: It rolls. USER: Why? ASSISTANT:"
 
@@ -73,11 +93,14 @@ def test_chatbot_shows_files_text_answer_and_stopped_marker():
     assert "partial" in shown[2]["content"] and "stopped" in shown[2]["content"]
 
 
-@pytest.mark.parametrize("text, files, message", [
-    ("", [], "Type a question"),
-    ("x" * 5000, [], "characters long"),
-    ("q", ["a", "b", "c", "d", "e"], "at most 4 files"),
-])
+@pytest.mark.parametrize(
+    "text, files, message",
+    [
+        ("", [], "Type a question"),
+        ("x" * 5000, [], "characters long"),
+        ("q", ["a", "b", "c", "d", "e"], "at most 4 files"),
+    ],
+)
 def test_validate_message_rejects_with_a_readable_reason(text, files, message):
     with pytest.raises(UserInputError, match=message):
         validate_message(text, files, Conversation(), ChatLimits())
@@ -119,8 +142,11 @@ def fake_generate(pieces, error=None):
         yield from pieces
         if error:
             raise error
-        yield Finished(GenerationStats(frames=4, prompt_tokens=10, new_tokens=len(pieces), ttft_s=0.1,
-                                       tokens_per_s=5.0), answer_ids=[7, 8])
+        yield Finished(
+            GenerationStats(frames=4, prompt_tokens=10, new_tokens=len(pieces), ttft_s=0.1, tokens_per_s=5.0),
+            answer_ids=[7, 8],
+        )
+
     return generate
 
 
@@ -169,8 +195,10 @@ def test_a_stop_after_the_last_piece_keeps_its_mark():
 def test_pieces_faster_than_the_render_interval_go_out_together():
     conv = Conversation(turns=[Turn(text="q", media=[video()])])
     pieces = [f"{i} " for i in range(50)]
-    shown = [c.last.answer for c in stream_answer(conv, GenerationParams(), NoPrep(), fake_generate(pieces),
-                                                  render_every_s=60)]
+    shown = [
+        c.last.answer
+        for c in stream_answer(conv, GenerationParams(), NoPrep(), fake_generate(pieces), render_every_s=60)
+    ]
     assert shown == ["", "0 ", "".join(pieces)]  # before, first piece, the rest at the end
     assert conv.last.status == "done"
 
@@ -185,14 +213,17 @@ def test_retry_undo_and_stop_bookkeeping():
     assert undo_last(conv) is None and not retry_last(conv)
 
 
-@pytest.mark.parametrize("text, seconds", [("83.5", 83.5), ("1:23.5", 83.5), ("0:01:23", 83.0), ("", None),
-                                           (None, None), (" 2 ", 2.0)])
+@pytest.mark.parametrize(
+    "text, seconds", [("83.5", 83.5), ("1:23.5", 83.5), ("0:01:23", 83.0), ("", None), (None, None), (" 2 ", 2.0)]
+)
 def test_clip_times_parse_seconds_and_mm_ss(text, seconds):
     assert parse_clip_time(text, "start") == seconds
 
 
-@pytest.mark.parametrize("start, end, message", [("abc", "", "is not a time"), ("-1", "", "from 0 on"),
-                                                 ("5", "2", "end comes before its start")])
+@pytest.mark.parametrize(
+    "start, end, message",
+    [("abc", "", "is not a time"), ("-1", "", "from 0 on"), ("5", "2", "end comes before its start")],
+)
 def test_bad_clip_ranges_are_refused(start, end, message):
     with pytest.raises(UserInputError, match=message):
         clip_range(start, end)
@@ -205,8 +236,9 @@ def test_files_of_other_types_are_refused_before_loading():
 
 def test_clip_range_and_frame_times_reach_the_prompt(video_path):
     conv = Conversation()
-    turn = add_turn(conv, "What happens?", [str(video_path)],
-                    MediaOptions(frames=4, start=1.0, end=2.0, frame_times=True))
+    turn = add_turn(
+        conv, "What happens?", [str(video_path)], MediaOptions(frames=4, start=1.0, end=2.0, frame_times=True)
+    )
     times = turn.media[0].clip.timestamps
     assert len(times) == 4 and all(1.0 <= t <= 2.0 for t in times)
     text = template_messages(conv)[0]["content"][-1]["text"]

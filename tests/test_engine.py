@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from model.chat.turns import MediaOptions, add_turn, stream_answer
 from model.chat.conversation import Conversation
+from model.chat.turns import MediaOptions, add_turn, stream_answer
 from model.engines.base import EngineError, Finished, GenerationParams
 from model.engines.gpu import generate_stream, gpu_seconds, set_engine
 
@@ -114,8 +114,8 @@ def test_media_tokens_are_never_generated(tiny_dir, video_path):
     """A model that would emit <video> at every step (a generated placeholder breaks every later turn)."""
     import torch
 
-    from model.engines.transformers_engine import TransformersEngine
     from model.engines.loading import load_tiny
+    from model.engines.transformers_engine import TransformersEngine
     from model.settings import AppSettings
 
     loaded = load_tiny(AppSettings(model="tiny"))
@@ -124,15 +124,17 @@ def test_media_tokens_are_never_generated(tiny_dir, video_path):
         loaded.model.lm_head.weight[video_id, loaded.model.config.text_config.hidden_size - 1] = 1000.0
     engine = TransformersEngine(loaded)
     conv = conversation(video_path)
-    reference = engine.processor(text=engine.render_prompt(conv), videos=[c.frames for c in conv.videos()],
-                                 return_tensors="pt")
+    reference = engine.processor(
+        text=engine.render_prompt(conv), videos=[c.frames for c in conv.videos()], return_tensors="pt"
+    )
     with torch.inference_mode():
         raw = loaded.model.generate(**reference, max_new_tokens=4, do_sample=False)
     assert raw[0, -4:].tolist() == [video_id] * 4  # unblocked, the model says <video>
     add_turn(conv, "And then?", [], MediaOptions(frames=4))
     conv.turns[0].answer, conv.turns[0].status = "", "done"
-    conv.turns[0].answer_ids = [x for x in engine.stream(conversation(video_path), GREEDY, threading.Event())
-                                if isinstance(x, Finished)][0].answer_ids
+    conv.turns[0].answer_ids = [
+        x for x in engine.stream(conversation(video_path), GREEDY, threading.Event()) if isinstance(x, Finished)
+    ][0].answer_ids
     assert conv.turns[0].answer_ids and video_id not in conv.turns[0].answer_ids
     text, stats = run(engine, conv)  # the follow-up still works
     assert stats.new_tokens == 12
@@ -169,14 +171,21 @@ def test_per_item_encoding_matches_the_processors_own_batch(engine, video_path, 
     import torch
 
     conv = conversation(image_path, video_path, text="Compare them.")
-    reference = engine.processor(text=engine.render_prompt(conv), images=conv.images(),
-                                 videos=[c.frames for c in conv.videos()], return_tensors="pt")
+    reference = engine.processor(
+        text=engine.render_prompt(conv),
+        images=conv.images(),
+        videos=[c.frames for c in conv.videos()],
+        return_tensors="pt",
+    )
     assert engine.tokenize(conv) == reference["input_ids"][0].tolist()
     with torch.inference_mode():
         expected = engine.model.generate(**reference, max_new_tokens=10, do_sample=False)
-    finished = [x for x in engine.stream(conv, GenerationParams(max_new_tokens=10), threading.Event())
-                if isinstance(x, Finished)][0]
-    assert finished.answer_ids == expected[0, reference["input_ids"].shape[1]:].tolist()
+    finished = [
+        x
+        for x in engine.stream(conv, GenerationParams(max_new_tokens=10), threading.Event())
+        if isinstance(x, Finished)
+    ][0]
+    assert finished.answer_ids == expected[0, reference["input_ids"].shape[1] :].tolist()
 
 
 def test_what_crosses_the_zerogpu_boundary_pickles(engine, video_path, image_path):

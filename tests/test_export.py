@@ -6,8 +6,8 @@ import json
 import re
 import shutil
 
-from model.chat.turns import MediaOptions, add_turn
 from model.chat.conversation import Conversation
+from model.chat.turns import MediaOptions, add_turn
 from model.export import ExportInfo, conversation_data, conversation_html, conversation_json
 
 HOSTILE = "<img src=x onerror=alert(1)>.mp4"
@@ -17,7 +17,11 @@ INFO = ExportInfo(model="tiny · cpu · float32", settings={"frames": 4}, date="
 def two_turns(video, image) -> Conversation:
     conv = Conversation()
     add_turn(conv, "What happens <b>here</b>?", [str(video)], MediaOptions(frames=4, thumbnails=False))
-    conv.last.answer, conv.last.status, conv.last.stats = "A <script>alert(2)</script> ball.", "done", "4 frames · 9 new"
+    conv.last.answer, conv.last.status, conv.last.stats = (
+        "A <script>alert(2)</script> ball.",
+        "done",
+        "4 frames · 9 new",
+    )
     add_turn(conv, "And in this picture?", [str(image)], MediaOptions(frames=4, thumbnails=False))
     conv.last.answer, conv.last.status = "Colours & shapes", "stopped"
     conv.last.notes.append("⚠️ something to say")
@@ -32,7 +36,9 @@ def test_html_holds_questions_answers_and_one_image_per_frame(video_path, image_
     assert "What happens &lt;b&gt;here&lt;/b&gt;?" in page and "And in this picture?" in page
     assert "A &lt;script&gt;alert(2)&lt;/script&gt; ball." in page and "Colours &amp; shapes" in page
     assert "&lt;img src=x onerror=alert(1)&gt;.mp4" in page
-    assert "<script" not in page.lower() and "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "<script" not in page.lower() and "onerror=alert" not in page.replace(
+        "&lt;img src=x onerror=alert(1)&gt;", ""
+    )
     assert "default-src 'none'" in page  # no script may run, whatever slips through
     frames = re.findall(r'<img alt="frame at (\d\d:\d\d\.\d)" src="data:image/jpeg;base64,', page)
     assert frames == _times(conv)
@@ -49,8 +55,13 @@ def test_json_holds_the_same_with_frame_times_and_no_paths(video_path, image_pat
     assert first["question"] == "What happens <b>here</b>?" and first["status"] == "done"
     assert [f["time"] for f in first["media"][0]["frames"]] == _times(conv)
     assert first["media"][0]["name"] == "clip.mp4" and first["media"][0]["kind"] == "video"
-    assert second["media"][0] == {"name": "picture.png", "kind": "image", "left_out_of_context": False,
-                                  "width": 50, "height": 70}
+    assert second["media"][0] == {
+        "name": "picture.png",
+        "kind": "image",
+        "left_out_of_context": False,
+        "width": 50,
+        "height": 70,
+    }
     assert second["status"] == "stopped" and second["notes"] == ["something to say"]
     assert str(video_path.parent) not in json.dumps(data)
 
@@ -77,8 +88,11 @@ def test_a_scanned_video_takes_its_timeline_along(video_path, image_path):
     conv.turns[0].media[0].timeline = [Segment(0, 1, "A <b>ball</b> rolls."), Segment(1, 2, "It stops.")]
     page = conversation_html(conv, INFO)
     assert "<b>00:00.0-00:01.0</b> A &lt;b&gt;ball&lt;/b&gt; rolls." in page
-    assert conversation_data(conv, INFO)["turns"][0]["media"][0]["timeline"][1] == {"start": 1, "end": 2, "text": "It stops."}
-
+    assert conversation_data(conv, INFO)["turns"][0]["media"][0]["timeline"][1] == {
+        "start": 1,
+        "end": 2,
+        "text": "It stops.",
+    }
 
 
 def test_a_picture_no_jpeg_could_hold_is_exported_all_the_same(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from model.engines.base import GenerationParams
 from model.chat.conversation import Conversation, Turn
+from model.engines.base import GenerationParams
 from model.engines.gate import WAITING, ModelGate, gated_describe, queued
 
 
@@ -17,8 +17,9 @@ def test_turns_go_in_the_order_they_were_asked_for():
     waiters = []
     for name in "abc":
         ticket = gate.join()
-        worker = threading.Thread(target=lambda t=ticket, n=name: (gate.enter(t, 5), order.append(n),
-                                                                    gate.leave(t, True)))
+        worker = threading.Thread(
+            target=lambda t=ticket, n=name: (gate.enter(t, 5), order.append(n), gate.leave(t, True))
+        )
         worker.start()
         waiters.append(worker)
     time.sleep(0.2)

@@ -18,14 +18,19 @@ assert not heavy, f"the GPU check imported {heavy}: the GPU machine does not hav
 
 
 def test_dry_run_measures_every_part_and_imports_no_gradio(tmp_path):
-    out = subprocess.run([sys.executable, "-c", RUN, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_proof-all.json").read_text())
     rows = {row["what"]: row for row in report["rows"]}
     assert not [r for r in report["rows"] if r["value"] in ("failed", "skipped")], report["rows"]
-    for what in ("build on cpu (float32, random weights)", "weights memory (float32)",
-                 "follow-up first token, recomputed", "load from disk through load_model, fp32"):
+    for what in (
+        "build on cpu (float32, random weights)",
+        "weights memory (float32)",
+        "follow-up first token, recomputed",
+        "load from disk through load_model, fp32",
+    ):
         assert what in rows, sorted(rows)
     assert any(w.endswith("ZeroGPU duration asked / answer measured") for w in rows)
     assert any(w.startswith("2 conversations at once: total") for w in rows)

@@ -101,7 +101,7 @@ def make_corrupt_middle(d: Path) -> list[Path]:
     path = make_video(d / "corrupt.mp4", seconds=4, fps=25, size=(192, 112), gop=25)
     data = bytearray(path.read_bytes())
     mid = len(data) // 2
-    data[mid: mid + 4000] = np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    data[mid : mid + 4000] = np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return [path]
 
@@ -304,7 +304,9 @@ def warnings_of(job) -> list[str]:
 def send(client: Client, text: str, files=(), frames: int = 4) -> tuple[list[dict], list[str]]:
     """The page's first step (/send); returns the chat and the warnings shown."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    job = client.submit(message, frames, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send")
+    job = client.submit(
+        message, frames, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send"
+    )
     _box, history, *_frames_panel = job.result(timeout=TIMEOUT)
     return history, warnings_of(job)
 
@@ -315,8 +317,9 @@ def answer(client: Client, max_new_tokens: int = 16) -> list[dict]:
 
 
 def ask(client: Client, files, question: str = QUESTION, max_new_tokens: int = 16) -> str:
-    job = client.submit(files=[handle_file(str(f)) for f in files], question=question,
-                        max_new_tokens=max_new_tokens, api_name="/ask")
+    job = client.submit(
+        files=[handle_file(str(f)) for f in files], question=question, max_new_tokens=max_new_tokens, api_name="/ask"
+    )
     return job.result(timeout=TIMEOUT)
 
 
@@ -464,8 +467,9 @@ def test_oversize_upload_is_refused(server, files_root):
         send(server.client(), QUESTION, [big])
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         ask(server.client(), [big])
-    reply = httpx.post(f"{server.url}/gradio_api/upload", files={"files": (big.name, big.read_bytes())},
-                       timeout=TIMEOUT)
+    reply = httpx.post(
+        f"{server.url}/gradio_api/upload", files={"files": (big.name, big.read_bytes())}, timeout=TIMEOUT
+    )
     assert reply.status_code == 413, reply.status_code
     assert "maximum allowed size" in reply.text and "Traceback" not in reply.text
     assert_still_serving(server)

@@ -5,19 +5,26 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from model.media.clip import VideoClip
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.media.clip import VideoClip
 from model.serving.ledger import FREED, MediaLedger, held_bytes
 
 MB = 1 << 20
 
 
 def chat(status: str = "done") -> Conversation:
-    clip = VideoClip(frames=np.zeros((4, 512, 512, 3), np.uint8), timestamps=[0, 1, 2, 3], duration=4, fps=1,
-                     source_size=(512, 512))  # 3 MB
-    turn = Turn(text="q", status=status, prompt_ids=[1, 2],
-                media=[MediaItem(path="/u/a.mp4", kind="video", clip=clip),
-                       MediaItem(path="/u/b.png", kind="image", image=Image.new("RGB", (1024, 1024)))])  # 3 MB
+    clip = VideoClip(
+        frames=np.zeros((4, 512, 512, 3), np.uint8), timestamps=[0, 1, 2, 3], duration=4, fps=1, source_size=(512, 512)
+    )  # 3 MB
+    turn = Turn(
+        text="q",
+        status=status,
+        prompt_ids=[1, 2],
+        media=[
+            MediaItem(path="/u/a.mp4", kind="video", clip=clip),
+            MediaItem(path="/u/b.png", kind="image", image=Image.new("RGB", (1024, 1024))),
+        ],
+    )  # 3 MB
     return Conversation(turns=[turn])
 
 

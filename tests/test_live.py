@@ -9,24 +9,37 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.engines.base import GenerationStats
-from model.camera.frames import (FRAME_HEIGHT, FRAME_WIDTH, CameraLimits, CameraStore, FrameError, FrameRing, decode_frame,
-                          downscale, frame_bytes_bound)
-from model.media.clip import VideoClip
+from model.camera.frames import (
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    CameraLimits,
+    CameraStore,
+    FrameError,
+    FrameRing,
+    decode_frame,
+    downscale,
+    frame_bytes_bound,
+)
+from model.camera.live import COMMENTARY_QUESTION, add_camera_turn, attach_camera, is_camera, span, trim_commentary
 from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
-from ui.messages import chatbot_messages
-from model.camera.live import (COMMENTARY_QUESTION, add_camera_turn, attach_camera, is_camera, span,
-                        trim_commentary)
-from model.settings import parse_settings
-from model.serving.storage import new_id
+from model.engines.base import GenerationStats
+from model.media.clip import VideoClip
 from model.media.thumbnails import frames_root
+from model.serving.storage import new_id
+from model.settings import parse_settings
 from ui.chat_view import render_chat
+from ui.messages import chatbot_messages
 
 
 def clip(start: float, count: int = 4, step: float = 1.0, size=(24, 32)) -> VideoClip:
     times = [start + i * step for i in range(count)]
-    return VideoClip(frames=np.full((count, *size, 3), 100, np.uint8), timestamps=times, duration=times[-1],
-                     fps=1 / step, source_size=(size[1], size[0]))
+    return VideoClip(
+        frames=np.full((count, *size, 3), 100, np.uint8),
+        timestamps=times,
+        duration=times[-1],
+        fps=1 / step,
+        source_size=(size[1], size[0]),
+    )
 
 
 def data_url(image: Image.Image, kind: str = "JPEG") -> str:
@@ -57,7 +70,9 @@ def test_a_camera_question_keeps_only_the_newest_clip_in_context_and_in_memory(t
     assert [m.path for m in conv.media()] == ["/uploads/a.mp4", "camera 0:09-0:12"]
     assert len(new.thumbnails) == 4 and all(p.startswith(str(frames_root() / conv.session_id)) for p in new.thumbnails)
     # the older camera turn still shows its strip; no camera file bubble exists to show
-    strips = [m["content"] for m in chatbot_messages(conv) if m["role"] == "assistant" and not isinstance(m["content"], str)]
+    strips = [
+        m["content"] for m in chatbot_messages(conv) if m["role"] == "assistant" and not isinstance(m["content"], str)
+    ]
     assert [s.name for s in strips] == ["camera 0:03-0:06", "camera 0:09-0:12"]  # the upload has no images here
 
 
@@ -100,9 +115,17 @@ def test_browser_frames_are_decoded_small_and_bad_ones_refused():
     assert frame.shape == (FRAME_HEIGHT, 597, 3) and tuple(frame[5, 5]) == pytest.approx((10, 200, 30), abs=3)
     assert decode_frame(data_url(Image.new("RGB", (64, 48)))).shape == (48, 64, 3)
     png = data_url(Image.new("RGB", (64, 48)), "PNG")  # gradio's webcam streams JPEGs: a PNG is costly to decode
-    for bad in (None, 42, "hello", "data:text/plain;base64,aGk=", "data:image/jpeg;base64,!!!!",
-                "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode(),
-                "data:image/jpeg;base64," + "A" * 4_000_001, png, png.replace("image/png", "image/jpeg")):
+    for bad in (
+        None,
+        42,
+        "hello",
+        "data:text/plain;base64,aGk=",
+        "data:image/jpeg;base64,!!!!",
+        "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode(),
+        "data:image/jpeg;base64," + "A" * 4_000_001,
+        png,
+        png.replace("image/png", "image/jpeg"),
+    ):
         with pytest.raises(FrameError):
             decode_frame(bad)
     huge = data_url(Image.new("L", (4000, 4000)))  # 16 megapixels, refused before decoding
@@ -164,9 +187,11 @@ def test_camera_settings_and_tls_flags(tmp_path, monkeypatch):
     key.write_text("y")
     settings = parse_settings(["--ssl-certfile", str(cert), "--ssl-keyfile", str(key), "--commentary-every", "4"])
     assert (settings.ssl_certfile, settings.ssl_keyfile, settings.commentary_every) == (str(cert), str(key), 4.0)
-    for argv, message in ((["--ssl-certfile", str(cert)], "go together"),
-                          (["--ssl-certfile", str(cert), "--ssl-keyfile", str(tmp_path / "none.pem")], "no such file"),
-                          (["--camera-seconds", "0.5"], "--camera-seconds must be 1-60"),
-                          (["--commentary-every", "1"], "--commentary-every 2-600")):
+    for argv, message in (
+        (["--ssl-certfile", str(cert)], "go together"),
+        (["--ssl-certfile", str(cert), "--ssl-keyfile", str(tmp_path / "none.pem")], "no such file"),
+        (["--camera-seconds", "0.5"], "--camera-seconds must be 1-60"),
+        (["--commentary-every", "1"], "--commentary-every 2-600"),
+    ):
         with pytest.raises(SystemExit, match=message):
             parse_settings(argv)

@@ -13,16 +13,33 @@ from tests.serving import cached_engine, serve
 from tests.test_app import answers, bubbles, chat, send, strips
 from tests.videos import make_video
 
-COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (200, 30, 200), (30, 200, 200),
-          (120, 60, 0), (0, 60, 120), (60, 0, 120), (250, 140, 0), (140, 250, 0), (0, 140, 250),
-          (90, 90, 90), (250, 250, 250), (10, 10, 10), (170, 110, 60)]
+COLORS = [
+    (200, 30, 30),
+    (30, 200, 30),
+    (30, 30, 200),
+    (200, 200, 30),
+    (200, 30, 200),
+    (30, 200, 200),
+    (120, 60, 0),
+    (0, 60, 120),
+    (60, 0, 120),
+    (250, 140, 0),
+    (140, 250, 0),
+    (0, 140, 250),
+    (90, 90, 90),
+    (250, 250, 250),
+    (10, 10, 10),
+    (170, 110, 60),
+]
 
 
 @pytest.fixture(scope="module")
 def colour_videos(media_dir):
     """One small video per visitor, each its own colour and name."""
-    return [make_video(media_dir / f"visitor-{i:02d}.mp4", seconds=0.6, fps=10, size=(64, 48), color=c)
-            for i, c in enumerate(COLORS)]
+    return [
+        make_video(media_dir / f"visitor-{i:02d}.mp4", seconds=0.6, fps=10, size=(64, 48), color=c)
+        for i, c in enumerate(COLORS)
+    ]
 
 
 def new_client(url: str) -> Client:
@@ -51,8 +68,11 @@ def test_sixteen_visitors_at_once_keep_their_own_conversations(loaded_tiny, colo
         assert [label.split(" · ")[0] for label, _ in strips(history)] == [video.name]
         said = answers(history)
         assert len(said) == 3 and all(a.strip() for a in said)
-        assert [b for b in bubbles(history, "user") if b.startswith("Question")] == \
-               ["Question 0?", "Question 1?", "Question 2?"]
+        assert [b for b in bubbles(history, "user") if b.startswith("Question")] == [
+            "Question 0?",
+            "Question 1?",
+            "Question 2?",
+        ]
     assert elapsed < 240
 
 
@@ -61,8 +81,12 @@ def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
 
     with serve(cached_engine(loaded_tiny), queue_size=2) as url:
         clients = [new_client(url) for _ in range(8)]
-        jobs = [c.submit(files=[handle_file(str(video_path))], question="Long answer?", max_new_tokens=1500,
-                         api_name="/ask") for c in clients]
+        jobs = [
+            c.submit(
+                files=[handle_file(str(video_path))], question="Long answer?", max_new_tokens=1500, api_name="/ask"
+            )
+            for c in clients
+        ]
         outcomes = []
         for job in jobs:
             try:
@@ -72,15 +96,20 @@ def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
         refused = [text for kind, text in outcomes if kind == "error"]
         assert refused and all("queue is full" in text.lower() for text in refused)
         assert any(kind == "ok" and text.strip() for kind, text in outcomes)
-        assert new_client(url).predict(files=[handle_file(str(video_path))], question="Still there?",
-                                       max_new_tokens=4, api_name="/ask").strip()
+        assert (
+            new_client(url)
+            .predict(files=[handle_file(str(video_path))], question="Still there?", max_new_tokens=4, api_name="/ask")
+            .strip()
+        )
 
 
-def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(loaded_tiny, colour_videos,
-                                                                          record_property):
+def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(
+    loaded_tiny, colour_videos, record_property
+):
     engine = cached_engine(loaded_tiny)
-    with serve(engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=8),
-               concurrency=8, queue_size=32) as url:
+    with serve(
+        engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=8), concurrency=8, queue_size=32
+    ) as url:
         clients = [new_client(url) for _ in range(8)]
         for client, video in zip(clients, colour_videos):
             send(client, "Tell me everything.", [video])

@@ -40,8 +40,11 @@ def test_without_a_gpu_the_default_starts_tiny_at_once_and_says_how_to_run_the_7
     def no_download(*args, **kwargs):
         raise AssertionError("nothing may be downloaded or loaded for the 7B on a CPU by default")
 
-    monkeypatch.setattr(loading, "_from_pretrained", lambda source, *a, **k: (
-        no_download() if source == DEFAULT_MODEL else REAL_FROM_PRETRAINED(source, *a, **k)))
+    monkeypatch.setattr(
+        loading,
+        "_from_pretrained",
+        lambda source, *a, **k: no_download() if source == DEFAULT_MODEL else REAL_FROM_PRETRAINED(source, *a, **k),
+    )
     monkeypatch.setattr(loading, "hub_reachable", no_download)
     loaded = load_model(AppSettings())
     assert loaded.name == "tiny" and "No GPU here" in loaded.notice
@@ -57,21 +60,34 @@ def test_a_default_model_that_is_broken_stops_the_app(tmp_path, monkeypatch, tin
         load_model(AppSettings(model=str(broken), device="cpu"))  # model_explicit=False: as the default
 
 
-@pytest.mark.parametrize("error, says", [
-    (lambda: errors.GatedRepoError("gated", response=_response(403)), "gated"),
-    (lambda: errors.RepositoryNotFoundError("no repo", response=_response(401)), "needs a token"),
-    (lambda: errors.HfHubHTTPError("denied", response=_response(401)), "refused access"),
-    (lambda: errors.LocalEntryNotFoundError("not cached"), "not in the local cache"),
-    (lambda: OSError("We couldn't connect to 'https://huggingface.co' to load the files"), "not in the local cache"),
-])
+@pytest.mark.parametrize(
+    "error, says",
+    [
+        (lambda: errors.GatedRepoError("gated", response=_response(403)), "gated"),
+        (lambda: errors.RepositoryNotFoundError("no repo", response=_response(401)), "needs a token"),
+        (lambda: errors.HfHubHTTPError("denied", response=_response(401)), "refused access"),
+        (lambda: errors.LocalEntryNotFoundError("not cached"), "not in the local cache"),
+        (
+            lambda: OSError("We couldn't connect to 'https://huggingface.co' to load the files"),
+            "not in the local cache",
+        ),
+    ],
+)
 def test_weights_that_cannot_be_had_are_told_apart(error, says):
     wrapped = OSError("loading failed")
     wrapped.__cause__ = error()
     assert says in loading.weights_unavailable(wrapped)
 
 
-@pytest.mark.parametrize("error", [ValueError("shapes differ"), RecursionError("maximum recursion depth"),
-                                   KeyError("text_config"), OSError("Unable to load weights: bad header")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("shapes differ"),
+        RecursionError("maximum recursion depth"),
+        KeyError("text_config"),
+        OSError("Unable to load weights: bad header"),
+    ],
+)
 def test_other_failures_are_not_weights_that_cannot_be_had(error):
     assert loading.weights_unavailable(error) is None
 
@@ -104,12 +120,17 @@ def test_both_layouts_load(tiny_dir, tmp_path):
     assert isinstance(old, LlavaNextVideoProcessor)
     for key in ("size", "crop_size", "image_mean", "image_std", "resample"):
         assert getattr(old.video_processor, key) == getattr(new.video_processor, key), key
-    assert (old.patch_size, old.num_additional_image_tokens, old.vision_feature_select_strategy) == \
-        (new.patch_size, new.num_additional_image_tokens, new.vision_feature_select_strategy)
+    assert (old.patch_size, old.num_additional_image_tokens, old.vision_feature_select_strategy) == (
+        new.patch_size,
+        new.num_additional_image_tokens,
+        new.vision_feature_select_strategy,
+    )
     assert old.chat_template == new.chat_template
     text = "USER: <video>\nHi ASSISTANT:"
     frames = np.zeros((3, 40, 50, 3), np.uint8)
-    assert old(text=text, videos=[frames])["input_ids"].tolist() == new(text=text, videos=[frames])["input_ids"].tolist()
+    assert (
+        old(text=text, videos=[frames])["input_ids"].tolist() == new(text=text, videos=[frames])["input_ids"].tolist()
+    )
 
 
 def test_app_serves_within_seconds_without_offline_variables(tiny_dir, tmp_path):
@@ -123,8 +144,9 @@ def test_app_serves_within_seconds_without_offline_variables(tiny_dir, tmp_path)
     root = Path(__file__).resolve().parents[1]
     started = time.monotonic()
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         while time.monotonic() - started < 120:
             assert process.poll() is None, log.read_text()[-3000:]

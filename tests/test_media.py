@@ -15,8 +15,16 @@ import pytest
 from PIL import Image
 
 from model.media import decode as media
-from model.media.decode import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, VideoClip, format_timestamp,
-                         load_image, media_kind, sample_video)
+from model.media.decode import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    MediaError,
+    VideoClip,
+    format_timestamp,
+    load_image,
+    media_kind,
+    sample_video,
+)
 from tests.videos import decode_all, inflate_avi_frame_count, make_audio_only, make_video, marker_corner, read_index
 
 
@@ -52,8 +60,7 @@ def check_exact(path, n: int, *, start=0.0, end=None, rel_origin: float = 0.0, *
     clip = sample_video(path, n, start=start, end=end, exact=True, **kw)
     want = sorted({shown_at(rel, t) for t in targets(clip.duration, n, start or 0.0, end)})
     assert [round(t, 3) for t, _ in want] == [round(t, 3) for t in clip.timestamps]
-    got_idx = [read_index(f if clip.frames.shape[2] >= clip.frames.shape[1] else np.rot90(f, 1))
-               for f in clip.frames]
+    got_idx = [read_index(f if clip.frames.shape[2] >= clip.frames.shape[1] else np.rot90(f, 1)) for f in clip.frames]
     assert got_idx == [i for _, i in want]
     assert clip.frames.dtype == np.uint8 and clip.frames.ndim == 4 and clip.frames.shape[3] == 3
     return clip
@@ -153,8 +160,9 @@ def test_lying_avi_header(vdir):
 
 @pytest.mark.parametrize("bf", [0, 3])
 def test_variable_frame_rate(vdir, bf):
-    times = ([i * 0.04 for i in range(25)] + [1.0 + i * 0.2 for i in range(1, 11)]
-             + [3.0 + i * 0.04 for i in range(1, 25)])
+    times = (
+        [i * 0.04 for i in range(25)] + [1.0 + i * 0.2 for i in range(1, 11)] + [3.0 + i * 0.04 for i in range(1, 25)]
+    )
     path = make_video(vdir / f"vfr{bf}.mp4", times=times, gop=20, bframes=bf)
     clip = check_exact(path, 10)
     check_exact(path, 23)
@@ -183,7 +191,8 @@ def test_rotated_phone_video(vdir):
     # stored lower-left corner is the displayed top-left after a clockwise turn
     assert all(marker_corner(f) == "top-left" for f in clip.frames)
     assert [read_index(np.rot90(f, 1)) for f in clip.frames] == [
-        shown_at(decode_all(path), t)[1] for t in clip.timestamps]
+        shown_at(decode_all(path), t)[1] for t in clip.timestamps
+    ]
 
 
 @pytest.mark.parametrize("size", [(161, 97), (97, 161)])
@@ -199,8 +208,14 @@ def test_odd_sizes_keep_aspect(vdir, size):
 
 
 CODECS = [
-    ("hevc.mp4", "libx265"), ("vp8.webm", "libvpx"), ("vp9.webm", "libvpx-vp9"), ("av1.webm", "libsvtav1"),
-    ("av1.mp4", "libsvtav1"), ("mpeg4.avi", "mpeg4"), ("mjpeg.avi", "mjpeg"), ("h264.mov", "libx264"),
+    ("hevc.mp4", "libx265"),
+    ("vp8.webm", "libvpx"),
+    ("vp9.webm", "libvpx-vp9"),
+    ("av1.webm", "libsvtav1"),
+    ("av1.mp4", "libsvtav1"),
+    ("mpeg4.avi", "mpeg4"),
+    ("mjpeg.avi", "mjpeg"),
+    ("h264.mov", "libx264"),
 ]
 
 
@@ -256,7 +271,7 @@ def test_window_outside_video(h264, start, end):
 
 def test_an_end_past_the_video_ends_with_it(h264):
     clip = sample_video(h264, 4, start=1.0, end=9.0)
-    assert len(clip.timestamps) == 4 and 1.0 <= clip.timestamps[0] and clip.timestamps[-1] <= clip.duration
+    assert len(clip.timestamps) == 4 and clip.timestamps[0] >= 1.0 and clip.timestamps[-1] <= clip.duration
     assert any("so the clip ends there" in note for note in clip.notes)
 
 
@@ -333,7 +348,7 @@ def test_corrupt_in_the_middle(vdir, name):
     path = make_video(vdir / name, seconds=6, fps=25, size=(192, 112), gop=25, codec=codec)
     data = bytearray(path.read_bytes())
     mid = len(data) // 2
-    data[mid: mid + 4000] = np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    data[mid : mid + 4000] = np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     for exact in (False, True):
         t0 = time.monotonic()
@@ -398,14 +413,17 @@ def hub_video_processor():
     return LlavaNextVideoVideoProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
 
 
-@pytest.mark.parametrize("size,rotate,exact", [((1280, 720), None, False), ((1280, 720), None, True),
-                                               ((722, 406), 90, False), ((340, 600), None, True)])
+@pytest.mark.parametrize(
+    "size,rotate,exact",
+    [((1280, 720), None, False), ((1280, 720), None, True), ((722, 406), 90, False), ((340, 600), None, True)],
+)
 def test_the_model_sees_the_pixels_of_full_size_frames(vdir, size, rotate, exact):
     """The processor given our frames gives the pixel values it gives for the full-size frames of
     the same instants (the model card's recipe hands it full-size frames)."""
     suffix = "mov" if rotate else "mp4"
-    path = make_video(vdir / f"parity{size[0]}x{size[1]}.{suffix}", seconds=3, fps=25, size=size, gop=25,
-                      bframes=2, rotate=rotate)
+    path = make_video(
+        vdir / f"parity{size[0]}x{size[1]}.{suffix}", seconds=3, fps=25, size=size, gop=25, bframes=2, rotate=rotate
+    )
     ours, full = sample_video(path, 8, exact=exact), sample_video(path, 8, exact=exact, size=None)
     assert ours.timestamps == full.timestamps and min(ours.frames.shape[1:3]) == 336
     processor = hub_video_processor()
@@ -455,9 +473,16 @@ def test_load_image_exif_rotation(tmp_path):
     assert media_kind(tmp_path / "rot.jpg") == "image"
 
 
-@pytest.mark.parametrize("size,kept", [((8000, 5000), (1075, 672)), ((1200, 900), (1008, 756)),
-                                       ((1000, 600), (1000, 600)), ((20000, 1000), (8944, 447)),
-                                       ((1_000_000, 1), (1_000_000, 1))])
+@pytest.mark.parametrize(
+    "size,kept",
+    [
+        ((8000, 5000), (1075, 672)),
+        ((1200, 900), (1008, 756)),
+        ((1000, 600), (1000, 600)),
+        ((20000, 1000), (8944, 447)),
+        ((1_000_000, 1), (1_000_000, 1)),
+    ],
+)
 def test_an_image_is_kept_at_the_size_the_model_needs(tmp_path, size, kept):
     """Before, four 40-megapixel PNGs held +886 MB for an hour: a loaded image is now at most what
     the processor uses (its tiling choice unchanged) and never over 4 megapixels."""
@@ -555,6 +580,7 @@ def test_format_timestamp():
 def test_media_module_stays_light():
     import subprocess
     import sys
+
     code = "import sys, model.media.decode; print(any(m in sys.modules for m in ('torch', 'gradio', 'cv2')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,8 +8,17 @@ import pytest
 
 from model.engines.base import GenerationParams
 from model.media.decode import sample_video
-from model.scan.segments import (Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
-                        segment_conversation, split_clip, timeline_text)
+from model.scan.segments import (
+    Segment,
+    TimelineStore,
+    content_key,
+    relevant_segments,
+    scan,
+    segment_bounds,
+    segment_conversation,
+    split_clip,
+    timeline_text,
+)
 
 PARAMS = GenerationParams(max_new_tokens=8)
 
@@ -51,8 +60,9 @@ def test_scan_describes_every_segment_in_batches_and_stops_between_them(video_pa
     assert "8 segments" in final.line() and "of 8 segments described, about" in updates[1].line()
     stop = threading.Event()
     partial = None
-    for partial in scan(bounds, sample, lambda clips: (stop.set(), describe(clips))[1], frames_per_segment=2,
-                        batch_size=3, stop=stop):
+    for partial in scan(
+        bounds, sample, lambda clips: (stop.set(), describe(clips))[1], frames_per_segment=2, batch_size=3, stop=stop
+    ):
         pass
     assert partial.stopped and len(partial.segments) == 3 and "stopped after 3 of 8" in partial.line()
 
@@ -74,8 +84,12 @@ def test_on_zero_gpu_a_scan_batch_is_fixed(engine, monkeypatch):
 
 
 def test_timeline_prompt_and_relevant_segments():
-    segments = [Segment(0, 45, "A dog runs in the park."), Segment(45, 90, "A man opens the red door."),
-                Segment(90, 135, "Rain falls on the street."), Segment(135, 180, "The man closes the door.")]
+    segments = [
+        Segment(0, 45, "A dog runs in the park."),
+        Segment(45, 90, "A man opens the red door."),
+        Segment(90, 135, "Rain falls on the street."),
+        Segment(135, 180, "The man closes the door."),
+    ]
     text = timeline_text("walk.mp4", 180, segments)
     assert "[00:45.0-01:30.0] A man opens the red door." in text and "03:00.0 long" in text
     assert relevant_segments("When does the man open the door?", segments, 2) == [segments[1], segments[3]]
@@ -129,8 +143,8 @@ def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
 
 
 def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_dir):
-    from model.chat.turns import MediaOptions, add_turn, start_session
     from model.chat.conversation import Conversation
+    from model.chat.turns import MediaOptions, add_turn, start_session
     from model.scan.runner import ScanOptions, run_scan, stop_scan
     from tests.videos import make_video
 

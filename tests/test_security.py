@@ -91,13 +91,36 @@ def launched(tmp: Path, tiny_dir: Path, *flags: str) -> Iterator[App]:
     uploads, log = tmp / "uploads", tmp / "app.log"
     uploads.mkdir(parents=True)
     port = free_port()
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(uploads), "LLAVA_TINY_DIR": str(tiny_dir),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "GRADIO_TEMP_DIR": str(uploads),
+        "LLAVA_TINY_DIR": str(tiny_dir),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--model", "tiny", "--port", str(port), "--frames", "4",
-                                 "--max-new-tokens", "64", *flags], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "app.py",
+                "--model",
+                "tiny",
+                "--port",
+                str(port),
+                "--frames",
+                "4",
+                "--max-new-tokens",
+                "64",
+                *flags,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     app = App(f"http://127.0.0.1:{port}", port, proc, uploads, log)
     try:
         deadline = time.monotonic() + 120
@@ -183,8 +206,9 @@ def answer(client: Client) -> list:
 
 
 def ask(app: App, question: str = "What happens?", files=(), **options) -> str:
-    return app.client().predict(files=[handle_file(str(f)) for f in files], question=question,
-                                max_new_tokens=8, api_name="/ask", **options)
+    return app.client().predict(
+        files=[handle_file(str(f)) for f in files], question=question, max_new_tokens=8, api_name="/ask", **options
+    )
 
 
 def still_serving(app: App, video: Path) -> None:
@@ -338,7 +362,8 @@ def big_png() -> str:
     """A 4000x4000 PNG frame (noise: costly to decode)."""
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (4000, 4000, 3), dtype=np.uint8)).save(
-        buffer, format="PNG", compress_level=1)
+        buffer, format="PNG", compress_level=1
+    )
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -346,8 +371,15 @@ class Camera(threading.Thread):
     """A raw camera stream: joins the page's stream event, posts `frames` every `every` s (None: none)
     and records how it ended ('' while it runs)."""
 
-    def __init__(self, app: App, frames: list[str | None], every: float = 0.5, gap_at: int | None = None,
-                 gap_s: float = 0.0, hold_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        app: App,
+        frames: list[str | None],
+        every: float = 0.5,
+        gap_at: int | None = None,
+        gap_s: float = 0.0,
+        hold_s: float = 0.0,
+    ) -> None:
         super().__init__(daemon=True)
         self.app, self.frames, self.every, self.gap_at, self.gap_s = app, frames, every, gap_at, gap_s
         self.hold_s = hold_s  # how long it stays after its last frame, before it closes the stream
@@ -362,12 +394,18 @@ class Camera(threading.Thread):
 
     def body(self, frame: str | None) -> dict:
         value = {"url": frame, "path": None, "meta": {"_type": "gradio.FileData"}} if frame else None
-        return {"data": [value, False], "event_data": None, "fn_index": self.fn, "trigger_id": self.trigger,
-                "session_hash": self.session}
+        return {
+            "data": [value, False],
+            "event_data": None,
+            "fn_index": self.fn,
+            "trigger_id": self.trigger,
+            "session_hash": self.session,
+        }
 
     def listen(self, client: httpx.Client) -> None:
-        with client.stream("GET", f"{self.app.url}/gradio_api/queue/data", params={"session_hash": self.session},
-                           timeout=40) as response:
+        with client.stream(
+            "GET", f"{self.app.url}/gradio_api/queue/data", params={"session_hash": self.session}, timeout=40
+        ) as response:
             for line in response.iter_lines():
                 if line.startswith("data:"):
                     message = json.loads(line[5:])
@@ -486,18 +524,27 @@ def test_zero_seconds_between_frames_is_a_clear_warning(app, video):
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory, tiny_dir) -> Iterator[App]:
     """A server whose files live 4 s, that takes 30 uploads a minute and 0.06 GiB of uploads in all."""
-    with launched(tmp_path_factory.mktemp("short"), tiny_dir, "--file-ttl", "4", "--uploads-per-minute", "30",
-                  "--uploads-gb", "0.06") as served:
+    with launched(
+        tmp_path_factory.mktemp("short"),
+        tiny_dir,
+        "--file-ttl",
+        "4",
+        "--uploads-per-minute",
+        "30",
+        "--uploads-gb",
+        "0.06",
+    ) as served:
         yield served
 
 
 def abort_upload(app: App, sent: int = 1_000_000, claimed: int = 10_000_000) -> None:
     """Start a multipart upload claiming `claimed` bytes, send `sent` of them, and hang up."""
-    head = (b"--XX\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.mp4\"\r\n"
-            b"Content-Type: video/mp4\r\n\r\n")
+    head = b'--XX\r\nContent-Disposition: form-data; name="files"; filename="a.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
     with socket.create_connection(("127.0.0.1", app.port), timeout=5) as s:
-        s.sendall(b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
-                  b"boundary=XX\r\nContent-Length: " + str(claimed).encode() + b"\r\n\r\n" + head + b"x" * sent)
+        s.sendall(
+            b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+            b"boundary=XX\r\nContent-Length: " + str(claimed).encode() + b"\r\n\r\n" + head + b"x" * sent
+        )
         time.sleep(0.5)
 
 
@@ -520,8 +567,10 @@ def test_aborted_uploads_are_swept_and_leave_no_traceback(short_lived, wait_unti
 def uploads(app: App, address: str, path: Path, count: int) -> list[int]:
     """The status of `count` uploads of `path`, one after another, sent from `address`."""
     with httpx.Client(timeout=30, transport=httpx.HTTPTransport(local_address=address)) as client:
-        return [client.post(f"{app.url}/gradio_api/upload", files={"files": ("u.mp4", path.read_bytes())}).status_code
-                for _ in range(count)]
+        return [
+            client.post(f"{app.url}/gradio_api/upload", files={"files": ("u.mp4", path.read_bytes())}).status_code
+            for _ in range(count)
+        ]
 
 
 def test_uploads_are_bounded_in_rate_and_in_disk(short_lived, media):
@@ -540,9 +589,11 @@ def test_uploads_are_bounded_in_rate_and_in_disk(short_lived, media):
 
 
 def queue_join(app: App, fn_index: int, data: list, session: str) -> httpx.Response:
-    return httpx.post(f"{app.url}/gradio_api/queue/join", timeout=30,
-                      json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
-                            "trigger_id": None})
+    return httpx.post(
+        f"{app.url}/gradio_api/queue/join",
+        timeout=30,
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
+    )
 
 
 def event_end(app: App, session: str) -> dict:
@@ -564,8 +615,9 @@ def test_the_log_holds_nothing_a_request_sent(app, video):
     assert end.get("success") is False and "hunter2" not in app.log_text()
     before = app.rss_mb()
     huge = b'{"data": ["' + b"A" * 200_000_000 + b'"], "fn_index": 0, "session_hash": "abcdefgh"}'
-    response = httpx.post(f"{app.url}/gradio_api/queue/join", content=huge, timeout=60,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{app.url}/gradio_api/queue/join", content=huge, timeout=60, headers={"content-type": "application/json"}
+    )
     grown = app.rss_mb() - before
     print(f"a 200 MB body: HTTP {response.status_code}, +{grown:.0f} MB, log {len(app.log_text()) // 1024} KB")
     assert response.status_code == 413 and grown < 50
@@ -624,9 +676,10 @@ def test_nothing_in_the_chat_makes_a_browser_fetch_or_post_elsewhere(app, media,
         page.locator("#question input[type=file]").set_input_files([str(named)])
         expect(page.locator('#question [aria-label="File thumbnail"]')).to_have_count(1)
         page.locator("#question textarea").fill(
-            f"![i](http://{host}/beacon-markdown) <img src=\"http://{host}/beacon-tag\"> "
-            f"<form action=\"http://{host}/beacon-form\" method=\"post\"><button id=\"evil\">go</button></form> "
-            f"<video src=\"http://{host}/beacon-video\"></video> <link rel=stylesheet href=\"http://{host}/beacon-css\">")
+            f'![i](http://{host}/beacon-markdown) <img src="http://{host}/beacon-tag"> '
+            f'<form action="http://{host}/beacon-form" method="post"><button id="evil">go</button></form> '
+            f'<video src="http://{host}/beacon-video"></video> <link rel=stylesheet href="http://{host}/beacon-css">'
+        )
         page.locator("#question textarea").press("Enter")
         wait_for_answer_end(page)
         if page.locator("#evil").count():

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.engines.base import GenerationParams
-from model.chat.turns import MediaOptions, add_turn, start_session, stream_answer
 from model.chat.conversation import Conversation
-from model.engines.transformers_engine import TransformersEngine
+from model.chat.turns import MediaOptions, add_turn, start_session, stream_answer
+from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore
+from model.engines.transformers_engine import TransformersEngine
 from model.settings import AppSettings
 
 GREEDY = GenerationParams(max_new_tokens=8)
@@ -41,15 +41,25 @@ def standin(standin_dir):
 def test_the_folder_has_the_hubs_4x_layout(standin_dir):
     names = {p.name for p in standin_dir.iterdir()}
     assert "video_preprocessor_config.json" not in names and "processor_config.json" in names
-    assert {"preprocessor_config.json", "chat_template.json", "tokenizer_config.json", "added_tokens.json",
-            "special_tokens_map.json", "model.safetensors.index.json"} <= names
+    assert {
+        "preprocessor_config.json",
+        "chat_template.json",
+        "tokenizer_config.json",
+        "added_tokens.json",
+        "special_tokens_map.json",
+        "model.safetensors.index.json",
+    } <= names
     config = json.loads((standin_dir / "config.json").read_text())
     assert config["text_config"]["rope_scaling"] == {"factor": 2.0, "type": "linear"}
-    assert json.loads((standin_dir / "preprocessor_config.json").read_text())["processor_class"] == \
-        "LlavaNextVideoProcessor"
+    assert (
+        json.loads((standin_dir / "preprocessor_config.json").read_text())["processor_class"]
+        == "LlavaNextVideoProcessor"
+    )
     weights = json.loads((standin_dir / "model.safetensors.index.json").read_text())["weight_map"]
-    assert all(k.startswith(("language_model.", "vision_tower.vision_model.", "multi_modal_projector.",
-                             "image_newline")) for k in weights)
+    assert all(
+        k.startswith(("language_model.", "vision_tower.vision_model.", "multi_modal_projector.", "image_newline"))
+        for k in weights
+    )
 
 
 def test_autoprocessor_alone_cannot_load_it(standin_dir):
@@ -86,8 +96,7 @@ def test_token_counts_of_frames_and_images(standin):
     video = np.zeros((16, 480, 640, 3), np.uint8)
     out = processor(text="USER: <video>\nHi ASSISTANT:", videos=[video], return_tensors=None)
     assert list(out["input_ids"][0]).count(32000) == 2304  # 144 per frame
-    out = processor(text="USER: <image>\nHi ASSISTANT:", images=[Image.new("RGB", (1000, 600))],
-                    return_tensors=None)
+    out = processor(text="USER: <image>\nHi ASSISTANT:", images=[Image.new("RGB", (1000, 600))], return_tensors=None)
     assert list(out["input_ids"][0]).count(32001) == 1948  # anyres: base 576 + tiles + newlines
 
 

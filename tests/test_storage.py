@@ -9,8 +9,16 @@ import pytest
 
 from model.serving.janitor import remove_partial_uploads, remove_stale_conversations
 from model.serving.sessions import Tabs, tab_of
-from model.serving.storage import (conversation_dir, frames_root, inside_root, item_dir, new_id, remove_conversation,
-                           remove_item, remove_tree)
+from model.serving.storage import (
+    conversation_dir,
+    frames_root,
+    inside_root,
+    item_dir,
+    new_id,
+    remove_conversation,
+    remove_item,
+    remove_tree,
+)
 
 
 @pytest.fixture()

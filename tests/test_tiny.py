@@ -135,9 +135,7 @@ def test_video_image_and_both(model, processor) -> None:
 
     image = processor(text=_prompt(processor, "image"), images=_image(), return_tensors="pt")
     assert int((image["input_ids"] == cfg.image_token_index).sum()) > 64
-    both = processor(
-        text=_prompt(processor, "image", "video"), images=_image(), videos=_video(), return_tensors="pt"
-    )
+    both = processor(text=_prompt(processor, "image", "video"), images=_image(), videos=_video(), return_tensors="pt")
     for inputs in (image, both):
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
@@ -162,8 +160,9 @@ def test_a_checkpoint_that_never_ends_answers_runs_to_the_token_limit(tmp_path: 
     model = LlavaNextVideoForConditionalGeneration.from_pretrained(endless, dtype=torch.float32).eval()
     inputs = processor(text=_prompt(processor, "video", text="Why?"), videos=_video(), return_tensors="pt")
     with torch.no_grad():  # the default tiny checkpoint may end this answer within 300 tokens
-        out = model.generate(**inputs, max_new_tokens=300, do_sample=False, output_logits=True,
-                             return_dict_in_generate=True)
+        out = model.generate(
+            **inputs, max_new_tokens=300, do_sample=False, output_logits=True, return_dict_in_generate=True
+        )
     assert out.sequences.shape[1] - inputs["input_ids"].shape[1] == 300
     eos = processor.tokenizer.eos_token_id
     margins = [(step[0].max() - step[0, eos]).item() for step in out.logits]

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 from gradio_client import Client
 
-from model.settings import AppSettings
 from model.media.thumbnails import frames_root
+from model.settings import AppSettings
 from tests.serving import cached_engine, serve
 from tests.test_app import chat, strips
 
@@ -19,8 +19,13 @@ def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path, wait_
     with serve(engine, settings) as url:
         client = Client(url, verbose=False, download_files=False)
         history, _ = chat(client, "What happens?", [video_path])
-        upload = next(Path(p["file"]["path"]) for m in history if m["role"] == "user"
-                      for p in m["content"] if isinstance(p, dict) and "file" in p)
+        upload = next(
+            Path(p["file"]["path"])
+            for m in history
+            if m["role"] == "user"
+            for p in m["content"]
+            if isinstance(p, dict) and "file" in p
+        )
         image = Path(unquote(strips(history)[0][1][0][0].split("file=", 1)[1]))  # <root>/<conversation>/<item>/frame
         session_frames = image.parent.parent
         assert session_frames.parent == frames_root() and client.session_hash not in str(session_frames)

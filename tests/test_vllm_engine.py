@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.engines.base import EngineError, Finished, GenerationParams, MediaSupport
-from model.chat.turns import ChatLimits, UserInputError, validate_message
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.chat.turns import ChatLimits, UserInputError, validate_message
+from model.engines.base import EngineError, Finished, GenerationParams, MediaSupport
 from model.engines.gpu import generate_for, generate_remote, generate_stream
+from model.engines.vllm_engine import ServerConfig, VLLMEngine, chat_messages, check_media, request_body, sse_events
 from model.media.decode import VideoClip
 from model.settings import parse_settings
-from model.engines.vllm_engine import (ServerConfig, VLLMEngine, chat_messages, check_media, request_body,
-                               sse_events)
 
 URL = "http://vllm.test/v1"
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
@@ -30,14 +29,19 @@ COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
 
 def clip(colours=COLOURS) -> VideoClip:
     frames = np.stack([np.full((48, 64, 3), c, dtype=np.uint8) for c in colours])
-    return VideoClip(frames=frames, timestamps=[0.5 * i for i in range(len(colours))], duration=2.0,
-                     fps=25.0, source_size=(64, 48))
+    return VideoClip(
+        frames=frames, timestamps=[0.5 * i for i in range(len(colours))], duration=2.0, fps=25.0, source_size=(64, 48)
+    )
 
 
 def video_conversation(*follow_ups: str) -> Conversation:
     """A video question already answered, then follow-ups (the last one pending)."""
-    first = Turn(text="What happens?", media=[MediaItem(path="/up/clip.mp4", kind="video", clip=clip())],
-                 answer="Colours change.", status="done")
+    first = Turn(
+        text="What happens?",
+        media=[MediaItem(path="/up/clip.mp4", kind="video", clip=clip())],
+        answer="Colours change.",
+        status="done",
+    )
     return Conversation(turns=[first, *(Turn(text=t) for t in follow_ups)])
 
 
@@ -54,8 +58,9 @@ USAGE = {"choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 3, "
 
 
 def engine_with(handler, **config) -> VLLMEngine:
-    return VLLMEngine(ServerConfig(url=URL, model=config.pop("model", "llava"), **config),
-                      transport=httpx.MockTransport(handler))
+    return VLLMEngine(
+        ServerConfig(url=URL, model=config.pop("model", "llava"), **config), transport=httpx.MockTransport(handler)
+    )
 
 
 def run(engine: VLLMEngine, conv: Conversation, **params) -> list:
@@ -87,8 +92,16 @@ def test_request_asks_for_a_streamed_greedy_answer_with_usage():
 
 
 def test_sse_events_skip_comments_blanks_and_bad_lines_and_end_at_done():
-    lines = [": ping", "", "data: {\"a\": 1}", "event: x", "data: not json", "data:{\"b\": 2}",
-             "data: [DONE]", "data: {\"c\": 3}"]
+    lines = [
+        ": ping",
+        "",
+        'data: {"a": 1}',
+        "event: x",
+        "data: not json",
+        'data:{"b": 2}',
+        "data: [DONE]",
+        'data: {"c": 3}',
+    ]
     assert list(sse_events(lines)) == [{"a": 1}, {"b": 2}]
 
 
@@ -98,8 +111,11 @@ def test_stream_yields_pieces_then_stats_from_the_usage_chunk():
     def handler(request: httpx.Request) -> httpx.Response:
         seen["url"], seen["body"] = str(request.url), json.loads(request.content)
         seen["auth"] = request.headers.get("authorization")
-        return httpx.Response(200, content=sse(chunk("A red"), chunk(""), chunk(" square."), USAGE, "[DONE]"),
-                              headers={"content-type": "text/event-stream"})
+        return httpx.Response(
+            200,
+            content=sse(chunk("A red"), chunk(""), chunk(" square."), USAGE, "[DONE]"),
+            headers={"content-type": "text/event-stream"},
+        )
 
     out = run(engine_with(handler, api_key="k3y"), video_conversation("And then?"))
     assert out[:2] == ["A red", " square."] and isinstance(out[2], Finished) and len(out) == 3
@@ -133,16 +149,25 @@ def test_a_server_with_several_models_needs_a_name():
         run(engine, video_conversation("x"))
 
 
-@pytest.mark.parametrize(("status", "message", "expected"), [
-    (400, "At most 0 image(s) may be provided in one prompt. (parameter=image)",
-     "The model server refused the question: At most 0 image(s)"),
-    (400, "This model's maximum context length is 2048 tokens. However, your prompt contains at least 2049",
-     "This conversation is too long for the model server: press Clear"),
-    (404, "The model `nope` does not exist. Valid aliases: tiny.", "does not serve this model: The model `nope`"),
-    (401, "Unauthorized", "refused the demo's key"),
-    (503, "overloaded", "busy; please try again"),
-    (500, "boom", "failed (HTTP 500)"),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (
+            400,
+            "At most 0 image(s) may be provided in one prompt. (parameter=image)",
+            "The model server refused the question: At most 0 image(s)",
+        ),
+        (
+            400,
+            "This model's maximum context length is 2048 tokens. However, your prompt contains at least 2049",
+            "This conversation is too long for the model server: press Clear",
+        ),
+        (404, "The model `nope` does not exist. Valid aliases: tiny.", "does not serve this model: The model `nope`"),
+        (401, "Unauthorized", "refused the demo's key"),
+        (503, "overloaded", "busy; please try again"),
+        (500, "boom", "failed (HTTP 500)"),
+    ],
+)
 def test_refusals_and_failures_become_sentences_for_the_chat(status, message, expected):
     engine = engine_with(lambda r: httpx.Response(status, json={"error": {"message": message, "code": status}}))
     with pytest.raises(EngineError, match=expected.replace("(", r"\(").replace(")", r"\)")):
@@ -165,11 +190,14 @@ def test_an_error_event_inside_the_stream_ends_the_answer_with_its_message():
     assert pieces == ["Half"]
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (httpx.ConnectError("refused"), "is not reachable"),
-    (httpx.ReadTimeout("slow"), "stopped while answering"),  # and /health does not answer
-    (httpx.RemoteProtocolError("peer closed connection"), "stopped while answering"),
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError("refused"), "is not reachable"),
+        (httpx.ReadTimeout("slow"), "stopped while answering"),  # and /health does not answer
+        (httpx.RemoteProtocolError("peer closed connection"), "stopped while answering"),
+    ],
+)
 def test_a_server_that_is_down_slow_or_gone_becomes_a_sentence(error, expected):
     def handler(request):
         raise error
@@ -261,7 +289,8 @@ def test_the_page_limits_refuse_images_and_a_second_video_up_front():
     assert validate_message("More?", [], video_conversation(), limits) == ("More?", [])
     assert validate_message("Hi", ["/up/a.mp4"], empty, limits) == ("Hi", ["/up/a.mp4"])
     assert MediaSupport(images=False, max_videos=1, max_frames=32).summary() == (
-        "text and video only (no images); one video per conversation; at most 32 frames per video")
+        "text and video only (no images); one video per conversation; at most 32 frames per video"
+    )
     assert MediaSupport().summary() == ""
 
 
@@ -273,8 +302,18 @@ def test_the_vllm_backend_claims_no_gpu(engine):
 def test_backend_flags_and_environment(monkeypatch):
     with pytest.raises(SystemExit, match="needs --server-url"):
         parse_settings(["--backend", "vllm"])
-    settings = parse_settings(["--backend", "vllm", "--server-url", "http://10.0.0.5:8000/v1",
-                               "--served-model-name", "llava", "--server-frames", "16"])
+    settings = parse_settings(
+        [
+            "--backend",
+            "vllm",
+            "--server-url",
+            "http://10.0.0.5:8000/v1",
+            "--served-model-name",
+            "llava",
+            "--server-frames",
+            "16",
+        ]
+    )
     assert (settings.backend, settings.served_model_name, settings.server_frames) == ("vllm", "llava", 16)
     assert settings.concurrency == 16 and parse_settings([]).concurrency == 1
     monkeypatch.setenv("LLAVA_BACKEND", "vllm")
@@ -283,5 +322,8 @@ def test_backend_flags_and_environment(monkeypatch):
     monkeypatch.setenv("LLAVA_CONCURRENCY", "4")
     settings = parse_settings([])
     assert (settings.backend, settings.server_url, settings.server_api_key) == (
-        "vllm", "http://127.0.0.1:8000/v1", "secret")
+        "vllm",
+        "http://127.0.0.1:8000/v1",
+        "secret",
+    )
     assert settings.concurrency == 4 and settings.served_model_name is None

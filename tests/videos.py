@@ -17,8 +17,9 @@ import numpy as np
 BITS = 12  # frame indices up to 4095
 
 
-def frame_image(index: int, size: tuple[int, int], color: tuple[int, int, int] = (40, 90, 160),
-                marker: bool = False) -> np.ndarray:
+def frame_image(
+    index: int, size: tuple[int, int], color: tuple[int, int, int] = (40, 90, 160), marker: bool = False
+) -> np.ndarray:
     """RGB frame (h, w, 3) whose top band encodes `index` in binary and whose block moves with it."""
     w, h = size
     img = np.empty((h, w, 3), np.uint8)
@@ -29,10 +30,10 @@ def frame_image(index: int, size: tuple[int, int], color: tuple[int, int, int] =
         img[:band, x0:x1] = 255 if (index >> bit) & 1 else 0
     bw = max(w // 8, 2)
     x = (index * 7) % max(w - bw, 1)
-    img[band + (h - band) // 3: band + 2 * (h - band) // 3, x:x + bw] = (230, 200, 40)
+    img[band + (h - band) // 3 : band + 2 * (h - band) // 3, x : x + bw] = (230, 200, 40)
     if marker:  # red square in the lower-left corner, below the index band
         m = max(min(w, h) // 6, 2)
-        img[h - m:, :m] = (255, 0, 0)
+        img[h - m :, :m] = (255, 0, 0)
     return img
 
 
@@ -53,8 +54,12 @@ def marker_corner(img: np.ndarray) -> str | None:
     """Corner ("top-left", "top-right", "bottom-left", "bottom-right") holding the red marker."""
     h, w = img.shape[:2]
     m = max(min(w, h) // 8, 2)
-    corners = {"top-left": img[:m, :m], "top-right": img[:m, w - m:],
-               "bottom-left": img[h - m:, :m], "bottom-right": img[h - m:, w - m:]}
+    corners = {
+        "top-left": img[:m, :m],
+        "top-right": img[:m, w - m :],
+        "bottom-left": img[h - m :, :m],
+        "bottom-right": img[h - m :, w - m :],
+    }
     for name, patch in corners.items():
         p = patch.astype(int)
         if p[..., 0].mean() > 170 and p[..., 1].mean() < 90 and p[..., 2].mean() < 90:
@@ -62,10 +67,23 @@ def marker_corner(img: np.ndarray) -> str | None:
     return None
 
 
-def make_video(path: str | Path, *, seconds: float = 2.0, fps: float = 25, size: tuple[int, int] = (160, 96),
-               codec: str = "libx264", gop: int = 250, rotate: int | None = None, start_pts: int = 0,
-               bframes: int = 0, color: tuple[int, int, int] = (40, 90, 160), times: list[float] | None = None,
-               faststart: bool = False, marker: bool = False, pix_fmt: str | None = None) -> Path:
+def make_video(
+    path: str | Path,
+    *,
+    seconds: float = 2.0,
+    fps: float = 25,
+    size: tuple[int, int] = (160, 96),
+    codec: str = "libx264",
+    gop: int = 250,
+    rotate: int | None = None,
+    start_pts: int = 0,
+    bframes: int = 0,
+    color: tuple[int, int, int] = (40, 90, 160),
+    times: list[float] | None = None,
+    faststart: bool = False,
+    marker: bool = False,
+    pix_fmt: str | None = None,
+) -> Path:
     """Write a test video; frame i shows index i. `times` (seconds) makes a variable frame rate.
 
     `start_pts` shifts all timestamps (in units of 1/1000 s for VFR/ms time bases, else frames).
@@ -81,8 +99,10 @@ def make_video(path: str | Path, *, seconds: float = 2.0, fps: float = 25, size:
     if codec == "libx264":
         opts = {"preset": "ultrafast", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}"}
     elif codec == "libx265":
-        opts = {"preset": "ultrafast",
-                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"}
+        opts = {
+            "preset": "ultrafast",
+            "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error",
+        }
     elif codec in ("libvpx", "libvpx-vp9"):
         opts = {"deadline": "realtime", "cpu-used": "8", "g": str(gop)}
     elif codec == "libsvtav1":
@@ -139,7 +159,7 @@ def tag_rotation(path: Path, degrees_clockwise: int) -> None:
         m = (minus_one, 0, 0, 0, minus_one, 0, 0, 0, w_one)
     else:
         m = (one, 0, 0, 0, one, 0, 0, 0, w_one)
-    data[matrix_at:matrix_at + 36] = struct.pack(">9I", *m)
+    data[matrix_at : matrix_at + 36] = struct.pack(">9I", *m)
     path.write_bytes(bytes(data))
 
 

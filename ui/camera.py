@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from model.engines.base import Engine, GenerationParams
 from model.camera.frames import CameraStore, FrameError, decode_frame
-from model.chat.turns import start_session, stream_answer
-from model.media.clip import VideoClip
-from model.chat.conversation import Conversation
 from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
+from model.chat.conversation import Conversation
+from model.chat.turns import start_session, stream_answer
+from model.engines.base import Engine, GenerationParams
+from model.media.clip import VideoClip
 from model.serving.sessions import Tabs, request_tab
 from ui.chat_view import render_chat
 from ui.controls import busy_box, idle_box
@@ -27,9 +27,10 @@ from ui.panels import frames_panel
 STREAM_EVERY_S = 0.5  # two frames a second reach the server: 16 frames over the default 8 s
 COMMENTARY_TOKENS = 96  # a commentary is a sentence or two
 # Ask the browser for a small picture: it scales the camera itself, so frames travel small.
-WEBCAM = gr.WebcamOptions(mirror=False,  # the model must read text as it is, not mirrored
-                          constraints={"video": {"width": {"ideal": 448}, "height": {"ideal": 336},
-                                                 "frameRate": {"ideal": 15}}})
+WEBCAM = gr.WebcamOptions(
+    mirror=False,  # the model must read text as it is, not mirrored
+    constraints={"video": {"width": {"ideal": 448}, "height": {"ideal": 336}, "frameRate": {"ideal": 15}}},
+)
 
 
 @dataclass
@@ -44,15 +45,27 @@ class CameraPanel:
 def camera_panel(seconds: float, every: float, time_limit: float) -> CameraPanel:
     """The collapsible camera panel (placed where it is called, inside the page's layout)."""
     with gr.Accordion("Live camera", open=False, elem_id="camera-panel"):
-        gr.Markdown(f"<sub>Press **Record**: while it runs, a question is about the last {seconds:g} s of "
-                    f"your camera, shown as a frame strip. A camera runs up to {time_limit / 60:g} minutes at a "
-                    "time. Cameras work on https pages and on localhost.</sub>",
-                    elem_id="camera-help")
-        video = gr.Image(sources=["webcam"], streaming=True, show_label=False, elem_id="camera",
-                         webcam_options=WEBCAM, height=260, buttons=[])
-        commentary = gr.Checkbox(False, label=f"Live commentary every {every:g} s", elem_id="commentary",
-                                 info="While the camera runs, the model says what happens and what changed. "
-                                      "Stop ends it.")
+        gr.Markdown(
+            f"<sub>Press **Record**: while it runs, a question is about the last {seconds:g} s of "
+            f"your camera, shown as a frame strip. A camera runs up to {time_limit / 60:g} minutes at a "
+            "time. Cameras work on https pages and on localhost.</sub>",
+            elem_id="camera-help",
+        )
+        video = gr.Image(
+            sources=["webcam"],
+            streaming=True,
+            show_label=False,
+            elem_id="camera",
+            webcam_options=WEBCAM,
+            height=260,
+            buttons=[],
+        )
+        commentary = gr.Checkbox(
+            False,
+            label=f"Live commentary every {every:g} s",
+            elem_id="commentary",
+            info="While the camera runs, the model says what happens and what changed. Stop ends it.",
+        )
         timer = gr.Timer(every, active=False)
     return CameraPanel(video, commentary, timer)
 
@@ -92,9 +105,23 @@ def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engi
         attach_camera(conv, turn, clip, one_video=engine.media_support.max_videos is not None)
 
 
-def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv: gr.State, chatbot: gr.Chatbot,
-                textbox: gr.MultimodalTextbox, side: list, frames: gr.Slider, answer_inputs: list,
-                engine: Engine, generate: Callable, max_new_tokens: int, tabs: Tabs, camera_visitors: int):
+def wire_camera(
+    demo: gr.Blocks,
+    panel: CameraPanel,
+    store: CameraStore,
+    *,
+    conv: gr.State,
+    chatbot: gr.Chatbot,
+    textbox: gr.MultimodalTextbox,
+    side: list,
+    frames: gr.Slider,
+    answer_inputs: list,
+    engine: Engine,
+    generate: Callable,
+    max_new_tokens: int,
+    tabs: Tabs,
+    camera_visitors: int,
+):
     """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
     returns the commentary event (what must follow each commentary chains on it)."""
     one_video = engine.media_support.max_videos is not None
@@ -120,8 +147,9 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
                 return gr.skip()  # sooner than the ring keeps frames: not even decoded
             frame = decode_frame(payload.get("url") if isinstance(payload, dict) else None)
         except FrameError as exc:
-            raise gr.Error(f"{exc} The camera stopped; press Record to start it again.",
-                           print_exception=False) from None
+            raise gr.Error(
+                f"{exc} The camera stopped; press Record to start it again.", print_exception=False
+            ) from None
         first = key not in store
         store.add(key, frame)
         return gr.Timer(active=True) if first and commentary_on else gr.skip()
@@ -145,8 +173,15 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
         if prefix:
             store.forget(prefix)
 
-    def commentary(conv_value: Conversation, on: bool, frame_count: int, max_new: int, temperature: float,
-                   top_p: float, request: gr.Request):
+    def commentary(
+        conv_value: Conversation,
+        on: bool,
+        frame_count: int,
+        max_new: int,
+        temperature: float,
+        top_p: float,
+        request: gr.Request,
+    ):
         """One commentary about the camera's last seconds, streamed into the chat with its time range."""
         keep = (gr.skip(),) * len(side)  # the side panel, unchanged
         idle = (gr.skip(),) * 3 + keep
@@ -161,28 +196,45 @@ def wire_camera(demo: gr.Blocks, panel: CameraPanel, store: CameraStore, *, conv
         start_session(conv_value, request_tab(request), tabs)
         add_camera_turn(conv_value, "", clip, one_video, commentary=True)
         trim_commentary(conv_value)
-        params = GenerationParams(max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, max_new_tokens)),
-                                  temperature=float(temperature), top_p=float(top_p))
+        params = GenerationParams(
+            max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, max_new_tokens)),
+            temperature=float(temperature),
+            top_p=float(top_p),
+        )
         yield render_chat(conv_value), conv_value, busy_box(), *frames_panel(conv_value), gr.skip()
         for _ in stream_answer(conv_value, params, engine, generate):
             yield render_chat(conv_value), conv_value, gr.skip(), *keep, gr.skip()
         yield render_chat(conv_value), conv_value, idle_box(), *keep, gr.skip()
 
-    streaming = panel.video.stream(frame_in, [panel.video, panel.commentary], [panel.timer],
-                                   stream_every=STREAM_EVERY_S, time_limit=None, preprocess=False,
-                                   # a stream holds one of gradio's 40 job places even while it waits for
-                                   # frames, and a waiting one fills the queue every visitor shares: at
-                                   # most --camera-visitors, and a join past them is refused, not queued
-                                   concurrency_id="camera", concurrency_limit=camera_visitors,
-                                   validator=may_join,
-                                   show_progress="hidden", api_visibility="private")
+    streaming = panel.video.stream(
+        frame_in,
+        [panel.video, panel.commentary],
+        [panel.timer],
+        stream_every=STREAM_EVERY_S,
+        time_limit=None,
+        preprocess=False,
+        # a stream holds one of gradio's 40 job places even while it waits for
+        # frames, and a waiting one fills the queue every visitor shares: at
+        # most --camera-visitors, and a join past them is refused, not queued
+        concurrency_id="camera",
+        concurrency_limit=camera_visitors,
+        validator=may_join,
+        show_progress="hidden",
+        api_visibility="private",
+    )
     streaming.then(camera_stopped, None, [panel.timer], queue=False, api_visibility="private")
-    panel.commentary.change(commentary_toggled, [panel.commentary], [panel.timer], queue=False,
-                            api_visibility="private")
+    panel.commentary.change(
+        commentary_toggled, [panel.commentary], [panel.timer], queue=False, api_visibility="private"
+    )
     textbox.stop(stop_commentary, None, [panel.commentary, panel.timer], queue=False, api_visibility="private")
     chatbot.clear(forget_camera, None, None, queue=False, api_visibility="private")
-    commenting = panel.timer.tick(commentary, [conv, panel.commentary, frames, *answer_inputs[1:]],
-                                  [chatbot, conv, textbox, *side, panel.timer], concurrency_id="gpu",
-                                  show_progress="hidden", api_visibility="private")
+    commenting = panel.timer.tick(
+        commentary,
+        [conv, panel.commentary, frames, *answer_inputs[1:]],
+        [chatbot, conv, textbox, *side, panel.timer],
+        concurrency_id="gpu",
+        show_progress="hidden",
+        api_visibility="private",
+    )
     demo.unload(forget_camera)
     return commenting

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.chat.conversation import Conversation, MediaItem
-from ui.messages import FrameStrip, chatbot_messages, escape_markdown
 from model.camera.live import is_camera
+from model.chat.conversation import Conversation, MediaItem
 from model.media.decode import IMAGE_EXTENSIONS
+from ui.messages import FrameStrip, chatbot_messages, escape_markdown
 from ui.strips import strip_message
 
 PLAYABLE = (".mp4", ".m4v", ".mov", ".webm", ".ogv")  # containers a browser's <video> plays
@@ -36,4 +36,5 @@ def media_preview(path: str, item: MediaItem | None) -> dict | str:
         return {"path": path}
     if item is not None and item.thumbnails:
         return {"path": item.thumbnails[len(item.thumbnails) // 2]}
-    return f"*{Path(path).suffix.lstrip('.').upper()} video: browsers cannot play it; one of its frames shows here once sampled*"
+    kind = Path(path).suffix.lstrip(".").upper()
+    return f"*{kind} video: browsers cannot play it; one of its frames shows here once sampled*"

@@ -27,8 +27,9 @@ def export_buttons() -> tuple[gr.DownloadButton, gr.DownloadButton]:
 
 
 PAGE_LABEL, DATA_LABEL = "⬇ Conversation (HTML)", "⬇ Data (JSON)"
-EXPORT_FAILED = ("The conversation could not be saved for download just now (the server's disk may be full); "
-                 "the chat goes on.")
+EXPORT_FAILED = (
+    "The conversation could not be saved for download just now (the server's disk may be full); the chat goes on."
+)
 
 
 def _label(label: str, questions: int) -> str:
@@ -38,8 +39,10 @@ def _label(label: str, questions: int) -> str:
 
 def lock_exports() -> tuple[gr.DownloadButton, gr.DownloadButton]:
     """Both buttons off (a question is running: the files would miss its answer)."""
-    return (gr.DownloadButton(PAGE_LABEL, value=None, interactive=False),
-            gr.DownloadButton(DATA_LABEL, value=None, interactive=False))
+    return (
+        gr.DownloadButton(PAGE_LABEL, value=None, interactive=False),
+        gr.DownloadButton(DATA_LABEL, value=None, interactive=False),
+    )
 
 
 def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.DownloadButton, gr.DownloadButton]:
@@ -59,5 +62,7 @@ def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.
         gr.Warning(EXPORT_FAILED)
         return lock_exports()
     count = len(conv.turns)
-    return (gr.DownloadButton(_label(PAGE_LABEL, count), value=str(page), interactive=True),
-            gr.DownloadButton(_label(DATA_LABEL, count), value=str(data), interactive=True))
+    return (
+        gr.DownloadButton(_label(PAGE_LABEL, count), value=str(page), interactive=True),
+        gr.DownloadButton(_label(DATA_LABEL, count), value=str(data), interactive=True),
+    )

@@ -33,11 +33,19 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
         return None
     times = [format_timestamp(t) for t in item.clip.timestamps]
     start, end = item.clip_range
-    span = "" if start is None and end is None else \
-        f"{format_timestamp(start or 0)} to {format_timestamp(end) if end is not None else 'the end'}"
+    span = (
+        ""
+        if start is None and end is None
+        else f"{format_timestamp(start or 0)} to {format_timestamp(end) if end is not None else 'the end'}"
+    )
     detail = ", ".join(part for part in (item.sampling, span) if part)
-    return FrameStrip(name=item.name, frames=list(zip(item.thumbnails, times)), dropped=item.dropped, detail=detail,
-                      seconds=tuple(item.clip.timestamps))
+    return FrameStrip(
+        name=item.name,
+        frames=list(zip(item.thumbnails, times)),
+        dropped=item.dropped,
+        detail=detail,
+        seconds=tuple(item.clip.timestamps),
+    )
 
 
 def latest_strip(conv: Conversation) -> FrameStrip | None:

@@ -18,18 +18,29 @@ def frames_panel(conv: Conversation) -> tuple:
     strip = latest_strip(conv)
     if strip is None:
         return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None, visible=False), timeline_for(conv)
-    return (*player_update(conv), gr.Markdown(f"**Frames the model saw** · {escape_markdown(strip.label)}"),
-            gr.Gallery(value=strip.frames, visible=True), timeline_for(conv))
+    return (
+        *player_update(conv),
+        gr.Markdown(f"**Frames the model saw** · {escape_markdown(strip.label)}"),
+        gr.Gallery(value=strip.frames, visible=True),
+        timeline_for(conv),
+    )
 
-ABOUT = ("[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
-         "sampled frames and answers questions about them "
-         "([code](https://github.com/LLaVA-VL/LLaVA-NeXT), "
-         "[transformers docs](https://huggingface.co/docs/transformers/model_doc/llava_next_video))")
+
+ABOUT = (
+    "[LLaVA-NeXT-Video](https://huggingface.co/llava-hf/LLaVA-NeXT-Video-7B-hf) reads a video as a few "
+    "sampled frames and answers questions about them "
+    "([code](https://github.com/LLaVA-VL/LLaVA-NeXT), "
+    "[transformers docs](https://huggingface.co/docs/transformers/model_doc/llava_next_video))"
+)
 
 
 def upload_limits(limits, max_file_mb: int, images: bool) -> str:
     """One line under the question box: what may be attached, and how much."""
-    kinds = "videos (MP4, WebM, MOV, MKV, AVI, GIF…) and images" if images else "videos (MP4, WebM, MOV, MKV, AVI, GIF…)"
+    kinds = (
+        "videos (MP4, WebM, MOV, MKV, AVI, GIF…) and images" if images else "videos (MP4, WebM, MOV, MKV, AVI, GIF…)"
+    )
     size = f"{max_file_mb / 1024:g} GB" if max_file_mb >= 1024 else f"{max_file_mb} MB"
-    return (f"<sub>Attach {kinds}: up to {size} a file, {limits.max_media_per_message} files a message, "
-            f"{limits.max_media_per_conversation} a conversation; 1–{limits.max_frames} frames per video.</sub>")
+    return (
+        f"<sub>Attach {kinds}: up to {size} a file, {limits.max_media_per_message} files a message, "
+        f"{limits.max_media_per_conversation} a conversation; 1–{limits.max_frames} frames per video.</sub>"
+    )

@@ -7,19 +7,25 @@ from html import escape
 from model.chat.conversation import Conversation, latest_video
 from model.scan.segments import ScanProgress
 
-EMPTY = ('<div class="timeline-empty">The model sees only a few frames of a video. <b>Scan</b> describes every '
-         "part of the newest video; later questions are then answered from that timeline, with times.</div>")
+EMPTY = (
+    '<div class="timeline-empty">The model sees only a few frames of a video. <b>Scan</b> describes every '
+    "part of the newest video; later questions are then answered from that timeline, with times.</div>"
+)
 
 
 def timeline_html(name: str, progress: ScanProgress | None, cost: str = "") -> str:
     """A status line, then one row per segment described so far."""
     if progress is None:
         return EMPTY
-    rows = "".join(f'<li><a class="span" href="#t={s.start:.2f}" title="Play from here">{escape(s.span)}</a> '
-                   f"{escape(s.text)}</li>" for s in progress.segments)
+    rows = "".join(
+        f'<li><a class="span" href="#t={s.start:.2f}" title="Play from here">{escape(s.span)}</a> {escape(s.text)}</li>'
+        for s in progress.segments
+    )
     status = escape(progress.line()) + (f" {escape(cost)}" if cost and not progress.segments else "")
-    return (f'<div class="timeline" aria-live="polite"><div class="timeline-status"><b>{escape(name)}</b> · '
-            f"{status}</div><ol>{rows}</ol></div>")
+    return (
+        f'<div class="timeline" aria-live="polite"><div class="timeline-status"><b>{escape(name)}</b> · '
+        f"{status}</div><ol>{rows}</ol></div>"
+    )
 
 
 def timeline_for(conv: Conversation) -> str:
@@ -28,6 +34,6 @@ def timeline_for(conv: Conversation) -> str:
     if video is None or not video.timeline:
         return EMPTY
     duration = video.clip.duration if video.clip is not None else 0.0
-    return timeline_html(video.name, ScanProgress(total=len(video.timeline), segments=video.timeline,
-                                                  duration=duration))
-
+    return timeline_html(
+        video.name, ScanProgress(total=len(video.timeline), segments=video.timeline, duration=duration)
+    )

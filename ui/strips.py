@@ -30,9 +30,12 @@ def strip_html(strip: FrameStrip) -> str:
     figures = "".join(
         f'<figure tabindex="0"{_seek(t)}><img src="{escape(file_url(path))}" loading="lazy" '
         f'alt="frame {i} of {total}, at {escape(time)}"><figcaption>{escape(time)}</figcaption></figure>'
-        for i, ((path, time), t) in enumerate(zip(strip.frames, seconds), start=1))
-    return (f'<div class="{STRIP_CLASS}" role="group" aria-label="{label}">'
-            f'<div class="strip-label">{label}</div><div class="strip-row">{figures}</div></div>')
+        for i, ((path, time), t) in enumerate(zip(strip.frames, seconds), start=1)
+    )
+    return (
+        f'<div class="{STRIP_CLASS}" role="group" aria-label="{label}">'
+        f'<div class="strip-label">{label}</div><div class="strip-row">{figures}</div></div>'
+    )
 
 
 def _seek(seconds: float | None) -> str:
@@ -50,5 +53,10 @@ HTML_PROPS = _html_props()  # built once, outside any page: gr.HTML cannot be ma
 
 def strip_message(strip: FrameStrip) -> dict:
     """A Chatbot content part showing the strip (an HTML block, ready-made: nothing to rebuild)."""
-    return {"type": "component", "component": "html", "value": strip_html(strip), "constructor_args": {},
-            "props": HTML_PROPS}
+    return {
+        "type": "component",
+        "component": "html",
+        "value": strip_html(strip),
+        "constructor_args": {},
+        "props": HTML_PROPS,
+    }

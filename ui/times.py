@@ -39,8 +39,8 @@ def link_times(text: str, duration: float | None = None, href=lambda s: f"#t={s:
     """The text with each time as a markdown link to `href(seconds)` (the page's player seeks there)."""
     out, last = [], 0
     for mention in find_times(text, duration):
-        out.append(text[last:mention.start])
-        out.append(f"[{text[mention.start:mention.end]}]({href(round(mention.seconds, 2))})")
+        out.append(text[last : mention.start])
+        out.append(f"[{text[mention.start : mention.end]}]({href(round(mention.seconds, 2))})")
         last = mention.end
     out.append(text[last:])
     return "".join(out)

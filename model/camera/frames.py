@@ -77,12 +77,20 @@ class FrameRing:
             return None
         kept = list(self.frames)
         picks = sorted({round(i) for i in np.linspace(0, len(kept) - 1, min(count, len(kept)))})
-        frames = np.stack([kept[i][1] for i in picks]) if _same_size(kept, picks) else \
-            np.stack([_resize(kept[i][1], kept[picks[-1]][1].shape[:2]) for i in picks])
+        frames = (
+            np.stack([kept[i][1] for i in picks])
+            if _same_size(kept, picks)
+            else np.stack([_resize(kept[i][1], kept[picks[-1]][1].shape[:2]) for i in picks])
+        )
         times = [kept[i][0] for i in picks]
         span = max(times[-1] - times[0], 1e-3)
-        return VideoClip(frames=frames, timestamps=times, duration=times[-1], fps=len(times) / span,
-                         source_size=(frames.shape[2], frames.shape[1]))
+        return VideoClip(
+            frames=frames,
+            timestamps=times,
+            duration=times[-1],
+            fps=len(times) / span,
+            source_size=(frames.shape[2], frames.shape[1]),
+        )
 
     def nbytes(self) -> int:
         return sum(frame.nbytes for _, frame in self.frames)
@@ -115,7 +123,7 @@ def decode_frame(url: object) -> np.ndarray:
     if len(url) > MAX_FRAME_CHARS:
         raise FrameError("The camera sent a frame that is too large.")
     try:
-        data = base64.b64decode(url[len(JPEG_URL):], validate=True)
+        data = base64.b64decode(url[len(JPEG_URL) :], validate=True)
         if not data.startswith(b"\xff\xd8\xff"):
             raise FrameError("The camera sent a picture that is not a JPEG.")
         image = Image.open(io.BytesIO(data), formats=["JPEG"])
@@ -155,8 +163,9 @@ class CameraLimits:
 class CameraStore:
     """Every session's ring, created on its first frame and freed when its camera stops or tab closes."""
 
-    def __init__(self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS,
-                 limits: CameraLimits = CameraLimits()) -> None:
+    def __init__(
+        self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS, limits: CameraLimits = CameraLimits()
+    ) -> None:
         self.seconds, self.max_fps, self.limits = seconds, max_fps, limits
         self._rings: dict[str, FrameRing] = {}
         self._claims: dict[str, float] = {}  # sessions whose camera joined, and when
@@ -190,8 +199,9 @@ class CameraStore:
             ring = self._rings.get(session)
             return ring.clip(count) if ring is not None else None
 
-    def live_clip(self, session: str, count: int, now: float | None = None,
-                  stale_s: float = STALE_S) -> VideoClip | None:
+    def live_clip(
+        self, session: str, count: int, now: float | None = None, stale_s: float = STALE_S
+    ) -> VideoClip | None:
         """The clip of a running camera; None when none runs (a camera silent for `stale_s` is freed)."""
         now = time.monotonic() if now is None else now
         with self._lock:

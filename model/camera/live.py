@@ -12,15 +12,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.media.clip import VideoClip
 from model.chat.conversation import Conversation, MediaItem, Turn
-from model.serving.storage import item_dir, remove_item
+from model.media.clip import VideoClip
 from model.media.thumbnails import write_thumbnails
+from model.serving.storage import item_dir, remove_item
 
 CAMERA_NAME = "camera"  # a camera item's path: never a file (uploads have absolute paths)
 CAMERA_QUESTION = "What is happening in front of the camera?"
-COMMENTARY_QUESTION = ("Describe in one or two sentences what is happening now. If something changed since "
-                       "your previous description, say what changed.")
+COMMENTARY_QUESTION = (
+    "Describe in one or two sentences what is happening now. If something changed since "
+    "your previous description, say what changed."
+)
 COMMENTARY_KEPT = 10  # commentary turns kept in the conversation; older ones leave it
 
 
@@ -59,12 +61,14 @@ def retire_videos(conv: Conversation, every_video: bool) -> None:
                     item.clip = replace(item.clip, frames=empty)
 
 
-def add_camera_turn(conv: Conversation, text: str, clip: VideoClip, one_video: bool,
-                    commentary: bool = False) -> Turn:
+def add_camera_turn(conv: Conversation, text: str, clip: VideoClip, one_video: bool, commentary: bool = False) -> Turn:
     """Append a turn about the camera's clip; a commentary's question is read by the model, not shown."""
     retire_videos(conv, every_video=one_video)
-    turn = Turn(text="" if commentary else text, preamble=COMMENTARY_QUESTION if commentary else "",
-                label=span(clip) if commentary else "")
+    turn = Turn(
+        text="" if commentary else text,
+        preamble=COMMENTARY_QUESTION if commentary else "",
+        label=span(clip) if commentary else "",
+    )
     turn.media.append(camera_item(clip, conv))
     conv.turns.append(turn)
     return turn
@@ -79,7 +83,7 @@ def attach_camera(conv: Conversation, turn: Turn, clip: VideoClip, one_video: bo
 def trim_commentary(conv: Conversation, keep: int = COMMENTARY_KEPT) -> int:
     """Remove the oldest commentary turns beyond `keep` (and their frame images); returns how many."""
     commentary = [turn for turn in conv.turns if turn.label]
-    gone = commentary[:max(0, len(commentary) - keep)]
+    gone = commentary[: max(0, len(commentary) - keep)]
     for turn in gone:
         conv.turns.remove(turn)
         for item in turn.media:

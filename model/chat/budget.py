@@ -33,8 +33,12 @@ def make_room(conv: Conversation, overflow: int, tokens_per_frame: int, floor: i
     None: nothing left to cut.
     """
     turns = conv.context_turns()
-    videos = [(turn, item) for turn in turns for item in turn.context_media()
-              if item.kind == "video" and item.clip is not None]
+    videos = [
+        (turn, item)
+        for turn in turns
+        for item in turn.context_media()
+        if item.kind == "video" and item.clip is not None
+    ]
     for turn, item in videos:
         if len(item.clip.timestamps) > floor:
             return _thin(turn, item, overflow, tokens_per_frame, floor)
@@ -42,8 +46,10 @@ def make_room(conv: Conversation, overflow: int, tokens_per_frame: int, floor: i
         for item in turn.context_media():
             item.dropped = True
             turn.prompt_ids = None  # this turn is tokenized again without the media
-            return (f"{item.name} no longer fits in the model's context together with the rest, so it "
-                    "was left out of this answer.")
+            return (
+                f"{item.name} no longer fits in the model's context together with the rest, so it "
+                "was left out of this answer."
+            )
     for turn, item in reversed(videos):
         if turn is turns[-1] and len(item.clip.timestamps) > 1:
             return _thin(turn, item, overflow, tokens_per_frame, 1)

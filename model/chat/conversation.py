@@ -80,6 +80,7 @@ class Turn:
     def reset_answer(self) -> None:
         """Forget the answer so it can be generated again."""
         self.answer, self.stats, self.status, self.answer_ids = "", "", "pending", None
+
     stats: str = ""  # one line under the answer: frames, tokens, speed
 
 
@@ -127,8 +128,9 @@ def placeholder_part(item: MediaItem) -> dict:
     return {"type": item.kind}
 
 
-def template_messages(conv: Conversation, answers: list[str] | None = None,
-                      media_part: Callable[[MediaItem], dict] = placeholder_part) -> list[dict]:
+def template_messages(
+    conv: Conversation, answers: list[str] | None = None, media_part: Callable[[MediaItem], dict] = placeholder_part
+) -> list[dict]:
     """Chat messages (typed content parts) for the conversation's context turns.
 
     By default the answers of finished turns are included and the last turn's answer is left out

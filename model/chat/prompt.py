@@ -29,4 +29,4 @@ def turn_prompt_text(conv: Conversation, index: int, render: Render) -> str:
     cut = text.rfind(SENTINEL)
     if cut < 0:
         raise ValueError("the chat template dropped an assistant turn")
-    return text[cut + len(SENTINEL):]
+    return text[cut + len(SENTINEL) :]

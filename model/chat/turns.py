@@ -16,13 +16,22 @@ from pathlib import Path
 
 from model.chat.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
 from model.engines.base import Engine, EngineError, Finished, GenerationParams, MediaSupport
-from model.serving.logs import summary
-from model.media.decode import (ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, RangeError, format_timestamp,
-                         load_image, media_kind, sample_video)
-from model.serving.sessions import Tabs
+from model.media.decode import (
+    ACCEPTED,
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    MediaError,
+    RangeError,
+    format_timestamp,
+    load_image,
+    media_kind,
+    sample_video,
+)
 from model.media.stamp import stamp_times
-from model.serving.storage import item_dir, remove_conversation, remove_item
 from model.media.thumbnails import write_thumbnails
+from model.serving.logs import summary
+from model.serving.sessions import Tabs
+from model.serving.storage import item_dir, remove_conversation, remove_item
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +61,7 @@ class ChatLimits:
     def for_backend(cls, support: MediaSupport, max_frames: int, allowed_roots: tuple[str, ...]) -> ChatLimits:
         """The demo's limits narrowed to what the backend accepts."""
         frames = min(max_frames, support.max_frames) if support.max_frames else max_frames
-        return cls(max_frames=frames, allowed_roots=allowed_roots, images=support.images,
-                   max_videos=support.max_videos)
+        return cls(max_frames=frames, allowed_roots=allowed_roots, images=support.images, max_videos=support.max_videos)
 
 
 @dataclass(frozen=True)
@@ -75,37 +83,46 @@ class MediaOptions:
         return self.start is not None or self.end is not None
 
 
-def validate_message(text: str | None, files: list[str] | None, conv: Conversation,
-                     limits: ChatLimits) -> tuple[str, list[str]]:
+def validate_message(
+    text: str | None, files: list[str] | None, conv: Conversation, limits: ChatLimits
+) -> tuple[str, list[str]]:
     """Check a message before anything is loaded; returns (question, file paths)."""
     text = (text or "").strip()
     files = [str(f) for f in (files or []) if f]
     if not text and not files:
-        raise UserInputError("Type a question, or attach a video or an image." if limits.images
-                             else "Type a question, or attach a video.")
+        raise UserInputError(
+            "Type a question, or attach a video or an image."
+            if limits.images
+            else "Type a question, or attach a video."
+        )
     if len(text) > limits.max_question_chars:
-        raise UserInputError(f"The question is {len(text):,} characters long; "
-                             f"please keep it under {limits.max_question_chars:,}.")
+        raise UserInputError(
+            f"The question is {len(text):,} characters long; please keep it under {limits.max_question_chars:,}."
+        )
     if len(files) > limits.max_media_per_message:
         raise UserInputError(f"Attach at most {limits.max_media_per_message} files per message.")
     if len(conv.media()) + len(files) > limits.max_media_per_conversation:
-        raise UserInputError(f"A conversation holds at most {limits.max_media_per_conversation} "
-                             "files: press Clear to start a new one.")
+        raise UserInputError(
+            f"A conversation holds at most {limits.max_media_per_conversation} files: press Clear to start a new one."
+        )
     for f in files:
         if limits.allowed_roots and not _inside(f, limits.allowed_roots):
             raise UserInputError(f"{Path(f).name} was not uploaded to this demo; attach the file itself.")
         if Path(f).suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
             raise UserInputError(f"{Path(f).name} is not a video or an image this demo reads: attach {ACCEPTED}.")
         if not limits.images and Path(f).suffix.lower() in IMAGE_EXTENSIONS:
-            raise UserInputError(f"{Path(f).name} is an image; this demo's model server takes text and "
-                                 "video only. Attach a video instead.")
+            raise UserInputError(
+                f"{Path(f).name} is an image; this demo's model server takes text and "
+                "video only. Attach a video instead."
+            )
     videos = sum(Path(f).suffix.lower() in VIDEO_EXTENSIONS for f in files)
     if limits.max_videos is not None and conv.count("video") + videos > limits.max_videos:
-        raise UserInputError("This demo's model server takes one video per conversation: press Clear "
-                             "to ask about another video."
-                             if limits.max_videos == 1 else
-                             f"This demo's model server takes at most {limits.max_videos} videos per "
-                             "conversation: press Clear to start a new one.")
+        raise UserInputError(
+            "This demo's model server takes one video per conversation: press Clear to ask about another video."
+            if limits.max_videos == 1
+            else f"This demo's model server takes at most {limits.max_videos} videos per "
+            "conversation: press Clear to start a new one."
+        )
     return text, files
 
 
@@ -127,7 +144,9 @@ def parse_clip_time(text: str | float | None, name: str) -> float | None:
             for part in text.strip().split(":"):
                 seconds = seconds * 60 + float(part)
     except ValueError:
-        raise UserInputError(f"The clip {name} '{text}' is not a time: write seconds (83.5) or mm:ss (1:23.5).") from None
+        raise UserInputError(
+            f"The clip {name} '{text}' is not a time: write seconds (83.5) or mm:ss (1:23.5)."
+        ) from None
     if seconds < 0 or seconds != seconds:
         raise UserInputError(f"The clip {name} must be a time from 0 on.")
     return seconds
@@ -151,8 +170,9 @@ def load_media(path: str, options: MediaOptions, conv_id: str = "") -> MediaItem
     frame images go into the folder of conversation `conv_id` (none without an id)."""
     kind = media_kind(path)
     if kind == "video":
-        sample = partial(sample_video, path, options.frames, size=options.size, exact=options.exact_frames,
-                         every_s=options.every_s)
+        sample = partial(
+            sample_video, path, options.frames, size=options.size, exact=options.exact_frames, every_s=options.every_s
+        )
         clip_range = (options.start, options.end)
         try:
             clip = sample(start=options.start, end=options.end)
@@ -161,8 +181,13 @@ def load_media(path: str, options: MediaOptions, conv_id: str = "") -> MediaItem
             clip.notes.append(f"{str(exc).rstrip('.')}; the whole video was used")
         if options.stamp_times:
             clip = stamp_times(clip)
-        item = MediaItem(path=path, kind="video", clip=clip, clip_range=clip_range,
-                         sampling=f"one every {options.every_s:g} s" if options.every_s else "")
+        item = MediaItem(
+            path=path,
+            kind="video",
+            clip=clip,
+            clip_range=clip_range,
+            sampling=f"one every {options.every_s:g} s" if options.every_s else "",
+        )
         if options.thumbnails and conv_id:
             item.thumbnails = write_thumbnails(clip, item_dir(conv_id, item.key))
         return item
@@ -223,8 +248,11 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
         name = Path(path).name
         worker, box = _run_in_thread(load_media, path, options, conv.session_id)
         while worker.is_alive():
-            turn.progress = (f"Sampling frames from {name}" + (f" (file {i} of {len(files)})" if len(files) > 1 else "")
-                             + f"… {time.monotonic() - began:.1f} s")
+            turn.progress = (
+                f"Sampling frames from {name}"
+                + (f" (file {i} of {len(files)})" if len(files) > 1 else "")
+                + f"… {time.monotonic() - began:.1f} s"
+            )
             yield turn
             worker.join(poll_s)
             if turn.status == "stopped":
@@ -234,8 +262,11 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
         error = box.get("error")
         if error is not None and not isinstance(error, MediaError):
             log.error("reading a file failed: %s", summary(error))  # no file name in the log
-            error = MediaError(DISK_FULL if isinstance(error, OSError) and error.errno == errno.ENOSPC
-                               else "This file could not be read; please try another file.")
+            error = MediaError(
+                DISK_FULL
+                if isinstance(error, OSError) and error.errno == errno.ENOSPC
+                else "This file could not be read; please try another file."
+            )
         apply_file(turn, path, error or box["value"])
         if isinstance(box.get("value"), MediaItem) and not box["value"].timeline:
             box["value"].timeline = earlier_timeline(conv, path)  # new frames of a scanned video
@@ -278,8 +309,13 @@ def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOpti
 GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
 
 
-def stream_answer(conv: Conversation, params: GenerationParams, engine: Engine, generate: GenerateFn,
-                  render_every_s: float = RENDER_INTERVAL_S) -> Iterator[Conversation]:
+def stream_answer(
+    conv: Conversation,
+    params: GenerationParams,
+    engine: Engine,
+    generate: GenerateFn,
+    render_every_s: float = RENDER_INTERVAL_S,
+) -> Iterator[Conversation]:
     """Fill the last turn's answer, yielding the conversation as it grows (at most once per
     `render_every_s`: pieces that come faster go out together, so the page keeps up with the model).
 

@@ -86,14 +86,16 @@ def build_llama_tokenizer():
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
     tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(content=" ", left=1)])
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)]
+    )
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<unk>", "<s>", "</s>")])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<video>", "<image>")])
     from tokenizers import processors
 
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", 1)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+    )
     return tok
 
 
@@ -153,53 +155,88 @@ def _config(shape: RealShape) -> dict:
 
 def _processor_files(shape: RealShape) -> dict[str, dict]:
     """The processor's and tokenizer's JSON files, as the hub holds them."""
-    special = {"content": None, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
-               "special": True}
-    decoder = {str(i): {**special, "content": t} for i, t in
-               [(0, "<unk>"), (1, "<s>"), (2, "</s>"), (32000, "<video>"), (32001, "<image>")]}
+    special = {
+        "content": None,
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+        "special": True,
+    }
+    decoder = {
+        str(i): {**special, "content": t}
+        for i, t in [(0, "<unk>"), (1, "<s>"), (2, "</s>"), (32000, "<video>"), (32001, "<image>")]
+    }
     return {
         "preprocessor_config.json": {
             "aspect_ratio_setting": "anyres",
             "crop_size": {"height": shape.image_size, "width": shape.image_size},
-            "do_center_crop": True, "do_convert_rgb": True, "do_normalize": True, "do_pad": True,
-            "do_rescale": True, "do_resize": True,
+            "do_center_crop": True,
+            "do_convert_rgb": True,
+            "do_normalize": True,
+            "do_pad": True,
+            "do_rescale": True,
+            "do_resize": True,
             "image_grid_pinpoints": PINPOINTS,
-            "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+            "image_mean": CLIP_MEAN,
+            "image_std": CLIP_STD,
             "image_processor_type": "LlavaNextImageProcessor",
             "processor_class": "LlavaNextVideoProcessor",
             "resample": 3,
             "rescale_factor": 0.00392156862745098,
             "size": {"shortest_edge": shape.image_size},
         },
-        "processor_config.json": {"num_additional_image_tokens": 1, "patch_size": shape.patch_size,
-                                  "processor_class": "LlavaNextVideoProcessor",
-                                  "vision_feature_select_strategy": "default"},
+        "processor_config.json": {
+            "num_additional_image_tokens": 1,
+            "patch_size": shape.patch_size,
+            "processor_class": "LlavaNextVideoProcessor",
+            "vision_feature_select_strategy": "default",
+        },
         "chat_template.json": {"chat_template": CHAT_TEMPLATE},
         "tokenizer_config.json": {
-            "add_bos_token": True, "add_eos_token": False, "added_tokens_decoder": decoder,
-            "bos_token": "<s>", "clean_up_tokenization_spaces": False, "eos_token": "</s>", "legacy": False,
-            "model_max_length": shape.max_positions, "pad_token": "<unk>", "padding_side": "left",
-            "processor_class": "LlavaNextVideoProcessor", "sp_model_kwargs": {},
-            "spaces_between_special_tokens": False, "tokenizer_class": "LlamaTokenizer", "unk_token": "<unk>",
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "added_tokens_decoder": decoder,
+            "bos_token": "<s>",
+            "clean_up_tokenization_spaces": False,
+            "eos_token": "</s>",
+            "legacy": False,
+            "model_max_length": shape.max_positions,
+            "pad_token": "<unk>",
+            "padding_side": "left",
+            "processor_class": "LlavaNextVideoProcessor",
+            "sp_model_kwargs": {},
+            "spaces_between_special_tokens": False,
+            "tokenizer_class": "LlamaTokenizer",
+            "unk_token": "<unk>",
             "use_default_system_prompt": False,
         },
         "special_tokens_map.json": {
-            "bos_token": {**special, "content": "<s>"}, "eos_token": {**special, "content": "</s>"},
-            "pad_token": {**special, "content": "<unk>"}, "unk_token": {**special, "content": "<unk>"},
+            "bos_token": {**special, "content": "<s>"},
+            "eos_token": {**special, "content": "</s>"},
+            "pad_token": {**special, "content": "<unk>"},
+            "unk_token": {**special, "content": "<unk>"},
         },
         "added_tokens.json": {"<image>": 32001, "<video>": 32000},
-        "generation_config.json": {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2,
-                                   "pad_token_id": 0, "transformers_version": "4.42.0.dev0"},
+        "generation_config.json": {
+            "_from_model_config": True,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": 0,
+            "transformers_version": "4.42.0.dev0",
+        },
     }
 
 
-def build_model(shape: RealShape, device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16,
-                seed: int = 0):
+def build_model(
+    shape: RealShape, device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, seed: int = 0
+):
     """The random-weight model of a shape, built directly on `device` (no checkpoint on disk)."""
     from transformers import LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration
 
-    config = LlavaNextVideoConfig(**{k: v for k, v in _config(shape).items()
-                                     if k not in ("architectures", "transformers_version", "torch_dtype")})
+    config = LlavaNextVideoConfig(
+        **{k: v for k, v in _config(shape).items() if k not in ("architectures", "transformers_version", "torch_dtype")}
+    )
     torch.manual_seed(seed)
     with torch.device(device):
         model = LlavaNextVideoForConditionalGeneration(config).to(dtype)
@@ -244,7 +281,8 @@ def _write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
         weight_map.update({name: file for name in shard})
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     (out / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n"
+    )
 
 
 def build_standin_checkpoint(path: str | os.PathLike[str], shape: RealShape = STANDIN_7B) -> Path:

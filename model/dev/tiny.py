@@ -87,14 +87,21 @@ class CheckpointShape:
 TINY = CheckpointShape()
 # Realistic token counts for benchmarks: 336 px frames with patch 14 give 144 tokens per frame as
 # in the 7B, and a text model wide enough that prefill dominates on a CPU.
-MEDIUM = CheckpointShape(image_size=336, patch_size=14, vision_hidden=64, vision_layers=2,
-                         text_hidden=768, text_intermediate=2048, text_heads=12, text_layers=4,
-                         max_positions=8192)
+MEDIUM = CheckpointShape(
+    image_size=336,
+    patch_size=14,
+    vision_hidden=64,
+    vision_layers=2,
+    text_hidden=768,
+    text_intermediate=2048,
+    text_heads=12,
+    text_layers=4,
+    max_positions=8192,
+)
 # The tiny vision tower with a text model big enough that vLLM on a CPU generates about 15 tokens/s,
 # slower than its HTTP layer streams: like the 7B on a GPU, so Stop lands while the model still works.
 # Its answers never end before their token limit, so there is always an answer left to stop.
-PACED = CheckpointShape(text_hidden=1024, text_intermediate=4096, text_heads=16, text_layers=8,
-                        ends_answers=False)
+PACED = CheckpointShape(text_hidden=1024, text_intermediate=4096, text_heads=16, text_layers=8, ends_answers=False)
 SUPPRESS_SCALE = 1000.0
 SEED = 0
 MARKER = ".tiny-complete"
@@ -314,8 +321,9 @@ def build_tiny_checkpoint(path: str | os.PathLike[str], shape: CheckpointShape =
     torch.manual_seed(SEED)
     model = LlavaNextVideoForConditionalGeneration(config).to(torch.float32).eval()
     _reinit_(model)
-    banned = [tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS
-              if t != tokenizer.eos_token or not shape.ends_answers]
+    banned = [
+        tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS if t != tokenizer.eos_token or not shape.ends_answers
+    ]
     _suppress_tokens_(model, banned)
     model.generation_config.do_sample = False
     model.generation_config.pad_token_id = tokenizer.pad_token_id

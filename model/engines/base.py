@@ -45,9 +45,11 @@ class GenerationStats:
         """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
         cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
         frames = f"{self.frames} frame{'s' if self.frames != 1 else ''} · " if self.frames else ""  # images alone: none
-        return (f"{frames}{self.prompt_tokens:,} prompt tokens{cached} · "
-                f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
-                f"{self.tokens_per_s:.1f} tok/s")
+        return (
+            f"{frames}{self.prompt_tokens:,} prompt tokens{cached} · "
+            f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "
+            f"{self.tokens_per_s:.1f} tok/s"
+        )
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,11 @@ class MediaSupport:
         if not self.images:
             parts.append("text and video only (no images)")
         if self.max_videos is not None:
-            parts.append("one video per conversation" if self.max_videos == 1
-                         else f"at most {self.max_videos} videos per conversation")
+            parts.append(
+                "one video per conversation"
+                if self.max_videos == 1
+                else f"at most {self.max_videos} videos per conversation"
+            )
         if self.max_frames is not None:
             parts.append(f"at most {self.max_frames} frames per video")
         return "; ".join(parts)
@@ -89,7 +94,8 @@ class Engine(Protocol):
 
     def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]: ...
 
-    def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | Finished]: ...
+    def stream(
+        self, conv: Conversation, params: GenerationParams, stop: threading.Event
+    ) -> Iterator[str | Finished]: ...
 
     def forget(self, session_prefix: str) -> None: ...

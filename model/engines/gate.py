@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import count
 
-from model.engines.base import Finished, GenerationParams
 from model.chat.conversation import Conversation
+from model.engines.base import Finished, GenerationParams
 
 POLL_S = 0.25  # how often a waiter looks whether it was stopped
 WAITING = "Waiting for the model: another question or a scan is using it…"

@@ -16,9 +16,9 @@ import spaces
 
 from model.chat.conversation import Conversation
 from model.engines.base import Engine, Finished, GenerationParams
+from model.engines.zerogpu import describe_seconds, gpu_seconds
 from model.media.clip import VideoClip
 from model.scan.runner import Describer
-from model.engines.zerogpu import describe_seconds, gpu_seconds
 
 _engine: Engine | None = None
 

@@ -27,8 +27,11 @@ class SessionCache:
     def kv_bytes(self) -> int:
         if self.kv is None:
             return 0
-        return sum(_tensor_bytes(layer.keys) + _tensor_bytes(layer.values) for layer in self.kv.layers
-                   if getattr(layer, "keys", None) is not None)
+        return sum(
+            _tensor_bytes(layer.keys) + _tensor_bytes(layer.values)
+            for layer in self.kv.layers
+            if getattr(layer, "keys", None) is not None
+        )
 
     def feature_bytes(self) -> int:
         return sum(_tensor_bytes(f) for f in self.features.values())

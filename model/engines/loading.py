@@ -22,14 +22,18 @@ from model.settings import TINY_MODEL, AppSettings
 log = logging.getLogger(__name__)
 
 
-TINY_NOTICE = ("This is the tiny random-weight test model: answers are random text. "
-               "Start with --model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU for real answers.")
+TINY_NOTICE = (
+    "This is the tiny random-weight test model: answers are random text. "
+    "Start with --model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU for real answers."
+)
 
 
 # From `python -m bench.bench_cpu`: the 7B's widths at 1-2 layers on a 2-core machine, scaled to 32+24.
-CPU_ADVICE = ("To run the real 7B on this CPU anyway: python app.py --device cpu. It needs about 28 GB of "
-              "memory (fp32), and on 2 cores a 16-frame question waits about 4 to 5 minutes for its first word, "
-              "then about 0.5 tokens/s.")
+CPU_ADVICE = (
+    "To run the real 7B on this CPU anyway: python app.py --device cpu. It needs about 28 GB of "
+    "memory (fp32), and on 2 cores a 16-frame question waits about 4 to 5 minutes for its first word, "
+    "then about 0.5 tokens/s."
+)
 
 
 class LoadError(RuntimeError):
@@ -119,8 +123,9 @@ def quantization_config(settings: AppSettings, device: str, dtype: torch.dtype):
     from transformers import BitsAndBytesConfig
 
     if settings.load_in_4bit:
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                  bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True)
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True
+        )
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
@@ -147,8 +152,9 @@ def _from_pretrained(source: str, settings: AppSettings, local_only: bool = Fals
     # 4.x tokenizers say 4,096 (the positions before RoPE scaling): every longer prompt would warn.
     tokenizer.model_max_length = context_length(model.config.text_config)
     qname = "4-bit nf4" if settings.load_in_4bit else "8-bit" if settings.load_in_8bit else None
-    return LoadedModel(model=model, processor=processor, name=settings.model, device=device,
-                       dtype=dtype, quantization=qname, attn=attn)
+    return LoadedModel(
+        model=model, processor=processor, name=settings.model, device=device, dtype=dtype, quantization=qname, attn=attn
+    )
 
 
 def load_processor(source: str, local_only: bool = False):
@@ -174,23 +180,45 @@ def processor_from_parts(source: str, local_only: bool = False):
 
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
-    video_processor = LlavaNextVideoVideoProcessor(**{
-        key: getattr(image_processor, key) for key in VIDEO_SETTINGS if getattr(image_processor, key, None) is not None})
+    video_processor = LlavaNextVideoVideoProcessor(
+        **{
+            key: getattr(image_processor, key)
+            for key in VIDEO_SETTINGS
+            if getattr(image_processor, key, None) is not None
+        }
+    )
     settings = _read_json(source, "processor_config.json", local_only)
     if not settings:
         config = AutoConfig.from_pretrained(source, local_files_only=local_only)
-        settings = {"patch_size": config.vision_config.patch_size,
-                    "vision_feature_select_strategy": config.vision_feature_select_strategy,
-                    "num_additional_image_tokens": 1}  # the CLS token of a CLIP vision tower
+        settings = {
+            "patch_size": config.vision_config.patch_size,
+            "vision_feature_select_strategy": config.vision_feature_select_strategy,
+            "num_additional_image_tokens": 1,
+        }  # the CLS token of a CLIP vision tower
     template = _chat_template(source, local_only) or getattr(tokenizer, "chat_template", None)
     return LlavaNextVideoProcessor(
-        video_processor=video_processor, image_processor=image_processor, tokenizer=tokenizer,
-        chat_template=template, **{key: settings[key] for key in PROCESSOR_SETTINGS if key in settings})
+        video_processor=video_processor,
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=template,
+        **{key: settings[key] for key in PROCESSOR_SETTINGS if key in settings},
+    )
 
 
 # What the video processor shares with the image processor in the 4.x layout (one preprocessor file).
-VIDEO_SETTINGS = ("size", "crop_size", "resample", "image_mean", "image_std", "do_resize", "do_center_crop",
-                  "do_rescale", "rescale_factor", "do_normalize", "do_convert_rgb")
+VIDEO_SETTINGS = (
+    "size",
+    "crop_size",
+    "resample",
+    "image_mean",
+    "image_std",
+    "do_resize",
+    "do_center_crop",
+    "do_rescale",
+    "rescale_factor",
+    "do_normalize",
+    "do_convert_rgb",
+)
 PROCESSOR_SETTINGS = ("patch_size", "vision_feature_select_strategy", "num_additional_image_tokens")
 
 
@@ -201,8 +229,13 @@ def _checkpoint_file(source: str, name: str, local_only: bool) -> str | None:
         return str(folder / name) if (folder / name).is_file() else None
     from transformers.utils import cached_file
 
-    return cached_file(source, name, local_files_only=local_only, _raise_exceptions_for_missing_entries=False,
-                       _raise_exceptions_for_connection_errors=False)
+    return cached_file(
+        source,
+        name,
+        local_files_only=local_only,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
 
 
 def _read_json(source: str, name: str, local_only: bool) -> dict:
@@ -243,10 +276,12 @@ def load_model(settings: AppSettings) -> LoadedModel:
             if not unavailable:
                 log.exception("loading %s failed", settings.model)
             raise LoadError(f"Could not load the model '{settings.model}': {reason}") from exc
-        log.warning("Could not load %s (%s); starting on the tiny random-weight model instead.",
-                    settings.model, reason)
-        return _fallback(settings, f"Answers are random: the real model ({settings.model}) could not be "
-                                   f"loaded: {reason}. This demo runs a tiny random-weight model.")
+        log.warning("Could not load %s (%s); starting on the tiny random-weight model instead.", settings.model, reason)
+        return _fallback(
+            settings,
+            f"Answers are random: the real model ({settings.model}) could not be "
+            f"loaded: {reason}. This demo runs a tiny random-weight model.",
+        )
 
 
 def _fallback(settings: AppSettings, notice: str) -> LoadedModel:
@@ -285,8 +320,11 @@ def weights_unavailable(exc: BaseException) -> str | None:
         if isinstance(seen, errors.HfHubHTTPError) and getattr(seen.response, "status_code", None) in (401, 403):
             return "the hub refused access (set HF_TOKEN)"
         text = str(seen)
-        if isinstance(seen, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)) or \
-                "couldn't connect" in text or "not in the cached files" in text:
+        if (
+            isinstance(seen, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled))
+            or "couldn't connect" in text
+            or "not in the cached files" in text
+        ):
             return "the hub cannot be reached and the weights are not in the local cache"
         seen = seen.__cause__ or seen.__context__
     return None

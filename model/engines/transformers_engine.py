@@ -23,15 +23,15 @@ import transformers
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.chat.budget import make_room
-from model.media.clip import VideoClip
 from model.chat.conversation import Conversation, MediaItem, template_messages
+from model.chat.prompt import turn_prompt_text
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.engines.kv_cache import CacheStore, SessionCache
 from model.engines.loading import LoadedModel, on_zero_gpu
-from model.serving.logs import summary
-from model.chat.prompt import turn_prompt_text
+from model.media.clip import VideoClip
 from model.scan.segments import segment_conversation
+from model.serving.logs import summary
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,7 @@ class _StopAndCount(StoppingCriteria):
         self.steps += 1
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        return torch.full((input_ids.shape[0],), self.stop.is_set(), dtype=torch.bool,
-                          device=input_ids.device)
+        return torch.full((input_ids.shape[0],), self.stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass
@@ -122,8 +121,13 @@ class TransformersEngine:
         media = turn.context_media()
         images = [m.image for m in media if m.kind == "image"]
         videos = [m.clip.frames for m in media if m.kind == "video"]
-        out = self.processor(text=turn_prompt_text(conv, index, self._render), images=images or None,
-                             videos=videos or None, add_special_tokens=index == 0, return_tensors=None)
+        out = self.processor(
+            text=turn_prompt_text(conv, index, self._render),
+            images=images or None,
+            videos=videos or None,
+            add_special_tokens=index == 0,
+            return_tensors=None,
+        )
         return list(out["input_ids"][0])
 
     def answer_budget(self, prompt_tokens: int, params: GenerationParams) -> int:
@@ -132,7 +136,8 @@ class TransformersEngine:
         if room < MIN_ANSWER_TOKENS:
             raise EngineError(
                 f"This conversation is too long for the model ({prompt_tokens:,} tokens of "
-                f"{self.loaded.context_length:,}): press Clear, or ask with fewer frames.")
+                f"{self.loaded.context_length:,}): press Clear, or ask with fewer frames."
+            )
         return min(params.max_new_tokens, room)
 
     def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]:
@@ -155,8 +160,10 @@ class TransformersEngine:
             notes.append(note)
         prompt = len(self.tokenize(conv))
         if prompt + MIN_ANSWER_TOKENS <= context:  # nothing left to cut: a shorter answer still fits
-            notes.append(f"Room is left for only {context - prompt:,} new tokens in the model's context; "
-                         "press Clear for longer answers.")
+            notes.append(
+                f"Room is left for only {context - prompt:,} new tokens in the model's context; "
+                "press Clear for longer answers."
+            )
             return notes
         raise EngineError(self.overflow_message(conv, prompt))
 
@@ -169,8 +176,10 @@ class TransformersEngine:
         if images:
             ids = last.prompt_ids or []
             image_tokens = sum(t == self.media_token_ids["image"] for t in ids)
-            return (f"{head}: its {len(images)} image(s) alone take {image_tokens:,} tokens. "
-                    "Attach fewer images in one message, or press Clear.")
+            return (
+                f"{head}: its {len(images)} image(s) alone take {image_tokens:,} tokens. "
+                "Attach fewer images in one message, or press Clear."
+            )
         question = len(self.tokenizer(last.text, add_special_tokens=False)["input_ids"])
         if question >= prompt + MIN_ANSWER_TOKENS - context:  # a shorter question would fit
             return f"{head}: the question alone takes {question:,} tokens. Ask a shorter question."
@@ -187,12 +196,15 @@ class TransformersEngine:
             if item.kind == "video":
                 pixels = self.processor.video_processor(videos=[item.clip.frames], return_tensors="pt")
                 out = self.model.get_video_features(
-                    pixel_values_videos=self._pixels(pixels["pixel_values_videos"]), return_dict=True)
+                    pixel_values_videos=self._pixels(pixels["pixel_values_videos"]), return_dict=True
+                )
                 return out.pooler_output[0]
             pixels = self.processor.image_processor(images=[item.image], return_tensors="pt")
-            out = self.model.get_image_features(pixel_values=self._pixels(pixels["pixel_values"]),
-                                                image_sizes=pixels["image_sizes"].to(self.loaded.device),
-                                                return_dict=True)
+            out = self.model.get_image_features(
+                pixel_values=self._pixels(pixels["pixel_values"]),
+                image_sizes=pixels["image_sizes"].to(self.loaded.device),
+                return_dict=True,
+            )
             return out.pooler_output[0]
 
     def media_runs(self, conv: Conversation, ids: list[int]) -> list[tuple[int, MediaItem]]:
@@ -239,8 +251,9 @@ class TransformersEngine:
 
     # ----- many segments at once (a scan) ---------------------------------------------------
 
-    def describe(self, clips: list[VideoClip], question: str, params: GenerationParams,
-                 stop: threading.Event | None = None) -> list[str]:
+    def describe(
+        self, clips: list[VideoClip], question: str, params: GenerationParams, stop: threading.Event | None = None
+    ) -> list[str]:
         """One answer per clip to the same question, generated together in one left-padded batch."""
         rows = [self.tokenize(segment_conversation(clip, question)) for clip in clips]
         longest = max(len(row) for row in rows)
@@ -251,10 +264,15 @@ class TransformersEngine:
         pixels = self.processor.video_processor(videos=[clip.frames for clip in clips], return_tensors="pt")
         with torch.inference_mode():
             out = self.model.generate(
-                input_ids=ids, attention_mask=mask, pixel_values_videos=self._pixels(pixels["pixel_values_videos"]),
-                max_new_tokens=self.answer_budget(longest, params), pad_token_id=pad,
+                input_ids=ids,
+                attention_mask=mask,
+                pixel_values_videos=self._pixels(pixels["pixel_values_videos"]),
+                max_new_tokens=self.answer_budget(longest, params),
+                pad_token_id=pad,
                 stopping_criteria=StoppingCriteriaList([_StopAndCount(stop or threading.Event())]),
-                suppress_tokens=sorted(self.media_token_ids.values()), **sampling_kwargs(params))
+                suppress_tokens=sorted(self.media_token_ids.values()),
+                **sampling_kwargs(params),
+            )
         return self.tokenizer.batch_decode(out[:, longest:], skip_special_tokens=True)
 
     def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
@@ -276,8 +294,7 @@ class TransformersEngine:
 
     # ----- generation -----------------------------------------------------------------------
 
-    def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | Finished]:
+    def stream(self, conv: Conversation, params: GenerationParams, stop: threading.Event) -> Iterator[str | Finished]:
         """Yield the answer's text pieces, then Finished with its stats and ids."""
         started = time.perf_counter()
         ids = self.tokenize(conv)
@@ -293,23 +310,36 @@ class TransformersEngine:
             self._keep(conv, entry, use_cache)
             raise
         counter = _StopAndCount(stop)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=STREAM_TIMEOUT_S)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+        )
         device = self.loaded.device
-        kwargs = dict(input_ids=torch.tensor([ids], device=device),
-                      attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=device),
-                      max_new_tokens=max_new, streamer=streamer, return_dict_in_generate=True,
-                      stopping_criteria=StoppingCriteriaList([counter]),
-                      pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(params),
-                      # a generated <image>/<video> would be a placeholder without media in every later turn
-                      suppress_tokens=sorted(self.media_token_ids.values()))
+        kwargs = dict(
+            input_ids=torch.tensor([ids], device=device),
+            attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=device),
+            max_new_tokens=max_new,
+            streamer=streamer,
+            return_dict_in_generate=True,
+            stopping_criteria=StoppingCriteriaList([counter]),
+            pad_token_id=self.tokenizer.pad_token_id,
+            **sampling_kwargs(params),
+            # a generated <image>/<video> would be a placeholder without media in every later turn
+            suppress_tokens=sorted(self.media_token_ids.values()),
+        )
         kwargs[CACHE_ARG] = entry.kv if reused else None
-        run = _Run(ids=ids, reused=reused, entry=entry, kwargs=kwargs, media_keys=[m.key for _, m in runs],
-                   run_starts=[start for start, _ in runs])
+        run = _Run(
+            ids=ids,
+            reused=reused,
+            entry=entry,
+            kwargs=kwargs,
+            media_keys=[m.key for _, m in runs],
+            run_starts=[start for start, _ in runs],
+        )
         if mm:
             kwargs["mm_encoder_outputs"] = mm
-        worker = threading.Thread(target=self._generate, args=(run, streamer, conv, use_cache),
-                                  name="generate", daemon=True)
+        worker = threading.Thread(
+            target=self._generate, args=(run, streamer, conv, use_cache), name="generate", daemon=True
+        )
         self._active.add(worker)
         worker.start()
         try:
@@ -332,7 +362,7 @@ class TransformersEngine:
             with torch.inference_mode():
                 out = self.model.generate(**run.kwargs)
             sequence = out.sequences[0].tolist()
-            run.answer_ids = sequence[len(run.ids):]
+            run.answer_ids = sequence[len(run.ids) :]
             run.entry.kv = getattr(out, CACHE_ARG)
             run.entry.ids = sequence[: run.entry.kv.get_seq_length()]
             run.entry.media_keys = [k for k, s in zip(run.media_keys, run.run_starts) if s < len(run.entry.ids)]
@@ -360,15 +390,21 @@ class TransformersEngine:
         """Free the caches of a session (Clear, a closed tab, an expired state)."""
         self.cache.forget(session_prefix)
 
-    def _stats(self, conv: Conversation, prompt_tokens: int, reused: int, counter: _StopAndCount,
-               started: float, stopped: bool) -> GenerationStats:
+    def _stats(
+        self, conv: Conversation, prompt_tokens: int, reused: int, counter: _StopAndCount, started: float, stopped: bool
+    ) -> GenerationStats:
         first = counter.first_token_at or time.perf_counter()
         decode_s = max(time.perf_counter() - first, 1e-6)
         new_tokens = counter.steps
         return GenerationStats(
-            frames=sum(len(c.timestamps) for c in conv.videos()), prompt_tokens=prompt_tokens,
-            new_tokens=new_tokens, ttft_s=first - started, cached_tokens=reused,
-            tokens_per_s=(new_tokens - 1) / decode_s if new_tokens > 1 else 0.0, stopped=stopped)
+            frames=sum(len(c.timestamps) for c in conv.videos()),
+            prompt_tokens=prompt_tokens,
+            new_tokens=new_tokens,
+            ttft_s=first - started,
+            cached_tokens=reused,
+            tokens_per_s=(new_tokens - 1) / decode_s if new_tokens > 1 else 0.0,
+            stopped=stopped,
+        )
 
 
 def sampling_kwargs(params: GenerationParams) -> dict:

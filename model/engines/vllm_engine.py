@@ -27,9 +27,9 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from model.chat.conversation import Conversation, MediaItem, template_messages
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.media.clip import VideoClip
-from model.chat.conversation import Conversation, MediaItem, template_messages
 from model.scan.segments import segment_conversation
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,14 @@ def chat_messages(conv: Conversation) -> list[dict]:
 
 def request_body(conv: Conversation, params: GenerationParams, model: str) -> dict:
     """The JSON of one streamed chat completion."""
-    body = {"model": model, "messages": chat_messages(conv), "stream": True,
-            "stream_options": {"include_usage": True}, "max_tokens": params.max_new_tokens,
-            "temperature": max(0.0, params.temperature)}
+    body = {
+        "model": model,
+        "messages": chat_messages(conv),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": params.max_new_tokens,
+        "temperature": max(0.0, params.temperature),
+    }
     if params.temperature > 0:
         body["top_p"] = params.top_p
     return body
@@ -108,8 +113,9 @@ def check_media(conv: Conversation, support: MediaSupport) -> None:
         raise EngineError("The model server takes one video per conversation: press Clear to ask about another.")
     longest = max((len(clip.timestamps) for clip in conv.videos()), default=0)
     if support.max_frames is not None and longest > support.max_frames:
-        raise EngineError(f"The model server keeps at most {support.max_frames} frames per video: "
-                          "ask with fewer frames.")
+        raise EngineError(
+            f"The model server keeps at most {support.max_frames} frames per video: ask with fewer frames."
+        )
 
 
 def error_text(payload: object) -> str:
@@ -131,12 +137,11 @@ def describe_http_error(response: httpx.Response) -> str:
     """A chat-ready sentence for a request the server refused or failed."""
     status, message = response.status_code, server_message(response)
     if status == 400 and "maximum context length" in message:
-        return ("This conversation is too long for the model server: press Clear, or ask with fewer "
-                f"frames. ({message})")
+        return f"This conversation is too long for the model server: press Clear, or ask with fewer frames. ({message})"
     if status in (400, 422):
         return f"The model server refused the question: {message}"
     if status in (401, 403):
-        return "The model server refused the demo's key (HTTP %d); tell the demo's operator." % status
+        return f"The model server refused the demo's key (HTTP {status}); tell the demo's operator."
     if status == 404:
         return f"The model server does not serve this model: {message}"
     if status in (429, 503):
@@ -155,10 +160,13 @@ class VLLMEngine:
         self.media_support = MediaSupport(images=False, max_videos=1, max_frames=config.max_frames)
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self.client = httpx.Client(
-            base_url=config.url.rstrip("/") + "/", headers=headers, transport=transport,
+            base_url=config.url.rstrip("/") + "/",
+            headers=headers,
+            transport=transport,
             timeout=httpx.Timeout(config.timeout_s, connect=min(CONNECT_TIMEOUT_S, config.timeout_s)),
             # idle connections are dropped well before the server's keep-alive timeout (vLLM: 5 s)
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0))
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0),
+        )
         self._model = config.model
         self._open_streams = 0
         self._lock = threading.Lock()
@@ -175,8 +183,9 @@ class VLLMEngine:
                 raise EngineError(describe_http_error(response))
             names = [m.get("id") for m in response.json().get("data", [])]
             if len(names) != 1:
-                raise EngineError("The model server lists %d models; start the demo with "
-                                  "--served-model-name to pick one." % len(names))
+                raise EngineError(
+                    f"The model server lists {len(names)} models; start the demo with --served-model-name to pick one."
+                )
             self._model = names[0]
         return self._model
 
@@ -200,8 +209,7 @@ class VLLMEngine:
         check_media(conv, self.media_support)
         return []
 
-    def stream(self, conv: Conversation, params: GenerationParams,
-               stop: threading.Event) -> Iterator[str | Finished]:
+    def stream(self, conv: Conversation, params: GenerationParams, stop: threading.Event) -> Iterator[str | Finished]:
         """Yield the answer's text pieces as the server sends them, then Finished with its stats."""
         started = time.perf_counter()
         first_at: float | None = None
@@ -219,34 +227,39 @@ class VLLMEngine:
                         log.warning("model server error while answering: %s", error_text(event))
                         raise EngineError(STOPPED_MESSAGE)
                     usage = event.get("usage") or usage
-                    text = "".join((choice.get("delta") or {}).get("content") or ""
-                                   for choice in event.get("choices") or [])
+                    text = "".join(
+                        (choice.get("delta") or {}).get("content") or "" for choice in event.get("choices") or []
+                    )
                     if text:
                         first_at = first_at or time.perf_counter()
                         pieces += 1
                         yield text
         except httpx.ConnectError:
-            raise EngineError(f"The model server at {self.config.url} is not reachable; "
-                              "please try again in a minute.") from None
+            raise EngineError(
+                f"The model server at {self.config.url} is not reachable; please try again in a minute."
+            ) from None
         except httpx.TimeoutException:
             if self.healthy():
-                raise EngineError(f"The model server sent nothing for {self.config.timeout_s:.0f} s; "
-                                  "please try again.") from None
+                raise EngineError(
+                    f"The model server sent nothing for {self.config.timeout_s:.0f} s; please try again."
+                ) from None
             raise EngineError(STOPPED_MESSAGE) from None
         except httpx.HTTPError as exc:
             log.warning("model server connection broke: %s", exc)
             raise EngineError(STOPPED_MESSAGE) from None
         yield Finished(stats=self._stats(conv, usage, pieces, started, first_at))
 
-    def describe(self, clips: list[VideoClip], question: str, params: GenerationParams,
-                 stop: threading.Event | None = None) -> list[str]:
+    def describe(
+        self, clips: list[VideoClip], question: str, params: GenerationParams, stop: threading.Event | None = None
+    ) -> list[str]:
         """One answer per clip to the same question, all requests in flight at once (the server
         batches them continuously)."""
         stop = stop or threading.Event()
 
         def one(clip: VideoClip) -> str:
-            return "".join(p for p in self.stream(segment_conversation(clip, question), params, stop)
-                           if isinstance(p, str))
+            return "".join(
+                p for p in self.stream(segment_conversation(clip, question), params, stop) if isinstance(p, str)
+            )
 
         with ThreadPoolExecutor(max_workers=max(1, len(clips)), thread_name_prefix="describe") as pool:
             return list(pool.map(one, clips))
@@ -285,18 +298,21 @@ class VLLMEngine:
             with self._lock:
                 self._open_streams -= 1
 
-    def _stats(self, conv: Conversation, usage: dict, pieces: int, started: float,
-               first_at: float | None) -> GenerationStats:
+    def _stats(
+        self, conv: Conversation, usage: dict, pieces: int, started: float, first_at: float | None
+    ) -> GenerationStats:
         now = time.perf_counter()
         first_at = first_at or now
         new_tokens = int(usage.get("completion_tokens") or pieces)
         details = usage.get("prompt_tokens_details") or {}
         return GenerationStats(
             frames=sum(len(c.timestamps) for c in conv.videos()),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0), new_tokens=new_tokens,
-            ttft_s=first_at - started, cached_tokens=int(details.get("cached_tokens") or 0),
-            tokens_per_s=(new_tokens - 1) / max(now - first_at, 1e-6) if new_tokens > 1 else 0.0)
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            new_tokens=new_tokens,
+            ttft_s=first_at - started,
+            cached_tokens=int(details.get("cached_tokens") or 0),
+            tokens_per_s=(new_tokens - 1) / max(now - first_at, 1e-6) if new_tokens > 1 else 0.0,
+        )
 
     def forget(self, session_prefix: str) -> None:
         """Nothing is kept here between turns (vLLM's prefix cache lives on the server)."""
-

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model.engines.base import GenerationParams
 from model.chat.conversation import Conversation
+from model.engines.base import GenerationParams
 
 
 def request_seconds(frames: int, new_tokens: int) -> int:

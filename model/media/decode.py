@@ -32,8 +32,22 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.media.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts",
-                    ".flv", ".ogv", ".3gp", ".wmv")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".webm",
+    ".mkv",
+    ".avi",
+    ".gif",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".ogv",
+    ".3gp",
+    ".wmv",
+)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 ACCEPTED = "MP4, MOV, WebM, MKV, AVI or GIF videos, or PNG, JPEG, WebP, BMP or TIFF images"
 
@@ -54,10 +68,30 @@ SKIP_MARGIN_FRAMES = 1.5  # non-reference frames further than this before a targ
 _SKIPPABLE_CODECS = {"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video"}  # well-defined non-reference frames
 
 # Demuxers accepted as video containers (FFmpeg format names).
-_VIDEO_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "gif", "mpegts",
-                  "mpeg", "flv", "ogg", "asf", "ivf", "h264", "hevc", "m4v", "obu", "yuv4mpegpipe"}
-_AV_ERRORS = (av.FFmpegError, OSError, EOFError, ValueError, RuntimeError, IndexError, OverflowError,
-              ZeroDivisionError)
+_VIDEO_FORMATS = {
+    "mov",
+    "mp4",
+    "m4a",
+    "3gp",
+    "3g2",
+    "mj2",
+    "matroska",
+    "webm",
+    "avi",
+    "gif",
+    "mpegts",
+    "mpeg",
+    "flv",
+    "ogg",
+    "asf",
+    "ivf",
+    "h264",
+    "hevc",
+    "m4v",
+    "obu",
+    "yuv4mpegpipe",
+}
+_AV_ERRORS = (av.FFmpegError, OSError, EOFError, ValueError, RuntimeError, IndexError, OverflowError, ZeroDivisionError)
 
 
 class MediaError(ValueError):
@@ -95,8 +129,9 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _image_magic(head: bytes) -> bool:
-    return (head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*"))
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    )
 
 
 def media_kind(path: str | os.PathLike) -> str:
@@ -145,8 +180,7 @@ def kept_size(image: Image.Image) -> Image.Image:
     1008 px on a side, and its choice of tiling is the same for any size at least 672 px short and
     1008 px long; MAX_KEPT_IMAGE_PIXELS bounds the rest (very long, thin pictures)."""
     w, h = image.size
-    scale = min(1.0, max(KEEP_SHORT / min(w, h), KEEP_LONG / max(w, h)),
-                math.sqrt(MAX_KEPT_IMAGE_PIXELS / (w * h)))
+    scale = min(1.0, max(KEEP_SHORT / min(w, h), KEEP_LONG / max(w, h)), math.sqrt(MAX_KEPT_IMAGE_PIXELS / (w * h)))
     if scale >= 1.0:
         return image
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -156,8 +190,9 @@ def kept_size(image: Image.Image) -> Image.Image:
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Load an image as upright RGB (EXIF orientation applied), refusing decompression bombs."""
     p = _check_file(path)
-    bomb = MediaError(f"This image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels); "
-                      "please upload a smaller image.")
+    bomb = MediaError(
+        f"This image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels); please upload a smaller image."
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -179,8 +214,9 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     except UnidentifiedImageError as e:
         raise MediaError(f"This file is not an image that can be read; please upload {ACCEPTED}.") from e
     except (OSError, ValueError, SyntaxError, struct.error, MemoryError) as e:
-        raise MediaError("This image is damaged or incomplete and could not be read; "
-                         "please upload another copy.") from e
+        raise MediaError(
+            "This image is damaged or incomplete and could not be read; please upload another copy."
+        ) from e
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,14 +227,18 @@ def _open_failure(p: Path) -> MediaError:
     """The sentence to show when a file cannot be opened as a video."""
     head = _head(p)
     if head[4:8] == b"ftyp":
-        return MediaError("This MP4/MOV file is incomplete or damaged (its index could not be read, "
-                          "often because the upload was cut off); please upload the complete file.")
+        return MediaError(
+            "This MP4/MOV file is incomplete or damaged (its index could not be read, "
+            "often because the upload was cut off); please upload the complete file."
+        )
     if _looks_like_text(head):
         return MediaError(f"This file is text, not a video; please upload {ACCEPTED}.")
     if _image_magic(head):
         return MediaError("This file is a still image, not a video; please upload it as an image.")
-    return MediaError(f"This file could not be read as a video (it may be damaged or in an unsupported format); "
-                      f"please upload {ACCEPTED}.")
+    return MediaError(
+        f"This file could not be read as a video (it may be damaged or in an unsupported format); "
+        f"please upload {ACCEPTED}."
+    )
 
 
 def _open_video(p: Path) -> av.container.InputContainer:
@@ -250,8 +290,9 @@ class _OutOfBounds(Exception):
     """The call used up its decoding budget or time."""
 
 
-def _scan(container, stream, bounds: _Bounds, frame_pts: float,
-          keyframes: list[int] | None) -> tuple[int | None, tuple[int, int] | None]:
+def _scan(
+    container, stream, bounds: _Bounds, frame_pts: float, keyframes: list[int] | None
+) -> tuple[int | None, tuple[int, int] | None]:
     """Demux (without decoding) from the current position to the end.
 
     Returns the end pts (or None) and (pts, dts) of the first keyframe packet seen.
@@ -330,8 +371,9 @@ def _probe(container, stream, path: Path, bounds: _Bounds) -> _Probe:
         end = _scan(container, stream, bounds, frame_pts, keyframes)[0] or end
         keyframes.sort()
     if end is None:
-        raise MediaError("No video frames could be read from this file, which may be damaged; "
-                         "please upload another copy.")
+        raise MediaError(
+            "No video frames could be read from this file, which may be damaged; please upload another copy."
+        )
     return _Probe(origin, end, frame_pts, keyframes, claimed, truncated)
 
 
@@ -567,17 +609,26 @@ def _window(start: float | None, end: float | None, duration: float, frame_s: fl
     if s < -1e-6:
         raise RangeError("The start time cannot be negative; please pick a start inside the video.")
     if s > duration + tol:
-        raise RangeError(f"The clip start ({format_timestamp(s)}) is after the end of the video "
-                         f"({format_timestamp(duration)} long).")
+        raise RangeError(
+            f"The clip start ({format_timestamp(s)}) is after the end of the video ({format_timestamp(duration)} long)."
+        )
     if s > e:
-        raise RangeError(f"The start time ({format_timestamp(s)}) is after the end time "
-                         f"({format_timestamp(e)}); please swap them.")
+        raise RangeError(
+            f"The start time ({format_timestamp(s)}) is after the end time ({format_timestamp(e)}); please swap them."
+        )
     return min(s, duration), min(e, duration)
 
 
-def sample_video(path: str | os.PathLike, num_frames: int, *, start: float | None = None,
-                 end: float | None = None, size: int | None = 336, exact: bool = False,
-                 every_s: float | None = None) -> VideoClip:
+def sample_video(
+    path: str | os.PathLike,
+    num_frames: int,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    size: int | None = 336,
+    exact: bool = False,
+    every_s: float | None = None,
+) -> VideoClip:
     """Sample `num_frames` frames uniformly by time over [start, end] (seconds; default whole video).
 
     With `every_s`, one frame every `every_s` seconds of the range instead, `num_frames` at most.
@@ -593,14 +644,24 @@ def sample_video(path: str | os.PathLike, num_frames: int, *, start: float | Non
     except MediaError:
         raise
     except _AV_ERRORS as e:
-        raise MediaError("This video could not be decoded (it may be damaged or use an unsupported codec); "
-                         "please re-encode it as MP4 (H.264) and try again.") from e
+        raise MediaError(
+            "This video could not be decoded (it may be damaged or use an unsupported codec); "
+            "please re-encode it as MP4 (H.264) and try again."
+        ) from e
     finally:
         container.close()
 
 
-def _sample(p: Path, container, n: int, start: float | None, end: float | None, size: int | None,
-            exact: bool, every_s: float | None = None) -> VideoClip:
+def _sample(
+    p: Path,
+    container,
+    n: int,
+    start: float | None,
+    end: float | None,
+    size: int | None,
+    exact: bool,
+    every_s: float | None = None,
+) -> VideoClip:
     stream = container.streams.video[0]
     stream.thread_type = DECODER_THREADING
     bounds = _Bounds()
@@ -611,8 +672,10 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     if probe.truncated:
         notes.append(f"the file is cut off after {duration:.1f} s; frames come from the readable part")
     elif probe.claimed_end is not None and (probe.claimed_end - probe.end) * tb > max(1.0, 0.05 * duration):
-        notes.append(f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
-                     f"{duration:.1f} s could be read; frames come from the readable part")
+        notes.append(
+            f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
+            f"{duration:.1f} s could be read; frames come from the readable part"
+        )
     s, e = _window(start, end, duration, probe.frame_pts * tb)
     if end is not None and end > duration + max(0.25, probe.frame_pts * tb):
         notes.append(f"the video is {format_timestamp(duration)} long, so the clip ends there")
@@ -625,8 +688,10 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     slack = step / 4 / tb  # how far a stand-in keyframe may be from its target, pts units
     coded_size = (stream.codec_context.width, stream.codec_context.height)
     if coded_size[0] * coded_size[1] > MAX_VIDEO_PIXELS:
-        raise MediaError(f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "
-                         "please upload a video of at most 8K (7680x4320).")
+        raise MediaError(
+            f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "
+            "please upload a video of at most 8K (7680x4320)."
+        )
     rate = stream.average_rate or stream.guessed_rate
     cursor = _Cursor(p, container, stream, probe, bounds)
     convert = _Converter(size)
@@ -663,8 +728,9 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
         if cursor.container is not container:
             cursor.container.close()
     if not picked:
-        raise MediaError("No video frames could be decoded from this file, which may be damaged; "
-                         "please upload another copy.")
+        raise MediaError(
+            "No video frames could be decoded from this file, which may be damaged; please upload another copy."
+        )
     order = sorted(picked)
     if stopped:
         notes.append(f"decoding was stopped to bound the work; {len(order)} of {n} frames returned")
@@ -673,13 +739,21 @@ def _sample(p: Path, container, n: int, start: float | None, end: float | None, 
     if convert.cropped:
         w, h = coded_size
         shape = "wider than tall" if w > h else "taller than wide"
-        notes.append(f"its picture is {w}x{h} pixels, far {shape}, so the frames keep its middle part, "
-                     "which holds everything the model looks at")
+        notes.append(
+            f"its picture is {w}x{h} pixels, far {shape}, so the frames keep its middle part, "
+            "which holds everything the model looks at"
+        )
     frames = np.stack([picked[k] for k in order])
     src = coded_size[::-1] if convert.turns % 2 else coded_size
     fps = float(rate) if rate else (len(order) / duration if duration else 0.0)
-    return VideoClip(frames=frames, timestamps=[round((k - probe.origin) * tb, 6) for k in order],
-                     duration=round(duration, 6), fps=fps, source_size=src, notes=notes)
+    return VideoClip(
+        frames=frames,
+        timestamps=[round((k - probe.origin) * tb, 6) for k in order],
+        duration=round(duration, 6),
+        fps=fps,
+        source_size=src,
+        notes=notes,
+    )
 
 
 def _stand_in_keyframe(keyframes: list[int], t: float, t_next: float | None, slack: float) -> int | None:
@@ -690,7 +764,7 @@ def _stand_in_keyframe(keyframes: list[int], t: float, t_next: float | None, sla
     on to `t` costs a few frames and keeps the decoder's position).
     """
     i = bisect.bisect_left(keyframes, t)
-    best = min(keyframes[max(i - 1, 0):i + 1], key=lambda k: abs(k - t), default=None)
+    best = min(keyframes[max(i - 1, 0) : i + 1], key=lambda k: abs(k - t), default=None)
     if best is None or abs(best - t) > slack:
         return None
     if best > t or t_next is None:

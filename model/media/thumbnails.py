@@ -22,8 +22,9 @@ def write_thumbnails(clip: VideoClip, folder: Path) -> list[str]:
     for i, frame in enumerate(clip.frames):
         image = Image.fromarray(frame)
         if image.height > THUMB_HEIGHT:
-            image = image.resize((max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT),
-                                 Image.Resampling.BILINEAR)
+            image = image.resize(
+                (max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT), Image.Resampling.BILINEAR
+            )
         path = folder / f"frame_{i:03d}.jpg"
         image.save(path, quality=85)
         paths.append(str(path))

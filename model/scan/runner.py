@@ -14,16 +14,29 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.engines.base import GenerationParams
-from model.media.clip import VideoClip, format_timestamp
 from model.chat.conversation import Conversation, MediaItem, Turn, latest_video
-from model.media.decode import sample_video
-from model.scan.segments import (FRAMES_PER_SEGMENT, MAX_SEGMENT_S, MIN_SEGMENT_S, SCAN_NEW_TOKENS, SCAN_QUESTION, SEGMENT_S,
-                        ScanProgress, Segment, TimelineStore, content_key, relevant_segments, scan, segment_bounds,
-                        timeline_text)
-from model.serving.storage import item_dir
-from model.media.thumbnails import write_thumbnails
+from model.engines.base import GenerationParams
 from model.engines.zerogpu import request_seconds
+from model.media.clip import VideoClip, format_timestamp
+from model.media.decode import sample_video
+from model.media.thumbnails import write_thumbnails
+from model.scan.segments import (
+    FRAMES_PER_SEGMENT,
+    MAX_SEGMENT_S,
+    MIN_SEGMENT_S,
+    SCAN_NEW_TOKENS,
+    SCAN_QUESTION,
+    SEGMENT_S,
+    ScanProgress,
+    Segment,
+    TimelineStore,
+    content_key,
+    relevant_segments,
+    scan,
+    segment_bounds,
+    timeline_text,
+)
+from model.serving.storage import item_dir
 
 Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 FRAMES_PER_RELEVANT = 4  # frames of each relevant segment shown to the model with the timeline
@@ -40,13 +53,23 @@ class ScanOptions:
     def bounded(self, max_frames: int, max_new_tokens: int) -> ScanOptions:
         """These options within the operator's limits (at least 1 frame and 1 token a part)."""
         seconds = self.segment_s if math.isfinite(self.segment_s) else SEGMENT_S
-        return replace(self, segment_s=min(max(MIN_SEGMENT_S, seconds), MAX_SEGMENT_S),
-                       frames_per_segment=max(1, min(self.frames_per_segment, max_frames)),
-                       max_new_tokens=max(1, min(self.max_new_tokens, max_new_tokens)))
+        return replace(
+            self,
+            segment_s=min(max(MIN_SEGMENT_S, seconds), MAX_SEGMENT_S),
+            frames_per_segment=max(1, min(self.frames_per_segment, max_frames)),
+            max_new_tokens=max(1, min(self.max_new_tokens, max_new_tokens)),
+        )
 
 
-def scan_file(path: str, describe: Describer, store: TimelineStore, model: str, options: ScanOptions,
-              batch_size: int, stop: threading.Event | None = None) -> Iterator[ScanProgress]:
+def scan_file(
+    path: str,
+    describe: Describer,
+    store: TimelineStore,
+    model: str,
+    options: ScanOptions,
+    batch_size: int,
+    stop: threading.Event | None = None,
+) -> Iterator[ScanProgress]:
     """Progress of scanning the video at `path`; a finished timeline is kept in `store` by content."""
     stop = stop or threading.Event()
     key = store.key(content_key(path), options.segment_s, options.frames_per_segment, model)
@@ -58,25 +81,36 @@ def scan_file(path: str, describe: Describer, store: TimelineStore, model: str, 
     duration = sample_video(path, 1, size=32).duration
     params = GenerationParams(max_new_tokens=options.max_new_tokens)
     progress = None
-    for progress in scan(segment_bounds(duration, options.segment_s),
-                         lambda start, end, frames: sample_video(path, frames, start=start, end=end),
-                         lambda clips: describe(clips, SCAN_QUESTION, params, stop),
-                         frames_per_segment=options.frames_per_segment, batch_size=batch_size, stop=stop):
+    for progress in scan(
+        segment_bounds(duration, options.segment_s),
+        lambda start, end, frames: sample_video(path, frames, start=start, end=end),
+        lambda clips: describe(clips, SCAN_QUESTION, params, stop),
+        frames_per_segment=options.frames_per_segment,
+        batch_size=batch_size,
+        stop=stop,
+    ):
         yield progress
     if progress is not None and progress.done:
         store.put(key, duration, progress.segments)
 
 
-def timeline_question(path: str, name: str, question: str, duration: float, segments: list[Segment],
-                      max_frames: int) -> tuple[str, VideoClip]:
+def timeline_question(
+    path: str, name: str, question: str, duration: float, segments: list[Segment], max_frames: int
+) -> tuple[str, VideoClip]:
     """(the timeline as the model reads it before the question; the frames of the segments that
     matter most for the question, FRAMES_PER_RELEVANT each, `max_frames` in all)."""
     count = max(1, max_frames // FRAMES_PER_RELEVANT)
-    clips = [sample_video(path, FRAMES_PER_RELEVANT, start=s.start, end=s.end)
-             for s in relevant_segments(question, segments, count)]
-    clip = VideoClip(frames=np.concatenate([c.frames for c in clips]),
-                     timestamps=[t for c in clips for t in c.timestamps], duration=duration,
-                     fps=clips[0].fps, source_size=clips[0].source_size)
+    clips = [
+        sample_video(path, FRAMES_PER_RELEVANT, start=s.start, end=s.end)
+        for s in relevant_segments(question, segments, count)
+    ]
+    clip = VideoClip(
+        frames=np.concatenate([c.frames for c in clips]),
+        timestamps=[t for c in clips for t in c.timestamps],
+        duration=duration,
+        fps=clips[0].fps,
+        source_size=clips[0].source_size,
+    )
     return timeline_text(name, duration, segments), clip
 
 
@@ -91,16 +125,24 @@ def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_f
         turn.preamble = timeline_text(video.name, video.clip.duration, video.timeline)
         turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts).")
         return True
-    turn.preamble, clip = timeline_question(video.path, video.name, turn.text, video.clip.duration,
-                                            video.timeline, max_frames)
-    item = MediaItem(path=video.path, kind="video", clip=clip, sampling="the scan's parts that fit the question",
-                     timeline=video.timeline)
+    turn.preamble, clip = timeline_question(
+        video.path, video.name, turn.text, video.clip.duration, video.timeline, max_frames
+    )
+    item = MediaItem(
+        path=video.path,
+        kind="video",
+        clip=clip,
+        sampling="the scan's parts that fit the question",
+        timeline=video.timeline,
+    )
     item.thumbnails = write_thumbnails(clip, item_dir(conv.ensure_id(), item.key))
     turn.media.append(item)
     parts = len(clip.timestamps) // FRAMES_PER_RELEVANT
-    turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts, "
-                      f"{format_timestamp(video.clip.duration)} long) and the frames of the {parts} "
-                      f"part{'s' if parts != 1 else ''} that fit the question best.")
+    turn.notes.append(
+        f"Answered from the scan of {video.name} ({len(video.timeline)} parts, "
+        f"{format_timestamp(video.clip.duration)} long) and the frames of the {parts} "
+        f"part{'s' if parts != 1 else ''} that fit the question best."
+    )
     return True
 
 
@@ -108,8 +150,9 @@ _scans: dict[str, threading.Event] = {}  # conversation -> the Stop of its runni
 _scans_lock = threading.Lock()
 
 
-def run_scan(conv: Conversation, describe: Describer, store: TimelineStore, model: str, options: ScanOptions,
-             batch: int) -> Iterator[tuple[MediaItem, ScanProgress]]:
+def run_scan(
+    conv: Conversation, describe: Describer, store: TimelineStore, model: str, options: ScanOptions, batch: int
+) -> Iterator[tuple[MediaItem, ScanProgress]]:
     """Scan the conversation's newest video, yielding progress; the video keeps its timeline (the
     part done, when stopped). Nothing when the conversation has no video."""
     video = latest_video(conv)

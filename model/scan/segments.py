@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from model.media.clip import Segment, VideoClip, format_timestamp
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.media.clip import Segment, VideoClip, format_timestamp
 
 SEGMENT_S = 45.0  # default segment length, seconds
 MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
@@ -75,12 +75,26 @@ def segment_bounds(duration: float, segment_s: float = SEGMENT_S) -> list[tuple[
 def split_clip(clip: VideoClip, parts: int) -> list[VideoClip]:
     """A clip sampled uniformly over `parts` equal segments, cut into one clip per segment."""
     per = len(clip.timestamps) // parts
-    return [replace(clip, frames=clip.frames[i * per:(i + 1) * per], timestamps=clip.timestamps[i * per:(i + 1) * per],
-                    notes=[]) for i in range(parts)]
+    return [
+        replace(
+            clip,
+            frames=clip.frames[i * per : (i + 1) * per],
+            timestamps=clip.timestamps[i * per : (i + 1) * per],
+            notes=[],
+        )
+        for i in range(parts)
+    ]
 
 
-def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe, *, frames_per_segment: int,
-         batch_size: int, stop: threading.Event | None = None) -> Iterator[ScanProgress]:
+def scan(
+    bounds: list[tuple[float, float]],
+    sample: Sampler,
+    describe: Describe,
+    *,
+    frames_per_segment: int,
+    batch_size: int,
+    stop: threading.Event | None = None,
+) -> Iterator[ScanProgress]:
     """Describe every segment, `batch_size` at a time; yields progress after each batch. A set `stop`
     ends the scan after the batch in flight, keeping the segments done so far."""
     progress = ScanProgress(total=len(bounds), duration=bounds[-1][1])
@@ -90,7 +104,7 @@ def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe,
         if stop is not None and stop.is_set():
             progress.stopped = True
             break
-        batch = bounds[first:first + max(1, batch_size)]
+        batch = bounds[first : first + max(1, batch_size)]
         # Equal segments: frames sampled uniformly over the batch's window fall frames_per_segment per segment.
         clip = sample(batch[0][0], batch[-1][1], frames_per_segment * len(batch))
         texts = describe(split_clip(clip, len(batch)))
@@ -107,20 +121,25 @@ def scan(bounds: list[tuple[float, float]], sample: Sampler, describe: Describe,
 
 def segment_conversation(clip: VideoClip, question: str = SCAN_QUESTION) -> Conversation:
     """A one-turn conversation asking `question` about one segment's frames."""
-    return Conversation(turns=[Turn(text=question, media=[MediaItem(path="segment.mp4", kind="video", clip=clip)])],
-                        keep_cache=False)
+    return Conversation(
+        turns=[Turn(text=question, media=[MediaItem(path="segment.mp4", kind="video", clip=clip)])], keep_cache=False
+    )
 
 
 def timeline_text(name: str, duration: float, segments: list[Segment]) -> str:
     """The timeline as the model reads it before a question."""
     lines = "\n".join(f"[{s.span}] {s.text}" for s in segments)
-    return (f"A timeline of {name} ({format_timestamp(duration)} long), one line per part:\n{lines}\n"
-            "Answer from the timeline and the frames, and give times as mm:ss.")
+    return (
+        f"A timeline of {name} ({format_timestamp(duration)} long), one line per part:\n{lines}\n"
+        "Answer from the timeline and the frames, and give times as mm:ss."
+    )
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_COMMON = frozenset("a an and are at be by did do does for from he her his how in is it its of on or she that "
-                    "the their them then there they this to was what when where which who why with you".split())
+_COMMON = frozenset(
+    "a an and are at be by did do does for from he her his how in is it its of "
+    "on or she that the their them then there they this to was what when where which who why with you".split()
+)
 
 
 def relevant_segments(question: str, segments: list[Segment], count: int) -> list[Segment]:

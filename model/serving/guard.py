@@ -30,20 +30,22 @@ UPLOAD_PATH = "/gradio_api/upload"
 SIZE_EVERY_S = 5.0  # how often the upload folder is measured
 MAX_ADDRESSES = 10_000  # addresses whose recent uploads are remembered
 
-CSP = "; ".join([
-    "default-src 'self'",
-    # gradio's page runs inline scripts and the page's own js= through Function()
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' data: blob:",
-    "font-src 'self' data:",
-    "connect-src 'self'",  # same-origin fetch, event streams and websockets
-    "form-action 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "worker-src 'self' blob:",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        # gradio's page runs inline scripts and the page's own js= through Function()
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",  # same-origin fetch, event streams and websockets
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "worker-src 'self' blob:",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -153,8 +155,11 @@ def with_headers(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"]
-            headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"same-origin")]
+            headers += [
+                (b"content-security-policy", CSP.encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"same-origin"),
+            ]
             message = {**message, "headers": headers}
         await send(message)
 
@@ -164,6 +169,11 @@ def with_headers(send: Send) -> Send:
 async def plain(send: Send, status: int, text: str) -> None:
     """A small JSON answer ({"detail": text}, as gradio's own errors come)."""
     body = json.dumps({"detail": text}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

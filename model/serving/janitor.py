@@ -54,8 +54,9 @@ def remove_stale_conversations(older_than_s: float, now: float | None = None) ->
     return gone
 
 
-def start_file_janitor(demo, every_s: float, older_than_s: int,
-                       conversations_s: float | None = None) -> threading.Thread:
+def start_file_janitor(
+    demo, every_s: float, older_than_s: int, conversations_s: float | None = None
+) -> threading.Thread:
     """Every `every_s` seconds, delete the files `demo` created or received older than `older_than_s`,
     abandoned partial uploads, and conversation folders idle for `conversations_s` (None: never).
 

@@ -17,8 +17,10 @@ import numpy as np
 
 from model.chat.conversation import Conversation, MediaItem
 
-FREED = ("The frames and images of this chat were freed while it was idle, to make room for other "
-         "visitors: attach a file again to ask about it.")
+FREED = (
+    "The frames and images of this chat were freed while it was idle, to make room for other "
+    "visitors: attach a file again to ask about it."
+)
 
 
 def item_bytes(item: MediaItem) -> int:
@@ -76,7 +78,7 @@ class MediaLedger:
                 size = held_bytes(other)
                 total += size
                 held.append((key, other, size))
-            for key, other, size in held:  # oldest first
+            for key, other, _size in held:  # oldest first
                 if total <= self.total_bytes:
                     break
                 if other is conv or (other.last is not None and other.last.status == "pending"):
