@@ -53,7 +53,7 @@ def _turn_data(turn: Turn) -> dict:
         "rejected_files": list(turn.rejected),
         "answer": turn.answer,
         "status": turn.status,
-        "notes": [note.replace("⚠️ ", "") for note in turn.notes],
+        "notes": turn.plain_notes,
         "stats": turn.stats,
     }
 
@@ -101,7 +101,7 @@ def conversation_html(conv: Conversation, info: ExportInfo) -> str:
         for name in turn.rejected:
             body.append(f'<p class="media-name">{e(name)} (could not be read)</p>')
         body.append(f'<div class="question">{e(turn.text)}</div>')
-        notes = "".join(f'<p class="note">{e(note.replace("⚠️ ", ""))}</p>' for note in turn.notes)
+        notes = "".join(f'<p class="note">{e(note)}</p>' for note in turn.plain_notes)
         status = {"stopped": "⏹ stopped", "error": "failed", "pending": "unfinished"}.get(turn.status, "")
         body.append(
             f'<div class="answer">{notes}<div class="text">{e(turn.answer)}</div>'

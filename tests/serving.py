@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+from gradio.utils import get_upload_folder
+
 from model.engines.kv_cache import CacheStore
 from model.engines.transformers_engine import TransformersEngine
 from model.settings import AppSettings
@@ -42,11 +44,13 @@ def serve_demo(
     concurrency: int = 1,
     max_file_size: str = "20mb",
 ) -> Iterator[tuple[str, object]]:
-    """As `serve`, yielding (URL, the gr.Blocks) so a test can look at server-side state."""
+    """As `serve`, yielding (URL, the page's AppContext) so a test can look at server-side state."""
     import app
+    from ui.context import AppContext
 
     settings = replace(settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000), concurrency=concurrency)
-    demo = app.build_demo(engine, settings)
+    ctx = AppContext.create(engine, settings, (get_upload_folder(), str(app.ASSETS)))
+    demo = app.build_demo(engine, settings, ctx)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     demo.launch(
         server_name="127.0.0.1",
@@ -61,6 +65,6 @@ def serve_demo(
         app_kwargs={"middleware": app.guard_middleware(settings)},
     )
     try:
-        yield demo.local_url.rstrip("/"), demo
+        yield demo.local_url.rstrip("/"), ctx
     finally:
         demo.close()

@@ -39,8 +39,8 @@ def camera_browser(tmp_path_factory):
 @pytest.fixture()
 def served(loaded_tiny):
     """A fresh app per test, so its camera store holds this test's tab only."""
-    with serve_demo(cached_engine(loaded_tiny), SETTINGS) as (url, demo):
-        yield url, demo.cameras
+    with serve_demo(cached_engine(loaded_tiny), SETTINGS) as (url, ctx):
+        yield url, ctx.cameras
 
 
 def open_page(browser, url: str, viewport=(1280, 1000), **options):

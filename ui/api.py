@@ -10,18 +10,24 @@ from pathlib import Path
 import gradio as gr
 
 from model.chat.conversation import Conversation, latest_video
-from model.chat.turns import ChatLimits, MediaOptions, UserInputError, add_turn, stream_answer, validate_message
-from model.engines.base import Engine, GenerationParams
+from model.chat.turns import MediaOptions, UserInputError, add_turn, stream_answer, validate_message
+from model.engines.base import GenerationParams
 from model.media.decode import VIDEO_EXTENSIONS, MediaError
 from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
-from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S, TimelineStore
-from model.settings import AppSettings
+from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S
+from ui.context import AppContext
 
 
-def wire_api(
-    engine: Engine, settings: AppSettings, limits: ChatLimits, generate, describe, timelines: TimelineStore
-) -> None:
+def wire_api(ctx: AppContext) -> None:
     """Register /ask and /scan inside the page being built."""
+    engine, settings, limits, generate, describe, timelines = (
+        ctx.engine,
+        ctx.settings,
+        ctx.limits,
+        ctx.generate,
+        ctx.describe,
+        ctx.timelines,
+    )
     support = engine.media_support
     scan_limits = (
         min(limits.max_frames, settings.scan_max_frames),
@@ -48,7 +54,7 @@ def wire_api(
         options = MediaOptions(frames=max(1, min(int(frames), limits.max_frames)), thumbnails=False)
         turn = add_turn(conv, text, paths, options)
         if turn.rejected:
-            raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
+            raise gr.Error(" ".join(turn.plain_notes), print_exception=False)
         if scan:
             video = latest_video(conv)
             if video is None:
@@ -70,7 +76,7 @@ def wire_api(
         )
         for _ in stream_answer(conv, params, engine, generate):
             if turn.status == "error":
-                raise gr.Error(" ".join(turn.notes).replace("⚠️ ", ""), print_exception=False)
+                raise gr.Error(" ".join(turn.plain_notes), print_exception=False)
             yield turn.answer
 
     def scan_api(

@@ -8,8 +8,8 @@ the camera stops, on Clear, and when the tab closes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -19,10 +19,14 @@ from model.chat.conversation import Conversation
 from model.chat.turns import start_session, stream_answer
 from model.engines.base import Engine, GenerationParams
 from model.media.clip import VideoClip
-from model.serving.sessions import Tabs, request_tab
+from model.serving.sessions import request_tab
 from ui.chat_view import render_chat
+from ui.context import AppContext
 from ui.controls import busy_box, idle_box
-from ui.panels import frames_panel
+from ui.panels import SidePanel, frames_panel
+
+if TYPE_CHECKING:
+    from ui.layout import Page
 
 STREAM_EVERY_S = 0.5  # two frames a second reach the server: 16 frames over the default 8 s
 COMMENTARY_TOKENS = 96  # a commentary is a sentence or two
@@ -105,76 +109,63 @@ def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engi
         attach_camera(conv, turn, clip, one_video=engine.media_support.max_videos is not None)
 
 
-def wire_camera(
-    demo: gr.Blocks,
-    panel: CameraPanel,
-    store: CameraStore,
-    *,
-    conv: gr.State,
-    chatbot: gr.Chatbot,
-    textbox: gr.MultimodalTextbox,
-    side: list,
-    frames: gr.Slider,
-    answer_inputs: list,
-    engine: Engine,
-    generate: Callable,
-    max_new_tokens: int,
-    tabs: Tabs,
-    camera_visitors: int,
-):
-    """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
-    returns the commentary event (what must follow each commentary chains on it)."""
-    one_video = engine.media_support.max_videos is not None
+class CameraHandlers:
+    """The panel's handlers, sharing the page's context."""
 
-    def may_join(payload, commentary_on, request: gr.Request) -> list:
+    def __init__(self, demo: gr.Blocks, ctx: AppContext):
+        self.demo, self.ctx, self.store = demo, ctx, ctx.cameras
+
+    def may_join(self, payload, commentary_on, request: gr.Request) -> list:
         """Refuse a camera join while every place is taken (a join would wait in the queue every
         visitor shares), or while this tab's camera already streams (one place a visitor)."""
-        if cameras_running(demo) >= camera_visitors:
-            message = f"Every camera place is taken ({camera_visitors} at a time); please try again in a minute."
-        elif not store.claim(camera_key(request)):
+        places = self.ctx.settings.camera_visitors
+        if cameras_running(self.demo) >= places:
+            message = f"Every camera place is taken ({places} at a time); please try again in a minute."
+        elif not self.store.claim(camera_key(request)):
             message = "This tab's camera is already streaming."
         else:
             return [gr.validate(True, ""), gr.validate(True, "")]
         return [gr.validate(False, message), gr.validate(True, "")]
 
-    def frame_in(payload: dict | None, commentary_on: bool, request: gr.Request):
+    def frame_in(self, payload: dict | None, commentary_on: bool, request: gr.Request):
         """Keep one frame; the camera's first frame starts the commentary timer when it is on."""
         key = camera_key(request)
         if payload is None or not key:
             return gr.skip()
         try:
-            if not store.admit(key):
+            if not self.store.admit(key):
                 return gr.skip()  # sooner than the ring keeps frames: not even decoded
             frame = decode_frame(payload.get("url") if isinstance(payload, dict) else None)
         except FrameError as exc:
             raise gr.Error(
                 f"{exc} The camera stopped; press Record to start it again.", print_exception=False
             ) from None
-        first = key not in store
-        store.add(key, frame)
+        first = key not in self.store
+        self.store.add(key, frame)
         return gr.Timer(active=True) if first and commentary_on else gr.skip()
 
-    def camera_stopped(request: gr.Request):
+    def camera_stopped(self, request: gr.Request):
         """The camera stopped (or failed): free its ring at once and pause commentary."""
-        store.forget(camera_key(request))
+        self.store.forget(camera_key(request))
         return gr.Timer(active=False)
 
-    def commentary_toggled(on: bool, request: gr.Request):
+    def commentary_toggled(self, on: bool, request: gr.Request):
         key = camera_key(request)
-        return gr.Timer(active=bool(on and key and key in store))
+        return gr.Timer(active=bool(on and key and key in self.store))
 
-    def stop_commentary():
+    def stop_commentary(self):
         """Stop (the question box's square) also ends live commentary."""
         return gr.Checkbox(value=False), gr.Timer(active=False)
 
-    def forget_camera(request: gr.Request) -> None:
+    def forget_camera(self, request: gr.Request) -> None:
         """Clear or a closed tab: free this tab's ring now."""
         prefix = tab_prefix(request)
         if prefix:
-            store.forget(prefix)
+            self.store.forget(prefix)
 
     def commentary(
-        conv_value: Conversation,
+        self,
+        conv: Conversation,
         on: bool,
         frame_count: int,
         max_new: int,
@@ -183,31 +174,35 @@ def wire_camera(
         request: gr.Request,
     ):
         """One commentary about the camera's last seconds, streamed into the chat with its time range."""
-        keep = (gr.skip(),) * len(side)  # the side panel, unchanged
+        ctx, keep = self.ctx, SidePanel.unchanged()
         idle = (gr.skip(),) * 3 + keep
-        clip = live_clip(store, request, frame_count) if on else None
+        clip = live_clip(self.store, request, frame_count) if on else None
         if clip is None:
             yield (*idle, gr.Timer(active=False))  # the camera stopped: no more ticks until it starts
             return
-        last = conv_value.last
-        if last is not None and last.status == "pending":
+        if conv.running:
             yield (*idle, gr.skip())  # an answer is running: this tick passes
             return
-        start_session(conv_value, request_tab(request), tabs)
-        add_camera_turn(conv_value, "", clip, one_video, commentary=True)
-        trim_commentary(conv_value)
+        start_session(conv, request_tab(request), ctx.tabs)
+        add_camera_turn(conv, "", clip, ctx.support.max_videos is not None, commentary=True)
+        trim_commentary(conv)
         params = GenerationParams(
-            max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, max_new_tokens)),
+            max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, ctx.settings.max_new_tokens)),
             temperature=float(temperature),
             top_p=float(top_p),
         )
-        yield render_chat(conv_value), conv_value, busy_box(), *frames_panel(conv_value), gr.skip()
-        for _ in stream_answer(conv_value, params, engine, generate):
-            yield render_chat(conv_value), conv_value, gr.skip(), *keep, gr.skip()
-        yield render_chat(conv_value), conv_value, idle_box(), *keep, gr.skip()
+        yield render_chat(conv), conv, busy_box(), *frames_panel(conv), gr.skip()
+        for _ in stream_answer(conv, params, ctx.engine, ctx.generate):
+            yield render_chat(conv), conv, gr.skip(), *keep, gr.skip()
+        yield render_chat(conv), conv, idle_box(), *keep, gr.skip()
 
+
+def wire_camera(demo: gr.Blocks, page: Page, ctx: AppContext):
+    """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
+    returns the commentary event (what must follow each commentary chains on it)."""
+    handlers, panel, chat = CameraHandlers(demo, ctx), page.chat.camera, page.chat
     streaming = panel.video.stream(
-        frame_in,
+        handlers.frame_in,
         [panel.video, panel.commentary],
         [panel.timer],
         stream_every=STREAM_EVERY_S,
@@ -217,24 +212,23 @@ def wire_camera(
         # frames, and a waiting one fills the queue every visitor shares: at
         # most --camera-visitors, and a join past them is refused, not queued
         concurrency_id="camera",
-        concurrency_limit=camera_visitors,
-        validator=may_join,
+        concurrency_limit=ctx.settings.camera_visitors,
+        validator=handlers.may_join,
         show_progress="hidden",
         api_visibility="private",
     )
-    streaming.then(camera_stopped, None, [panel.timer], queue=False, api_visibility="private")
-    panel.commentary.change(
-        commentary_toggled, [panel.commentary], [panel.timer], queue=False, api_visibility="private"
-    )
-    textbox.stop(stop_commentary, None, [panel.commentary, panel.timer], queue=False, api_visibility="private")
-    chatbot.clear(forget_camera, None, None, queue=False, api_visibility="private")
+    private = {"queue": False, "api_visibility": "private"}
+    streaming.then(handlers.camera_stopped, None, [panel.timer], **private)
+    panel.commentary.change(handlers.commentary_toggled, [panel.commentary], [panel.timer], **private)
+    chat.textbox.stop(handlers.stop_commentary, None, [panel.commentary, panel.timer], **private)
+    chat.chatbot.clear(handlers.forget_camera, None, None, **private)
     commenting = panel.timer.tick(
-        commentary,
-        [conv, panel.commentary, frames, *answer_inputs[1:]],
-        [chatbot, conv, textbox, *side, panel.timer],
+        handlers.commentary,
+        [page.conv, panel.commentary, page.video.frames, *page.answer.inputs],
+        [chat.chatbot, page.conv, chat.textbox, *page.side.outputs, panel.timer],
         concurrency_id="gpu",
         show_progress="hidden",
         api_visibility="private",
     )
-    demo.unload(forget_camera)
+    demo.unload(handlers.forget_camera)
     return commenting

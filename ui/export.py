@@ -48,7 +48,7 @@ def lock_exports() -> tuple[gr.DownloadButton, gr.DownloadButton]:
 def refresh_exports(conv: Conversation, model: str, settings: dict) -> tuple[gr.DownloadButton, gr.DownloadButton]:
     """Fresh files for the buttons; disabled while no turn has an answer (or note) to keep, or while a
     question runs (a refresh that comes late must not offer an older conversation)."""
-    if conv.last is not None and conv.last.status == "pending":
+    if conv.running:
         return lock_exports()
     folder = item_dir(conv.session_id, "export") if conv.session_id else None
     if folder is not None:

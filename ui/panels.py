@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import gradio as gr
 
 from model.chat.conversation import Conversation
@@ -44,3 +46,48 @@ def upload_limits(limits, max_file_mb: int, images: bool) -> str:
         f"<sub>Attach {kinds}: up to {size} a file, {limits.max_media_per_message} files a message, "
         f"{limits.max_media_per_conversation} a conversation; 1–{limits.max_frames} frames per video.</sub>"
     )
+
+
+@dataclass
+class SidePanel:
+    """The side panel's components, in the order `frames_panel` updates them."""
+
+    player: gr.Video
+    player_note: gr.Markdown
+    frames_title: gr.Markdown
+    frames: gr.Gallery
+    timeline: gr.HTML
+
+    @property
+    def outputs(self) -> list:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @classmethod
+    def unchanged(cls) -> tuple:
+        """An update that leaves every part of the panel as it is."""
+        return (gr.skip(),) * len(fields(cls))
+
+
+def player_and_frames() -> tuple[gr.Video, gr.Markdown, gr.Markdown, gr.Gallery]:
+    """The panel's player, its note, and the frames with their title (placed where it is called)."""
+    player = gr.Video(
+        label="The newest video",
+        interactive=False,
+        visible=False,
+        elem_id="player",
+        buttons=["download"],
+        autoplay=False,
+    )
+    note = gr.Markdown(visible=False, elem_id="player-note")
+    title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
+    frames = gr.Gallery(
+        show_label=False,
+        columns=2,
+        height="auto",
+        object_fit="contain",
+        allow_preview=True,
+        elem_id="frames",
+        buttons=["fullscreen"],
+        visible=False,  # shown with the first video's frames
+    )
+    return player, note, title, frames

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
+import gradio as gr
+
 from model.chat.conversation import Conversation, latest_video
-from model.scan.segments import ScanProgress
+from model.scan.segments import MAX_SEGMENT_S, MIN_SEGMENT_S, SEGMENT_S, ScanProgress
 
 EMPTY = (
     '<div class="timeline-empty">The model sees only a few frames of a video. <b>Scan</b> describes every '
@@ -37,3 +40,36 @@ def timeline_for(conv: Conversation) -> str:
     return timeline_html(
         video.name, ScanProgress(total=len(video.timeline), segments=video.timeline, duration=duration)
     )
+
+
+@dataclass
+class ScanControls:
+    """The "Whole video" accordion: the timeline, the scan button and its options."""
+
+    timeline: gr.HTML
+    button: gr.Button
+    segment_s: gr.Number
+    from_scan: gr.Checkbox
+
+
+def scan_accordion() -> ScanControls:
+    """The accordion (placed where it is called)."""
+    with gr.Accordion("Whole video", open=True, elem_id="whole-video"):
+        timeline = gr.HTML(EMPTY, elem_id="timeline")
+        with gr.Row():
+            button = gr.Button("Scan the newest video", size="sm", elem_id="scan", scale=2)
+            segment_s = gr.Number(
+                SEGMENT_S,
+                label="Seconds a part",
+                elem_id="segment-s",
+                scale=1,
+                min_width=90,
+                info=f"{MIN_SEGMENT_S:g} to {MAX_SEGMENT_S:g}",
+            )
+        from_scan = gr.Checkbox(
+            True,
+            label="Answer follow-ups from the scan",
+            elem_id="from-scan",
+            info="The timeline, and the frames of the parts that fit the question.",
+        )
+    return ScanControls(timeline, button, segment_s, from_scan)

@@ -17,6 +17,7 @@ from model.media.clip import Segment, VideoClip, format_timestamp
 from model.serving.storage import new_id
 
 MediaKind = Literal["image", "video"]
+WARNING = "⚠️ "  # before a note that says something went wrong
 TurnStatus = Literal["pending", "done", "stopped", "error"]
 
 
@@ -72,6 +73,15 @@ class Turn:
     prompt_ids: list[int] | None = None  # token ids fed for this turn (None: not tokenized yet)
     answer_ids: list[int] | None = None  # token ids generated (None: only the text is known)
 
+    def warn(self, text: str) -> None:
+        """Add a note that says something went wrong."""
+        self.notes.append(WARNING + text)
+
+    @property
+    def plain_notes(self) -> list[str]:
+        """The notes without their warning sign (for programs and downloads)."""
+        return [note.replace(WARNING, "") for note in self.notes]
+
     def context_media(self) -> list[MediaItem]:
         """This turn's media the model sees, in the order the chat templates render them."""
         kept = [m for m in self.media if not m.dropped]
@@ -121,6 +131,11 @@ class Conversation:
     @property
     def last(self) -> Turn | None:
         return self.turns[-1] if self.turns else None
+
+    @property
+    def running(self) -> bool:
+        """An answer is being prepared or written (the last turn is pending)."""
+        return self.last is not None and self.last.status == "pending"
 
 
 def placeholder_part(item: MediaItem) -> dict:

@@ -229,7 +229,7 @@ def apply_file(turn: Turn, path: str, item: MediaItem | MediaError) -> None:
     if isinstance(item, MediaError):
         turn.status = "error"
         turn.rejected.append(Path(path).name)
-        turn.notes.append(f"⚠️ {Path(path).name}: {item}")
+        turn.warn(f"{Path(path).name}: {item}")
         return
     turn.media.append(item)
     if item.clip is not None:
@@ -351,14 +351,14 @@ def stream_answer(
                 turn.status = "done"
     except EngineError as exc:
         turn.status = "error"
-        turn.notes.append(f"⚠️ {exc}")
+        turn.warn(str(exc))
     except GeneratorExit:
         turn.status = "stopped"
         raise
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a user (or the log: it may quote them)
         log.error("answer failed: %s", summary(exc))
         turn.status = "error"
-        turn.notes.append("⚠️ Something went wrong while answering; please try again.")
+        turn.warn("Something went wrong while answering; please try again.")
     finally:
         close = getattr(stream, "close", None)
         if close is not None:

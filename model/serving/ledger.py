@@ -81,7 +81,7 @@ class MediaLedger:
             for key, other, _size in held:  # oldest first
                 if total <= self.total_bytes:
                     break
-                if other is conv or (other.last is not None and other.last.status == "pending"):
+                if other is conv or other.running:
                     continue
                 total -= free_pixels(other)
                 del self._convs[key]

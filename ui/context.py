@@ -1,0 +1,77 @@
+"""What every part of the page needs, in one object: the engine, the settings, and the stores that
+all visitors share (turns at the model, scans, cameras, tabs, decoded media)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.camera.frames import CameraLimits, CameraStore
+from model.chat.conversation import Conversation
+from model.chat.turns import ChatLimits, release_media
+from model.engines.base import Engine, MediaSupport
+from model.engines.gate import ModelGate, gated_describe, queued
+from model.engines.gpu import describe_for, generate_for, set_engine
+from model.scan.runner import Describer
+from model.scan.segments import TimelineStore
+from model.serving.ledger import MediaLedger
+from model.serving.sessions import Tabs
+from model.serving.storage import remove_conversation
+from model.settings import AppSettings
+
+
+@dataclass
+class AppContext:
+    """The page's dependencies; built once per demo by `create`."""
+
+    engine: Engine
+    settings: AppSettings
+    limits: ChatLimits
+    generate: Callable  # the engine's streamed generation, taking its turn at the model gate
+    describe: Describer  # scan captions, taking their turns at the same gate
+    timelines: TimelineStore  # finished scans by video content: the same video is scanned once
+    cameras: CameraStore  # every tab's last seconds of camera
+    tabs: Tabs  # the conversations each tab opened, freed when it closes
+    ledger: MediaLedger  # decoded media of all conversations, under one budget
+
+    @classmethod
+    def create(cls, engine: Engine, settings: AppSettings, readable_roots: tuple[str, ...]) -> AppContext:
+        """The context for `engine`; only files under `readable_roots` may be read."""
+        set_engine(engine)
+        gate = ModelGate(settings.concurrency)  # answers and scan batches, first come first served
+        return cls(
+            engine=engine,
+            settings=settings,
+            limits=ChatLimits.for_backend(engine.media_support, settings.max_frames, readable_roots),
+            generate=queued(generate_for(engine), gate),
+            describe=gated_describe(describe_for(engine), gate),
+            timelines=TimelineStore(),
+            cameras=CameraStore(
+                seconds=settings.camera_seconds,
+                limits=CameraLimits(settings.camera_time_limit, settings.camera_idle),
+            ),
+            tabs=Tabs(),
+            ledger=MediaLedger(int(settings.media_gb * 2**30)),
+        )
+
+    @property
+    def support(self) -> MediaSupport:
+        return self.engine.media_support
+
+    def forget(self, conv: Conversation) -> None:
+        """A conversation ends (Clear, or its state expires): its files, cache and budget share go."""
+        release_media(conv)
+        if conv.session_id:
+            self.forget_id(conv.session_id)
+            self.tabs.discard(conv.session_id)
+
+    def forget_id(self, conv_id: str) -> None:
+        """The engine's cache and the media budget's share of one conversation."""
+        self.engine.forget(conv_id)
+        self.ledger.forget(conv_id)
+
+    def close_tab(self, tab: str | None) -> None:
+        """A closed tab: only what this app noted under it is freed (the session hash is a key, never a path)."""
+        for conv_id in self.tabs.close(tab):
+            self.forget_id(conv_id)
+            remove_conversation(conv_id)

@@ -1,0 +1,163 @@
+"""The chat's event handlers: send, answer, scan, Stop, Retry, Undo, Clear, a closed tab, downloads.
+
+Each is a method of `ChatHandlers`, which holds the page's `AppContext`; what they return is in the
+order of the outputs `ui/wiring.py` gives their events.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from model.chat.conversation import Conversation, attached_files, latest_video
+from model.chat.turns import (
+    UserInputError,
+    mark_stopped,
+    read_files,
+    resample_latest,
+    retry_last,
+    start_session,
+    start_turn,
+    stream_answer,
+    undo_last,
+    validate_message,
+)
+from model.engines.base import GenerationParams
+from model.engines.loading import on_zero_gpu
+from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
+from model.scan.segments import SEGMENT_S, ScanProgress, segment_bounds
+from model.serving.sessions import request_tab
+from ui.camera import add_live_clip, live_clip, question_text
+from ui.chat_view import render_chat
+from ui.context import AppContext
+from ui.controls import busy_box, idle_box
+from ui.export import refresh_exports
+from ui.panels import SidePanel, frames_panel
+from ui.scan import timeline_for, timeline_html
+from ui.video_settings import VideoChoice
+
+RELOAD = "This page's session is not valid; please reload the page."
+
+
+def crafted_session(request: gr.Request | None) -> bool:
+    """True (with a warning) for a request whose session hash is not of gradio's making."""
+    if request is None or request_tab(request) is not None:
+        return False
+    gr.Warning(RELOAD)
+    return True
+
+
+class ChatHandlers:
+    """The handlers of one page, sharing its context."""
+
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+
+    def submit(self, message: dict | None, conv: Conversation, request: gr.Request = None, **video):
+        """Validate the message, show it at once, then sample its media (Stop ends the sampling).
+        `video` holds the video settings' values by name (`VideoChoice`)."""
+        ctx, message, choice = self.ctx, message or {}, VideoChoice(**video)
+        if crafted_session(request):
+            yield gr.skip(), gr.skip(), conv, *SidePanel.unchanged()
+            return
+        start_session(conv, request_tab(request), ctx.tabs)
+        camera = live_clip(ctx.cameras, request, choice.frame_count(ctx.limits))  # None: no camera runs
+        try:
+            question = question_text(message.get("text"), camera)
+            text, files = validate_message(question, message.get("files"), conv, ctx.limits)
+            options = choice.options(ctx.limits)
+        except UserInputError as exc:
+            gr.Warning(str(exc))
+            yield gr.skip(), render_chat(conv), conv, *SidePanel.unchanged()
+            return
+        files, resampled = resample_latest(conv, files, options) if camera is None else (files, None)
+        turn = start_turn(conv, text, files, options)
+        turn.notes.extend(note for note in (ctx.ledger.take_notice(conv), resampled) if note)
+        add_live_clip(conv, turn, camera, ctx.engine)
+        for _ in read_files(conv, turn, options):
+            yield busy_box(value=None), render_chat(conv), conv, *SidePanel.unchanged()
+        ctx.ledger.note(conv)
+        if not files and camera is None and choice.from_scan and turn.status == "pending":
+            answer_from_timeline(conv, turn, options.frames, with_frames=ctx.support.max_videos != 1)
+        yield busy_box(value=None), render_chat(conv), conv, *frames_panel(conv)
+
+    def scan_newest(self, conv: Conversation, segment_s: float, request: gr.Request = None):
+        """Describe every part of the newest video into its timeline (Stop keeps the part done)."""
+        ctx = self.ctx
+        if crafted_session(request):
+            yield gr.skip(), gr.skip(), conv
+            return
+        start_session(conv, request_tab(request), ctx.tabs)
+        video = latest_video(conv)
+        if video is None or conv.running:
+            gr.Warning(
+                "Send a video first: the scan describes the newest video in the chat."
+                if video is None
+                else "Wait for the answer to finish, then scan."
+            )
+            yield gr.skip(), gr.skip(), conv
+            return
+        options = ScanOptions(segment_s=float(segment_s or SEGMENT_S)).bounded(
+            ctx.settings.scan_max_frames, ctx.settings.scan_max_tokens
+        )
+        batch = ctx.engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
+        cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
+        parts = len(segment_bounds(video.clip.duration, options.segment_s))
+        yield timeline_html(video.name, ScanProgress(total=parts, duration=video.clip.duration), cost), busy_box(), conv
+        for item, progress in run_scan(conv, ctx.describe, ctx.timelines, ctx.engine.description, options, batch):
+            yield timeline_html(item.name, progress, cost), busy_box(), conv
+        yield timeline_for(conv), idle_box(), conv
+
+    def answer(self, conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
+        """Stream the answer to the last turn into the chat."""
+        params = GenerationParams(
+            max_new_tokens=min(int(max_new_tokens), self.ctx.settings.max_new_tokens),
+            temperature=float(temperature),
+            top_p=float(top_p),
+        )
+        yield render_chat(conv), conv
+        for _ in stream_answer(conv, params, self.ctx.engine, self.ctx.generate):
+            yield render_chat(conv), conv
+
+    def stop(self, conv: Conversation) -> None:
+        """Mark what runs as stopped; its own stream ends at its next step and renders the final state."""
+        mark_stopped(conv)
+        stop_scan(conv)
+
+    def retry(self, conv: Conversation):
+        """Clear the last answer and lock the input, as a new question does."""
+        if conv.running:
+            return gr.skip(), conv, gr.skip()  # an answer is being written: let it finish or be stopped
+        if not retry_last(conv):
+            gr.Warning("There is no answer to retry.")
+            return render_chat(conv), conv, gr.skip()
+        return render_chat(conv), conv, busy_box()
+
+    def undo(self, conv: Conversation):
+        files = attached_files(conv, conv.last) if conv.last else []
+        turn = undo_last(conv)
+        restored = {"text": turn.text, "files": files} if turn else None
+        return render_chat(conv), conv, idle_box(value=restored), *frames_panel(conv)
+
+    def clear(self, conv: Conversation):
+        self.ctx.forget(conv)
+        return [], Conversation(), *frames_panel(Conversation())
+
+    def tab_closed(self, request: gr.Request) -> None:
+        """A closed tab: free its conversations' caches and files now, not when its state expires."""
+        self.ctx.close_tab(request_tab(request))
+
+    def unlock(self):
+        return idle_box()
+
+    def exports_for(self, conv: Conversation, frames: int, max_new_tokens: int, temperature: float, top_p: float):
+        """The download buttons' files for the conversation as it stands."""
+        return refresh_exports(
+            conv,
+            self.ctx.engine.description,
+            {
+                "frames per video": int(frames),
+                "max new tokens": int(max_new_tokens),
+                "temperature": float(temperature),
+                "top-p": float(top_p),
+            },
+        )

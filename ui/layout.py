@@ -1,0 +1,129 @@
+"""The page's layout: the header, the chat column and the side column, each built where it is
+called and returned as a dataclass of its components; `Page` holds them all for the wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from model.media.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.settings import AppSettings
+from ui.camera import CameraPanel, camera_panel
+from ui.context import AppContext
+from ui.export import export_buttons
+from ui.panels import ABOUT, SidePanel, player_and_frames, upload_limits
+from ui.scan import ScanControls, scan_accordion
+from ui.video_settings import VideoSettings, video_accordion
+
+
+@dataclass
+class AnswerSettings:
+    """How the answer is sampled; `inputs` in the order the answer handlers take them."""
+
+    max_new: gr.Slider
+    temperature: gr.Slider
+    top_p: gr.Slider
+
+    @property
+    def inputs(self) -> list:
+        return [self.max_new, self.temperature, self.top_p]
+
+
+@dataclass
+class ChatColumn:
+    """The chat, the question box under it, the downloads and the camera."""
+
+    chatbot: gr.Chatbot
+    textbox: gr.MultimodalTextbox
+    exports: list  # the two download buttons
+    camera: CameraPanel
+
+
+@dataclass
+class Page:
+    """Every component the wiring needs."""
+
+    conv: gr.State
+    chat: ChatColumn
+    side: SidePanel
+    scan: ScanControls
+    video: VideoSettings
+    answer: AnswerSettings
+
+    @property
+    def answer_inputs(self) -> list:
+        return [self.conv, *self.answer.inputs]
+
+    @property
+    def export_inputs(self) -> list:
+        """What the download files record: the conversation and the settings it was answered with."""
+        return [self.conv, self.video.frames, *self.answer.inputs]
+
+
+def header(ctx: AppContext) -> None:
+    """The title, what runs, and the engine's notice and limits when it has them."""
+    gr.Markdown(
+        f"## Chat with videos and images · LLaVA-NeXT-Video\n<sub>Running **{ctx.engine.description}** · {ABOUT}</sub>"
+    )
+    if ctx.engine.notice:
+        gr.Markdown(f"⚠️ **{ctx.engine.notice}**", elem_id="notice")
+    if ctx.support.summary():
+        gr.Markdown(f"ℹ️ This model server takes {ctx.support.summary()}.", elem_id="limits")
+
+
+def chat_column(ctx: AppContext, examples: list[dict]) -> ChatColumn:
+    """The main column (placed where it is called)."""
+    images = ctx.support.images
+    chatbot = gr.Chatbot(
+        label="Chat",
+        height="min(560px, 56vh)",
+        buttons=["copy"],
+        show_label=False,
+        elem_id="chat",
+        placeholder=f"Upload {'a video or an image' if images else 'a video'}, "
+        "then ask about it. Follow-up questions keep the same media.",
+    )
+    textbox = gr.MultimodalTextbox(
+        file_types=[*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if images else ())],
+        file_count="multiple",
+        placeholder=("Ask about a video or image" if images else "Ask about a video") + " (attach with the clip icon)…",
+        show_label=False,
+        stop_btn=False,
+        sources=["upload"],
+        max_plain_text_length=4000,
+        elem_id="question",
+    )
+    settings = ctx.settings
+    gr.Markdown(upload_limits(ctx.limits, settings.max_file_mb, images), elem_id="upload-limits")
+    exports = list(export_buttons())
+    camera = camera_panel(settings.camera_seconds, settings.commentary_every, settings.camera_time_limit)
+    gr.Examples(examples=examples, inputs=textbox, label="Examples")
+    return ChatColumn(chatbot, textbox, exports, camera)
+
+
+def side_column(ctx: AppContext) -> tuple[SidePanel, ScanControls, VideoSettings, AnswerSettings]:
+    """The narrow column (placed where it is called): player, frames, scan, and the settings."""
+    player, note, title, frames = player_and_frames()
+    scan = scan_accordion()
+    side = SidePanel(player, note, title, frames, scan.timeline)
+    video = video_accordion(ctx.limits, ctx.settings, scan.from_scan)
+    answer = answer_accordion(ctx.settings)
+    return side, scan, video, answer
+
+
+def answer_accordion(settings: AppSettings) -> AnswerSettings:
+    with gr.Accordion("Answer", open=True):
+        max_new = gr.Slider(
+            16,
+            settings.max_new_tokens,
+            value=min(256, settings.max_new_tokens),
+            step=16,
+            label="Max new tokens",
+            elem_id="max-new-tokens",
+        )
+        temperature = gr.Slider(
+            0.0, 1.5, value=0.0, step=0.05, label="Temperature", info="0 answers greedily (the same every time)."
+        )
+        top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
+    return AnswerSettings(max_new, temperature, top_p)

@@ -1,0 +1,80 @@
+"""The chat's listeners: which handler each event runs, with what inputs and outputs, in which
+concurrency group, and what follows it.
+
+The chat's own steps (send, answer, stop, retry, undo, clear) are callable by programs too, but
+undocumented: /ask is the public API. Everything else is private.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ui.export import lock_exports
+from ui.handlers import ChatHandlers
+from ui.layout import Page
+
+PRIVATE = {"api_visibility": "private"}
+UNDOCUMENTED = {"api_visibility": "undocumented"}
+INSTANT = {"queue": False}  # runs at once, outside the queue: nothing heavy
+
+
+def refresh_exports_after(page: Page, handlers: ChatHandlers, *events) -> None:
+    """Fresh download files once each of `events` is done."""
+    for event in events:
+        event.then(handlers.exports_for, page.export_inputs, page.chat.exports, **PRIVATE, **INSTANT)
+
+
+def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -> None:
+    """Connect the chat, its settings and the side panel to the handlers."""
+    chat, conv, side = page.chat, page.conv, page.side.outputs
+    page.video.wire()
+    scanning = page.scan.button.click(
+        handlers.scan_newest,
+        [conv, page.scan.segment_s],
+        [page.scan.timeline, chat.textbox, conv],
+        concurrency_id="scan",
+        concurrency_limit=scans,
+        show_progress="hidden",
+        **PRIVATE,
+    )
+    submitted = chat.textbox.submit(
+        handlers.submit,
+        [chat.textbox, conv],
+        [chat.textbox, chat.chatbot, conv, *side],
+        inputs_kwargs=page.video.by_name,
+        concurrency_id="media",
+        concurrency_limit=4,
+        api_name="send",
+        show_progress="hidden",
+        **UNDOCUMENTED,
+    )
+    answering = submitted.then(
+        handlers.answer,
+        page.answer_inputs,
+        [chat.chatbot, conv],
+        concurrency_id="gpu",
+        api_name="answer",
+        **UNDOCUMENTED,
+    )
+    # Off while a question runs, on again with fresh files once it is answered: never a stale download.
+    chat.textbox.submit(lock_exports, None, chat.exports, **INSTANT, **PRIVATE)
+    chat.chatbot.retry(lock_exports, None, chat.exports, **INSTANT, **PRIVATE)
+    answered = answering.then(handlers.unlock, None, chat.textbox, **PRIVATE)
+    # Stop only marks the turn; what runs (sampling or the answer's stream) ends at its next step
+    # and renders the final state itself, in one update (a render from Stop could land before the
+    # stream's last one and be overtaken by it).
+    chat.textbox.stop(handlers.stop, [conv], None, concurrency_limit=None, api_name="stop", **UNDOCUMENTED, **INSTANT)
+    retried = chat.chatbot.retry(
+        handlers.retry, [conv], [chat.chatbot, conv, chat.textbox], api_name="retry", **UNDOCUMENTED, **INSTANT
+    )
+    reanswered = retried.then(
+        handlers.answer, page.answer_inputs, [chat.chatbot, conv], concurrency_id="gpu", **PRIVATE
+    ).then(handlers.unlock, None, chat.textbox, **PRIVATE)
+    undone = chat.chatbot.undo(
+        handlers.undo, [conv], [chat.chatbot, conv, chat.textbox, *side], api_name="undo", **UNDOCUMENTED, **INSTANT
+    )
+    cleared = chat.chatbot.clear(
+        handlers.clear, [conv], [chat.chatbot, conv, *side], api_name="clear", **UNDOCUMENTED, **INSTANT
+    )
+    refresh_exports_after(page, handlers, scanning, answered, reanswered, undone, cleared)
+    demo.unload(handlers.tab_closed)
