@@ -79,9 +79,18 @@ def _env_float(name: str, default: float) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `python app.py`; defaults come from LLAVA_* environment variables."""
-    env = os.environ.get
-    on_spaces = bool(env("SPACE_ID"))
     p = argparse.ArgumentParser(description="Chat with videos and images through LLaVA-NeXT-Video.")
+    _model_flags(p)
+    _serving_flags(p)
+    _fair_use_flags(p)
+    _vllm_flags(p)
+    _camera_flags(p)
+    return p
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """Which checkpoint, how it is loaded, and how much it reads and writes."""
+    env = os.environ.get
     p.add_argument(
         "--model",
         default=env("LLAVA_MODEL"),
@@ -120,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest number of frames a user may pick (env LLAVA_MAX_FRAMES)",
     )
     p.add_argument("--max-new-tokens", type=int, default=_env_int("LLAVA_MAX_NEW_TOKENS", 512))
+
+
+def _serving_flags(p: argparse.ArgumentParser) -> None:
+    """Where the page listens, how many it serves at once, and how long it keeps things."""
+    env = os.environ.get
+    on_spaces = bool(env("SPACE_ID"))
     p.add_argument("--host", default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"))
     p.add_argument("--port", type=int, default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)))
     p.add_argument(
@@ -159,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env_int("LLAVA_FILE_TTL", 3600),
         help="seconds uploaded files are kept on disk (env LLAVA_FILE_TTL)",
     )
+
+
+def _fair_use_flags(p: argparse.ArgumentParser) -> None:
+    """What one visitor may take of the model, the memory and the disk."""
     fair = p.add_argument_group("fair use", "what one visitor may take of the model, the memory and the disk")
     fair.add_argument(
         "--scans",
@@ -200,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="disk the upload folder may fill; uploads past it are refused until old files "
         "expire (env LLAVA_UPLOADS_GB)",
     )
+
+
+def _vllm_flags(p: argparse.ArgumentParser) -> None:
+    """The vLLM backend."""
+    env = os.environ.get
     vllm = p.add_argument_group("vLLM backend", "answer through an OpenAI-compatible vLLM server")
     vllm.add_argument(
         "--backend",
@@ -232,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the server's next bytes (env LLAVA_SERVER_TIMEOUT); "
         "a key for a server started with --api-key goes in LLAVA_SERVER_API_KEY",
     )
+
+
+def _camera_flags(p: argparse.ArgumentParser) -> None:
+    """The live camera, and https (browsers give the camera only to https pages)."""
+    env = os.environ.get
     camera = p.add_argument_group("live camera", "questions and commentary about the visitor's webcam")
     camera.add_argument(
         "--camera-seconds",
@@ -275,7 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("LLAVA_SSL_KEYFILE"),
         help="the certificate's private key (PEM; env LLAVA_SSL_KEYFILE)",
     )
-    return p
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:

@@ -668,14 +668,7 @@ def _sample(
     probe = _probe(container, stream, p, bounds)
     tb = float(stream.time_base)
     duration = max((probe.end - probe.origin) * tb, 0.0)
-    notes: list[str] = []
-    if probe.truncated:
-        notes.append(f"the file is cut off after {duration:.1f} s; frames come from the readable part")
-    elif probe.claimed_end is not None and (probe.claimed_end - probe.end) * tb > max(1.0, 0.05 * duration):
-        notes.append(
-            f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
-            f"{duration:.1f} s could be read; frames come from the readable part"
-        )
+    notes = _probe_notes(probe, tb, duration)
     s, e = _window(start, end, duration, probe.frame_pts * tb)
     if end is not None and end > duration + max(0.25, probe.frame_pts * tb):
         notes.append(f"the video is {format_timestamp(duration)} long, so the clip ends there")
@@ -686,39 +679,15 @@ def _sample(
     if e - s <= 0:
         targets = [probe.origin + s / tb]
     slack = step / 4 / tb  # how far a stand-in keyframe may be from its target, pts units
-    coded_size = (stream.codec_context.width, stream.codec_context.height)
-    if coded_size[0] * coded_size[1] > MAX_VIDEO_PIXELS:
-        raise MediaError(
-            f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "
-            "please upload a video of at most 8K (7680x4320)."
-        )
-    rate = stream.average_rate or stream.guessed_rate
+    coded_size = _checked_size(stream)
     cursor = _Cursor(p, container, stream, probe, bounds)
     convert = _Converter(size)
     picked: dict[int, np.ndarray] = {}
     stopped = False
     try:
         for i, t in enumerate(targets):
-            got = None
-            if not exact and probe.keyframes and slack > 0:
-                nxt = targets[i + 1] if i + 1 < len(targets) else None
-                key = _stand_in_keyframe(probe.keyframes, t, nxt, slack)
-                if key is not None:
-                    got = cursor.keyframe(key)
-                    if got is not None and abs(got[0] - t) > slack:
-                        got = None
-            if got is None:
-                if cursor.needs_seek(t):
-                    cursor.seek(t)
-                got = cursor.frame_at(t)
-                if got is not None and got[0] > t and cursor.cur is None and t > probe.origin + probe.frame_pts:
-                    cursor.seek(t - max(2 / tb, 4 * probe.frame_pts))  # the seek landed late: step back once
-                    got = cursor.frame_at(t) or got
-                if got is not None and cursor.skipped and got[0] <= t - SKIP_MARGIN_FRAMES * probe.frame_pts:
-                    allow, cursor.allow_skip = cursor.allow_skip, False  # a dropped frame may be the one at t
-                    cursor.seek(t)
-                    got = cursor.frame_at(t) or got
-                    cursor.allow_skip = allow
+            nxt = targets[i + 1] if i + 1 < len(targets) else None
+            got = _frame_near(cursor, probe, t, nxt, slack if not exact else 0.0, tb)
             if got is not None and got[0] not in picked:
                 picked[got[0]] = convert(got[1])
     except _OutOfBounds:
@@ -732,28 +701,85 @@ def _sample(
             "No video frames could be decoded from this file, which may be damaged; please upload another copy."
         )
     order = sorted(picked)
+    notes.extend(_picking_notes(len(order), n, stopped, e - s > 0, convert.cropped, coded_size))
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else (len(order) / duration if duration else 0.0)
+    return VideoClip(
+        frames=np.stack([picked[k] for k in order]),
+        timestamps=[round((k - probe.origin) * tb, 6) for k in order],
+        duration=round(duration, 6),
+        fps=fps,
+        source_size=coded_size[::-1] if convert.turns % 2 else coded_size,
+        notes=notes,
+    )
+
+
+def _probe_notes(probe: _Probe, tb: float, duration: float) -> list[str]:
+    """What the probe found wrong with the file, for the visitor."""
+    if probe.truncated:
+        return [f"the file is cut off after {duration:.1f} s; frames come from the readable part"]
+    if probe.claimed_end is not None and (probe.claimed_end - probe.end) * tb > max(1.0, 0.05 * duration):
+        return [
+            f"the file's header claims {(probe.claimed_end - probe.origin) * tb:.1f} s but only "
+            f"{duration:.1f} s could be read; frames come from the readable part"
+        ]
+    return []
+
+
+def _checked_size(stream) -> tuple[int, int]:
+    """The coded picture size, refused before decoding when it is over 8K."""
+    coded_size = (stream.codec_context.width, stream.codec_context.height)
+    if coded_size[0] * coded_size[1] > MAX_VIDEO_PIXELS:
+        raise MediaError(
+            f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "
+            "please upload a video of at most 8K (7680x4320)."
+        )
+    return coded_size
+
+
+def _frame_near(cursor: _Cursor, probe: _Probe, t: float, nxt: float | None, slack: float, tb: float):
+    """The (pts, frame) for target `t`: a keyframe within `slack` when there is one (0: exact times),
+    else the frame decoded at `t`; None when the file has none there."""
+    got = None
+    if probe.keyframes and slack > 0:
+        key = _stand_in_keyframe(probe.keyframes, t, nxt, slack)
+        if key is not None:
+            got = cursor.keyframe(key)
+            if got is not None and abs(got[0] - t) > slack:
+                got = None
+    if got is not None:
+        return got
+    if cursor.needs_seek(t):
+        cursor.seek(t)
+    got = cursor.frame_at(t)
+    if got is not None and got[0] > t and cursor.cur is None and t > probe.origin + probe.frame_pts:
+        cursor.seek(t - max(2 / tb, 4 * probe.frame_pts))  # the seek landed late: step back once
+        got = cursor.frame_at(t) or got
+    if got is not None and cursor.skipped and got[0] <= t - SKIP_MARGIN_FRAMES * probe.frame_pts:
+        allow, cursor.allow_skip = cursor.allow_skip, False  # a dropped frame may be the one at t
+        cursor.seek(t)
+        got = cursor.frame_at(t) or got
+        cursor.allow_skip = allow
+    return got
+
+
+def _picking_notes(
+    got: int, asked: int, stopped: bool, has_span: bool, cropped: bool, coded_size: tuple[int, int]
+) -> list[str]:
+    """What the visitor should know of the frames picked: fewer than asked, or a cropped picture."""
+    notes = []
     if stopped:
-        notes.append(f"decoding was stopped to bound the work; {len(order)} of {n} frames returned")
-    elif len(order) < n and e - s > 0:
-        notes.append(f"only {len(order)} frame{'s' if len(order) != 1 else ''} in this clip")
-    if convert.cropped:
+        notes.append(f"decoding was stopped to bound the work; {got} of {asked} frames returned")
+    elif got < asked and has_span:
+        notes.append(f"only {got} frame{'s' if got != 1 else ''} in this clip")
+    if cropped:
         w, h = coded_size
         shape = "wider than tall" if w > h else "taller than wide"
         notes.append(
             f"its picture is {w}x{h} pixels, far {shape}, so the frames keep its middle part, "
             "which holds everything the model looks at"
         )
-    frames = np.stack([picked[k] for k in order])
-    src = coded_size[::-1] if convert.turns % 2 else coded_size
-    fps = float(rate) if rate else (len(order) / duration if duration else 0.0)
-    return VideoClip(
-        frames=frames,
-        timestamps=[round((k - probe.origin) * tb, 6) for k in order],
-        duration=round(duration, 6),
-        fps=fps,
-        source_size=src,
-        notes=notes,
-    )
+    return notes
 
 
 def _stand_in_keyframe(keyframes: list[int], t: float, t_next: float | None, slack: float) -> int | None:
