@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -69,7 +68,6 @@ class _Run:
     run_starts: list[int]
     answer_ids: list[int] | None = None
     failure: BaseException | None = None
-    stop_asked_at: float | None = None  # when the consumer went away or Stop was pressed
 
 
 class TransformersEngine:
@@ -86,7 +84,6 @@ class TransformersEngine:
         self.media_support = MediaSupport()
         self.needs_gpu = True
         self._active: set[threading.Thread] = set()
-        self.stop_latencies: deque[float] = deque(maxlen=256)  # seconds from a stop to generate's end
         config = loaded.model.config
         grid = config.vision_config.image_size // config.vision_config.patch_size
         self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
@@ -352,8 +349,6 @@ class TransformersEngine:
             stats = self._stats(conv, len(ids), reused, counter, started, stop.is_set())
             yield Finished(stats=stats, answer_ids=run.answer_ids)
         finally:
-            if worker.is_alive() and run.stop_asked_at is None:
-                run.stop_asked_at = time.perf_counter()
             stop.set()  # a closed consumer (Stop, disconnect) ends generate at its next step
 
     def _generate(self, run: _Run, streamer: TextIteratorStreamer, conv: Conversation, use_cache) -> None:
@@ -373,8 +368,6 @@ class TransformersEngine:
             streamer.end()
         finally:
             self._keep(conv, run.entry, use_cache)
-            if run.stop_asked_at is not None:
-                self.stop_latencies.append(time.perf_counter() - run.stop_asked_at)
             self._active.discard(threading.current_thread())
 
     @property

@@ -394,7 +394,6 @@ class _Cursor:
         self.peek: tuple[int, av.VideoFrame] | None = None  # first frame after it
         self.eof = False
         self.last_pts = probe.origin - probe.frame_pts
-        self.bad_packets = 0
         self.target = -math.inf  # the presentation time being decoded towards
         self.allow_skip = stream.codec_context.name in _SKIPPABLE_CODECS
         self.skipping = False  # the decoder currently drops non-reference frames
@@ -450,8 +449,7 @@ class _Cursor:
             self._set_skipping(self.allow_skip and pkt.pts < self.target - SKIP_MARGIN_FRAMES * self.probe.frame_pts)
         try:
             frames = self.stream.codec_context.decode(pkt)
-        except _AV_ERRORS:
-            self.bad_packets += 1
+        except _AV_ERRORS:  # a damaged packet: its frames are skipped
             return
         for f in frames:
             self.bounds.frames_left -= 1
@@ -509,8 +507,7 @@ class _Cursor:
                 continue
             try:
                 frames = list(self.stream.codec_context.decode(pkt)) + list(self.stream.codec_context.decode(None))
-            except _AV_ERRORS:
-                self.bad_packets += 1
+            except _AV_ERRORS:  # a damaged packet: its frames are skipped
                 continue
             self.packets = None  # drained decoder: seek before decoding again
             self.bounds.frames_left -= max(len(frames), 1)

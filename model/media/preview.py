@@ -26,10 +26,9 @@ MAX_WORK_S = 60.0  # of encoding: past it, the preview ends where the encoder go
 
 @dataclass(frozen=True)
 class Preview:
-    """The file the player shows, and how much of the video it covers (None: all of it)."""
+    """The file the player shows."""
 
     path: str
-    covers_s: float | None = None
 
 
 def browser_playable(path: str) -> bool:
@@ -49,8 +48,6 @@ def make_preview(path: str, out: Path) -> Preview:
     """Re-encode `path` to an H.264 MP4 at `out` (small, silent, bounded); raises av.FFmpegError."""
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    covered = 0.0
-    cut = False
     with av.open(path) as source, av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as sink:
         video = source.streams.video[0]
         video.thread_type = "AUTO"
@@ -66,16 +63,15 @@ def make_preview(path: str, out: Path) -> Preview:
         for n, frame in enumerate(source.decode(video)):
             t = (frame.pts - base) * tb if frame.pts is not None and tb else n / rate
             if t > MAX_SECONDS or time.monotonic() - started > MAX_WORK_S:
-                cut = True
-                break
+                break  # bounded: the player shows the first part
             pts = int(max(t, 0.0) * MAX_FPS)
             if pts <= last:
                 continue  # at most MAX_FPS frames a second: enough to follow the model's frames
-            last, covered = pts, t
+            last = pts
             picture = frame.reformat(width=width, height=height, format="yuv420p")
             picture.pts, picture.time_base = pts, Fraction(1, MAX_FPS)
             for packet in stream.encode(picture):
                 sink.mux(packet)
         for packet in stream.encode(None):
             sink.mux(packet)
-    return Preview(str(out), round(covered, 1) if cut else None)
+    return Preview(str(out))
