@@ -23,7 +23,6 @@ from model.chat.conversation import Conversation
 from model.engines.base import Engine
 from model.media.decode import VIDEO_EXTENSIONS
 from model.serving.guard import Guard, GuardLimits
-from model.serving.janitor import start_file_janitor
 from model.serving.logs import guard_logs
 from model.serving.memory import return_big_buffers
 from model.settings import AppSettings, parse_settings
@@ -31,6 +30,7 @@ from ui.api import wire_api
 from ui.camera import wire_camera
 from ui.context import AppContext
 from ui.handlers import ChatHandlers
+from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
 from ui.player import PLAYER_JS as JS
 from ui.style import CSS

@@ -104,7 +104,6 @@ def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
         )
 
 
-
 def spy_stop_latencies(engine) -> list[float]:
     """Seconds from each early close of an answer's stream (Stop, a closed tab) to the end of its
     generate, recorded by wrapping the engine's stream and its generate thread."""

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from model.serving.janitor import remove_partial_uploads, remove_stale_conversations
 from model.serving.sessions import Tabs, tab_of
 from model.serving.storage import (
     conversation_dir,
@@ -19,6 +18,7 @@ from model.serving.storage import (
     remove_item,
     remove_tree,
 )
+from ui.janitor import remove_partial_uploads, remove_stale_conversations
 
 
 @pytest.fixture()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from model.chat.conversation import Conversation
+from model.media.clip import VideoClip
 
 
 class EngineError(RuntimeError):
@@ -98,4 +99,16 @@ class Engine(Protocol):
         self, conv: Conversation, params: GenerationParams, stop: threading.Event
     ) -> Iterator[str | Finished]: ...
 
-    def forget(self, session_prefix: str) -> None: ...
+    def describe(
+        self, clips: list[VideoClip], question: str, params: GenerationParams, stop: threading.Event | None = None
+    ) -> list[str]:
+        """One answer per clip to the same question (a scan's batch); `stop` ends it early."""
+        ...
+
+    def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
+        """How many clips one `describe` call should take."""
+        ...
+
+    def forget(self, session_prefix: str) -> None:
+        """Drop what is kept for the conversations whose ids start with `session_prefix` (caches)."""
+        ...

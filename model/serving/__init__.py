@@ -1,1 +1,1 @@
-"""Hosting in public: session keys, storage, the HTTP guard, logs, the janitor, memory budgets."""
+"""Hosting in public: session keys, storage, the HTTP guard, logs, memory budgets."""
