@@ -119,8 +119,9 @@ def guard_middleware(settings: AppSettings) -> list[Middleware]:
 def transformers_engine(settings: AppSettings) -> Engine:
     """Load the model into this process (exits with a readable error when it cannot)."""
     from model.engines.kv_cache import CacheStore
-    from model.engines.loading import LoadError, load_model, on_zero_gpu
+    from model.engines.loading import LoadError, load_model
     from model.engines.transformers_engine import TransformersEngine
+    from model.engines.zerogpu import on_zero_gpu
 
     try:
         loaded = load_model(settings)

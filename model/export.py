@@ -22,7 +22,7 @@ from PIL import Image
 from model.chat.conversation import Conversation, MediaItem, Turn
 from model.media.clip import format_timestamp
 
-FRAME_HEIGHT = 120  # pixels of each embedded frame image
+EXPORT_FRAME_HEIGHT = 120  # pixels of each embedded frame image
 IMAGE_HEIGHT = 240  # pixels of an embedded uploaded image
 MAX_WIDTH_RATIO = 8  # an embedded picture is at most this many times as wide as its height
 
@@ -116,7 +116,7 @@ def _media_html(item: MediaItem) -> str:
     e = html.escape
     if item.clip is not None:
         frames = "".join(
-            f'<figure><img alt="frame at {format_timestamp(t)}" src="{_jpeg(frame, FRAME_HEIGHT)}">'
+            f'<figure><img alt="frame at {format_timestamp(t)}" src="{_jpeg(frame, EXPORT_FRAME_HEIGHT)}">'
             f"<figcaption>{format_timestamp(t)}</figcaption></figure>"
             for frame, t in zip(item.clip.frames, item.clip.timestamps)
         )
@@ -181,4 +181,4 @@ figcaption {{ font-size: .75rem; color: #374151; font-variant-numeric: tabular-n
 <body>
 {body}
 </body></html>
-""".replace("{frame}", str(FRAME_HEIGHT))
+""".replace("{frame}", str(EXPORT_FRAME_HEIGHT))

@@ -63,7 +63,8 @@ class AppSettings:
         return self.model == TINY_MODEL
 
 
-def _env_bool(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """An environment variable read as a yes/no flag (1, true, yes, on)."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -100,13 +101,13 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--load-in-4bit",
         action="store_true",
-        default=_env_bool("LLAVA_LOAD_IN_4BIT"),
+        default=env_flag("LLAVA_LOAD_IN_4BIT"),
         help="4-bit NF4 weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_4BIT)",
     )
     p.add_argument(
         "--load-in-8bit",
         action="store_true",
-        default=_env_bool("LLAVA_LOAD_IN_8BIT"),
+        default=env_flag("LLAVA_LOAD_IN_8BIT"),
         help="8-bit weights through bitsandbytes (CUDA only; env LLAVA_LOAD_IN_8BIT)",
     )
     p.add_argument(

@@ -10,7 +10,7 @@ from model.media.decode import IMAGE_EXTENSIONS
 from ui.messages import FrameStrip, chatbot_messages, escape_markdown
 from ui.strips import strip_message
 
-PLAYABLE = (".mp4", ".m4v", ".mov", ".webm", ".ogv")  # containers a browser's <video> plays
+PLAYABLE_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".ogv")  # containers a browser's <video> plays
 
 
 def render_chat(conv: Conversation) -> list[dict]:
@@ -32,7 +32,7 @@ def render_chat(conv: Conversation) -> list[dict]:
 
 def media_preview(path: str, item: MediaItem | None) -> dict | str:
     """The file itself when the browser shows it; else a sampled frame as its poster, or nothing yet."""
-    if Path(path).suffix.lower() in PLAYABLE + IMAGE_EXTENSIONS:
+    if Path(path).suffix.lower() in PLAYABLE_SUFFIXES + IMAGE_EXTENSIONS:
         return {"path": path}
     if item is not None and item.thumbnails:
         return {"path": item.thumbnails[len(item.thumbnails) // 2]}

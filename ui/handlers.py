@@ -22,7 +22,7 @@ from model.chat.turns import (
     validate_message,
 )
 from model.engines.base import GenerationParams
-from model.engines.loading import on_zero_gpu
+from model.engines.zerogpu import on_zero_gpu
 from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
 from model.scan.segments import SEGMENT_S, ScanProgress, segment_bounds
 from model.serving.sessions import request_tab

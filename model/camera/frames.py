@@ -22,7 +22,7 @@ from PIL import Image
 from model.media.clip import VideoClip
 
 WINDOW_S = 8.0
-MAX_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
+KEPT_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
 FRAME_HEIGHT = 336  # pixels; frames are stored at most this high
 FRAME_WIDTH = 600  # and at most this wide (16:9 at 336 px high is 597)
 STALE_S = 3.0  # a camera that sent nothing for this long has stopped (for questions)
@@ -45,7 +45,7 @@ class FrameRing:
     """The last `seconds` of one camera: frames (RGB uint8) with their times in seconds."""
 
     seconds: float = WINDOW_S
-    max_fps: float = MAX_FPS
+    max_fps: float = KEPT_FPS
     started_at: float | None = None
     frames: deque = field(default_factory=deque)  # (time s since start, frame)
 
@@ -108,7 +108,7 @@ def downscale(frame: np.ndarray, height: int = FRAME_HEIGHT, width: int = FRAME_
     return _resize(frame, (max(1, round(frame.shape[0] * scale)), max(1, round(frame.shape[1] * scale))))
 
 
-def frame_bytes_bound(seconds: float = WINDOW_S, max_fps: float = MAX_FPS) -> int:
+def frame_bytes_bound(seconds: float = WINDOW_S, max_fps: float = KEPT_FPS) -> int:
     """The most one ring can hold, whatever a browser sends: max_frames frames of the largest size."""
     return FrameRing(seconds, max_fps).max_frames * FRAME_HEIGHT * FRAME_WIDTH * 3
 
@@ -164,7 +164,7 @@ class CameraStore:
     """Every session's ring, created on its first frame and freed when its camera stops or tab closes."""
 
     def __init__(
-        self, seconds: float = WINDOW_S, max_fps: float = MAX_FPS, limits: CameraLimits = CameraLimits()
+        self, seconds: float = WINDOW_S, max_fps: float = KEPT_FPS, limits: CameraLimits = CameraLimits()
     ) -> None:
         self.seconds, self.max_fps, self.limits = seconds, max_fps, limits
         self._rings: dict[str, FrameRing] = {}

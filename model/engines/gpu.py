@@ -8,7 +8,6 @@ Finished) are picklable. Off Spaces `spaces.GPU` returns the function unchanged.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -16,7 +15,7 @@ import spaces
 
 from model.chat.conversation import Conversation
 from model.engines.base import Engine, Finished, GenerationParams
-from model.engines.zerogpu import describe_seconds, gpu_seconds
+from model.engines.zerogpu import describe_seconds, gpu_seconds, on_zero_gpu
 from model.media.clip import VideoClip
 from model.scan.runner import Describer
 
@@ -58,7 +57,7 @@ def describe_on_gpu(clips: list[VideoClip], question: str, params: GenerationPar
 def describe_for(engine: Engine) -> Describer:
     """The batch describer for `engine`: through `spaces.GPU` on ZeroGPU (Stop then acts between
     batches: an event does not cross to the GPU worker), else the engine's own, stoppable inside one."""
-    if engine.needs_gpu and os.environ.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}:
+    if engine.needs_gpu and on_zero_gpu():
         return lambda clips, question, params, stop: describe_on_gpu(clips, question, params)
     return engine.describe
 

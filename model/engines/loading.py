@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from model.settings import TINY_MODEL, AppSettings
+from model.engines.zerogpu import on_zero_gpu
+from model.settings import TINY_MODEL, AppSettings, env_flag
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,6 @@ def context_length(text_config) -> int:
     kind = rope.get("rope_type") or rope.get("type")
     factor = float(rope.get("factor") or 1.0)
     return int(positions * factor) if kind == "linear" and factor > 1 else positions
-
-
-def on_zero_gpu() -> bool:
-    """True on a Hugging Face ZeroGPU Space, where CUDA exists only inside `spaces.GPU` calls."""
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -295,7 +290,7 @@ def hub_reachable(timeout_s: float = 2.0) -> bool:
     machine loads from the local cache in a second instead of minutes of retries."""
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+    if constants.HF_HUB_OFFLINE or env_flag("TRANSFORMERS_OFFLINE"):
         return False
     import httpx
 

@@ -27,7 +27,8 @@ from model.chat.conversation import Conversation, MediaItem, template_messages
 from model.chat.prompt import turn_prompt_text
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.engines.kv_cache import CacheStore, SessionCache
-from model.engines.loading import LoadedModel, on_zero_gpu
+from model.engines.loading import LoadedModel
+from model.engines.zerogpu import on_zero_gpu
 from model.media.clip import VideoClip
 from model.scan.segments import segment_conversation
 from model.serving.logs import summary

@@ -1,9 +1,17 @@
-"""The GPU time a ZeroGPU Space asks for per call (pure: bench/gpu_proof.py checks it on a GPU)."""
+"""ZeroGPU: whether this is such a Space, and the GPU time it asks for per call (pure:
+bench/gpu_proof.py checks the times on a GPU)."""
 
 from __future__ import annotations
 
+import os
+
 from model.chat.conversation import Conversation
 from model.engines.base import GenerationParams
+
+
+def on_zero_gpu() -> bool:
+    """True on a Hugging Face ZeroGPU Space, where CUDA exists only inside `spaces.GPU` calls."""
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
 
 
 def request_seconds(frames: int, new_tokens: int) -> int:

@@ -17,9 +17,9 @@ import av
 
 log = logging.getLogger(__name__)
 
-PLAYABLE = {"mp4": {"h264", "av1", "vp9"}, "webm": {"vp8", "vp9", "av1"}}
+PLAYABLE_CODECS = {"mp4": {"h264", "av1", "vp9"}, "webm": {"vp8", "vp9", "av1"}}
 MAX_HEIGHT = 360
-MAX_FPS = 15
+PREVIEW_FPS = 15
 MAX_SECONDS = 20 * 60.0  # of video: a longer one is previewed up to there
 MAX_WORK_S = 60.0  # of encoding: past it, the preview ends where the encoder got to
 
@@ -41,7 +41,7 @@ def browser_playable(path: str) -> bool:
     except (av.FFmpegError, OSError, IndexError):
         return False
     kind = "mp4" if names & {"mp4", "mov"} else "webm" if "webm" in names else ""
-    return codec in PLAYABLE.get(kind, set())
+    return codec in PLAYABLE_CODECS.get(kind, set())
 
 
 def make_preview(path: str, out: Path) -> Preview:
@@ -54,7 +54,7 @@ def make_preview(path: str, out: Path) -> Preview:
         scale = min(1.0, MAX_HEIGHT / max(1, video.codec_context.height))
         width = max(2, int(video.codec_context.width * scale) // 2 * 2)
         height = max(2, int(video.codec_context.height * scale) // 2 * 2)
-        stream = sink.add_stream("libx264", rate=MAX_FPS, options={"preset": "ultrafast", "crf": "28"})
+        stream = sink.add_stream("libx264", rate=PREVIEW_FPS, options={"preset": "ultrafast", "crf": "28"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         base = video.start_time or 0
         tb = float(video.time_base or 0)
@@ -64,12 +64,12 @@ def make_preview(path: str, out: Path) -> Preview:
             t = (frame.pts - base) * tb if frame.pts is not None and tb else n / rate
             if t > MAX_SECONDS or time.monotonic() - started > MAX_WORK_S:
                 break  # bounded: the player shows the first part
-            pts = int(max(t, 0.0) * MAX_FPS)
+            pts = int(max(t, 0.0) * PREVIEW_FPS)
             if pts <= last:
-                continue  # at most MAX_FPS frames a second: enough to follow the model's frames
+                continue  # at most PREVIEW_FPS frames a second: enough to follow the model's frames
             last = pts
             picture = frame.reformat(width=width, height=height, format="yuv420p")
-            picture.pts, picture.time_base = pts, Fraction(1, MAX_FPS)
+            picture.pts, picture.time_base = pts, Fraction(1, PREVIEW_FPS)
             for packet in stream.encode(picture):
                 sink.mux(packet)
         for packet in stream.encode(None):
