@@ -8,9 +8,7 @@ no script at all, so a file named `<img src=x onerror=alert(1)>.mp4` shows as te
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from PIL import Image
 
 from model.chat.conversation import Conversation, MediaItem, Turn
 from model.media.clip import format_timestamp
+from model.media.pictures import jpeg_base64, shrink_to_height
 
 EXPORT_FRAME_HEIGHT = 120  # pixels of each embedded frame image
 IMAGE_HEIGHT = 240  # pixels of an embedded uploaded image
@@ -143,15 +142,8 @@ def _media_html(item: MediaItem) -> str:
 def _jpeg(pixels: np.ndarray, height: int) -> str:
     """A data: URI of the picture scaled to `height` pixels (and at most MAX_WIDTH_RATIO times as
     wide: JPEG takes no side over 65,500 pixels, and a 1,000,000x1 picture is no use wider)."""
-    image = Image.fromarray(pixels)
-    scale = min(height / image.height, height * MAX_WIDTH_RATIO / image.width)
-    if scale < 1:
-        image = image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
-        )
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image = shrink_to_height(Image.fromarray(pixels), height, max_width=height * MAX_WIDTH_RATIO)
+    return "data:image/jpeg;base64," + jpeg_base64(image, quality=80)
 
 
 PAGE = """<!doctype html>

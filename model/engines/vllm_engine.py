@@ -12,8 +12,6 @@ HTTP 400 "At most 0 image(s)"), one video per prompt, so per conversation, and o
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import threading
@@ -30,6 +28,7 @@ from PIL import Image
 from model.chat.conversation import Conversation, MediaItem, template_messages
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.media.clip import VideoClip
+from model.media.pictures import jpeg_base64
 from model.scan.segments import segment_conversation
 
 log = logging.getLogger(__name__)
@@ -53,12 +52,7 @@ class ServerConfig:
 
 def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
     """`data:video/jpeg;base64,<jpeg>,<jpeg>,...`: the frames of a clip as vLLM reads them, in order."""
-    encoded = []
-    for frame in frames:
-        buffer = io.BytesIO()
-        Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
-        encoded.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
-    return "data:video/jpeg;base64," + ",".join(encoded)
+    return "data:video/jpeg;base64," + ",".join(jpeg_base64(Image.fromarray(frame), quality) for frame in frames)
 
 
 def video_part(item: MediaItem) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from model.media.clip import VideoClip, format_timestamp
+from model.media.pictures import shrink_to_height
 from model.serving.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
 
 THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
@@ -20,11 +21,7 @@ def write_thumbnails(clip: VideoClip, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(clip.frames):
-        image = Image.fromarray(frame)
-        if image.height > THUMB_HEIGHT:
-            image = image.resize(
-                (max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT), Image.Resampling.BILINEAR
-            )
+        image = shrink_to_height(Image.fromarray(frame), THUMB_HEIGHT)
         path = folder / f"frame_{i:03d}.jpg"
         image.save(path, quality=85)
         paths.append(str(path))
