@@ -59,11 +59,9 @@ def test_scan_describes_every_segment_in_batches_and_stops_between_them(video_pa
     assert [(s.start, s.end) for s in final.segments] == bounds
     assert "8 segments" in final.line() and "of 8 segments described, about" in updates[1].line()
     stop = threading.Event()
-    partial = None
-    for partial in scan(
+    *_, partial = scan(
         bounds, sample, lambda clips: (stop.set(), describe(clips))[1], frames_per_segment=2, batch_size=3, stop=stop
-    ):
-        pass
+    )
     assert partial.stopped and len(partial.segments) == 3 and "stopped after 3 of 8" in partial.line()
 
 

@@ -108,7 +108,7 @@ def _script(engine: TransformersEngine, video_path, image_path):
     for text, files in (("What happens?", [video_path]), ("And here?", [image_path]), ("Why?", [])):
         add_turn(conv, text, [str(f) for f in files], FRAMES)
         pieces = []
-        generate = lambda c, p: _collect(engine.stream(c, p, threading.Event()), pieces)  # noqa: E731
+        generate = lambda c, p: _collect(engine.stream(c, p, threading.Event()), pieces)  # noqa: E731, B023 - called within this iteration
         for _ in stream_answer(conv, GREEDY, engine, generate, render_every_s=0):
             pass
         assert conv.last.status == "done", conv.last.notes
