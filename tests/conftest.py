@@ -94,3 +94,18 @@ def _wait_until(condition, timeout_s: float) -> bool:
 def wait_until():
     """`wait_until(condition, timeout_s)`: poll a condition with a bound."""
     return _wait_until
+
+
+# Markers by module (pyproject.toml declares them): the fast inner loop is
+# `python -m pytest -q tests -m "not slow and not browser"`.
+BROWSER_MODULES = {"test_browser", "test_camera_page"}
+SLOW_MODULES = {"test_security", "test_standin", "test_gpu_proof", "test_load", "test_uptime", "test_hostile"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in BROWSER_MODULES or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -33,3 +33,8 @@ def server(checkpoint_dir):
 @pytest.fixture(scope="session")
 def second_video_path(media_dir) -> Path:
     return make_video(media_dir / "other.mp4", seconds=1.0, fps=25, size=(96, 64))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:  # every test here needs a real vLLM server (the `vllm` marker, pyproject.toml)
+        item.add_marker(pytest.mark.vllm)
