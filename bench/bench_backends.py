@@ -35,9 +35,9 @@ from model.dev.tiny import tiny_checkpoint_dir  # noqa: E402
 from model.engines.loading import load_tiny  # noqa: E402
 from model.engines.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from tests.serving import cached_engine, serve  # noqa: E402
-from tests.videos import make_video  # noqa: E402
-from tests.vllm_server import vllm_python, vllm_server  # noqa: E402
+from tests.support.serving import cached_engine, serve  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
+from tests.support.vllm_server import vllm_python, vllm_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What happens in this video?"

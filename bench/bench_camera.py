@@ -37,7 +37,7 @@ from PIL import Image  # noqa: E402
 
 from model.camera.frames import FrameRing, decode_frame, frame_bytes_bound  # noqa: E402
 from model.settings import MAX_CAMERA_VISITORS  # noqa: E402
-from tests.videos import make_video  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 7871

@@ -107,7 +107,7 @@ def main() -> None:
     for backend, model in (("transformers", "tiny"), ("transformers", "medium")):
         report(backend, model, args, None)
     if os.environ.get("VLLM_PYTHON"):  # after the in-process rows: an idle vLLM server still uses the CPU
-        from tests.vllm_server import vllm_server
+        from tests.support.vllm_server import vllm_server
 
         with vllm_server(checkpoint("tiny"), Path(tempfile.mkdtemp()) / "vllm.log", max_model_len=2048) as server:
             report("vllm", "tiny", args, server.url)

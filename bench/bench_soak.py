@@ -32,8 +32,8 @@ from gradio_client import Client, handle_file  # noqa: E402
 from model.engines.loading import load_tiny  # noqa: E402
 from model.media.thumbnails import frames_root  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
-from tests.serving import cached_engine, serve  # noqa: E402
-from tests.videos import make_video  # noqa: E402
+from tests.support.serving import cached_engine, serve  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
 
 MB = 2**20
 

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tests.videos import make_video  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -94,6 +94,15 @@ def _wait_until(condition, timeout_s: float) -> bool:
 def wait_until():
     """`wait_until(condition, timeout_s)`: poll a condition with a bound."""
     return _wait_until
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for a module's tests."""
+    from tests.support.browser import chromium
+
+    with chromium() as browser:
+        yield browser
 
 
 # Markers by module (pyproject.toml declares them): the fast inner loop is

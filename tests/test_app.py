@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.serving import cached_engine, serve
+from tests.support.client import answers, bubbles, chat, send, strips
+from tests.support.serving import cached_engine, serve
 
 
 @pytest.fixture(scope="module")
@@ -26,72 +24,6 @@ def app_url(app_engine):
 @pytest.fixture()
 def client(app_url):
     return Client(app_url, verbose=False, download_files=False)
-
-
-# The page's other options as it starts: frames spread over the video (else one every 2 s), answers
-# from a scan when there is one, no time written into the frames.
-LATER_OPTIONS = ("Spread over the video", 2.0, True, False)
-
-
-def send(
-    client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "", frame_times: bool = False
-):
-    """The page's first step: validate, sample frames, add the user's turn."""
-    message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    return client.predict(message, frames, False, start, end, frame_times, *LATER_OPTIONS, api_name="/send")
-
-
-def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24, **options):
-    """Send one chat message the way the page does (send, then answer); returns the chat and the updates."""
-    send(client, text, files, frames, **options)
-    job = client.submit(max_new_tokens, 0.0, 0.9, api_name="/answer")
-    updates = list(job)
-    return job.result(), updates
-
-
-def bubbles(history, role):
-    """Text of each bubble of `role`; a file bubble reads as its path."""
-    return [
-        " ".join(part_text(p) for p in (m["content"] if isinstance(m["content"], list) else [m["content"]]))
-        for m in history
-        if m["role"] == role
-    ]
-
-
-def answers(history):
-    """The assistant's text bubbles (frame strips left out), times read as plain text (not links)."""
-    return [
-        re.sub(r"\[([^\]]+)\]\(#t=[\d.]+\)", r"\1", b)
-        for b in bubbles(history, "assistant")
-        if not b.startswith("[html")
-    ]
-
-
-def strips(history):
-    """(label, [(image URL, caption), ...]) of each frames strip in the chat."""
-    out = []
-    for m in history:
-        for part in m["content"] if isinstance(m["content"], list) else [m["content"]]:
-            if isinstance(part, dict) and part.get("component") == "html" and "frame-strip" in part["value"]:
-                html = part["value"]
-                label = unescape(re.search(r'<div class="strip-label">(.*?)</div>', html).group(1))
-                items = [
-                    (unescape(src), unescape(time))
-                    for src, time in re.findall(r'<img src="([^"]+)".*?<figcaption>(.*?)</figcaption>', html)
-                ]
-                out.append((label, items))
-    return out
-
-
-def part_text(part) -> str:
-    if isinstance(part, str):
-        return part
-    if part.get("type") == "text":
-        return part["text"]
-    if part.get("type") == "component" or "component" in part:
-        return f"[{part['component']}: {part['props'].get('label', '')}]"
-    file = part.get("file", part)
-    return str(file.get("path", ""))
 
 
 def test_the_ask_api_has_no_page_event(app_url):
@@ -172,7 +104,7 @@ def test_one_frame_every_n_seconds(client, video_path):
 
 @pytest.fixture(scope="module")
 def long_video(media_dir):
-    from tests.videos import make_video
+    from tests.support.videos import make_video
 
     return make_video(media_dir / "twelve_seconds.mp4", seconds=12.0, fps=10, size=(96, 64))
 

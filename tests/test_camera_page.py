@@ -13,9 +13,9 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from model.settings import AppSettings
-from tests.fake_camera import PALETTE, colours_fit_times, nearest_colour, write_y4m
-from tests.serving import cached_engine, serve_demo
-from tests.test_browser import ARTIFACTS, chromium, last_answer, wait_for_answer_end
+from tests.support.browser import ARTIFACTS, chromium, last_answer, wait_for_answer_end
+from tests.support.fake_camera import PALETTE, colours_fit_times, nearest_colour, write_y4m
+from tests.support.serving import cached_engine, serve_demo
 
 WINDOW_S = 4.0  # --camera-seconds in these tests
 EVERY_S = 3.0  # --commentary-every

@@ -15,7 +15,6 @@ every case the server must still answer a normal question about a valid video.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import struct
@@ -34,8 +33,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from model.settings import AppSettings
-from tests.serving import cached_engine, serve
-from tests.videos import inflate_avi_frame_count, make_audio_only, make_video
+from tests.support.client import send_with_warnings as send
+from tests.support.serving import cached_engine, serve
+from tests.support.videos import inflate_avi_frame_count, make_audio_only, make_video
 
 TIMEOUT = 60  # seconds any one request may take
 QUESTION = "What is in this file?"
@@ -286,29 +286,6 @@ def model_calls(engine):
         yield calls
     finally:
         hook.remove()
-
-
-def warnings_of(job) -> list[str]:
-    """The gr.Warning/gr.Info texts a finished job received (they travel as 'log' messages)."""
-    texts = []
-    while True:
-        try:
-            update = job.communicator.updates.get_nowait()
-        except asyncio.QueueEmpty:
-            return texts
-        log = getattr(update, "log", None)
-        if log:
-            texts.append(log[0])
-
-
-def send(client: Client, text: str, files=(), frames: int = 4) -> tuple[list[dict], list[str]]:
-    """The page's first step (/send); returns the chat and the warnings shown."""
-    message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    job = client.submit(
-        message, frames, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send"
-    )
-    _box, history, *_frames_panel = job.result(timeout=TIMEOUT)
-    return history, warnings_of(job)
 
 
 def answer(client: Client, max_new_tokens: int = 16) -> list[dict]:

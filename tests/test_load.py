@@ -10,9 +10,9 @@ from gradio_client import Client
 
 from model.engines.base import Finished
 from model.settings import AppSettings
-from tests.serving import cached_engine, serve
-from tests.test_app import answers, bubbles, chat, send, strips
-from tests.videos import make_video
+from tests.support.client import answers, bubbles, chat, send, strips
+from tests.support.serving import cached_engine, serve
+from tests.support.videos import make_video
 
 COLORS = [
     (200, 30, 30),

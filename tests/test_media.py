@@ -25,7 +25,14 @@ from model.media.decode import (
     media_kind,
     sample_video,
 )
-from tests.videos import decode_all, inflate_avi_frame_count, make_audio_only, make_video, marker_corner, read_index
+from tests.support.videos import (
+    decode_all,
+    inflate_avi_frame_count,
+    make_audio_only,
+    make_video,
+    marker_corner,
+    read_index,
+)
 
 
 def has_encoder(name: str) -> bool:
@@ -604,7 +611,7 @@ def test_truncated_anywhere_never_crashes(vdir, name, codec):
 
 
 def test_one_frame_every_n_seconds_with_a_cap(media_dir):
-    from tests.videos import make_video
+    from tests.support.videos import make_video
 
     path = make_video(media_dir / "ten_seconds.mp4", seconds=10.0, fps=10, size=(64, 48))
     clip = sample_video(str(path), 32, every_s=2.0, size=32)

@@ -6,7 +6,7 @@ import av
 import pytest
 
 from model.media.preview import browser_playable, make_preview
-from tests.videos import make_video
+from tests.support.videos import make_video
 
 
 def test_playable_formats_are_told_apart(media_dir, video_path):

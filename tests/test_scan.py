@@ -117,7 +117,7 @@ def test_a_segment_conversation_asks_about_its_frames(video_path):
 
 def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
     from model.scan.runner import ScanOptions, scan_file, timeline_question
-    from tests.videos import make_video
+    from tests.support.videos import make_video
 
     path = str(make_video(media_dir / "long.mp4", seconds=12.0, fps=10, size=(96, 64)))
     calls = []
@@ -144,7 +144,7 @@ def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_d
     from model.chat.conversation import Conversation
     from model.chat.turns import MediaOptions, add_turn, start_session
     from model.scan.runner import ScanOptions, run_scan, stop_scan
-    from tests.videos import make_video
+    from tests.support.videos import make_video
 
     path = make_video(media_dir / "stoppable.mp4", seconds=12.0, fps=10, size=(96, 64))
     conv = Conversation()

@@ -31,7 +31,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.videos import make_video
+from tests.support.videos import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -663,7 +663,7 @@ def test_nothing_in_the_chat_makes_a_browser_fetch_or_post_elsewhere(app, media,
     <form action=…> rendered and posted on click, and entities in a file name became a link."""
     from playwright.sync_api import expect
 
-    from tests.test_browser import chromium, wait_for_answer_end
+    from tests.support.browser import chromium, wait_for_answer_end
 
     with beacon() as (port, hits), chromium() as browser:
         host = f"127.0.0.1:{port}"

@@ -9,8 +9,8 @@ from gradio_client import Client
 
 from model.media.thumbnails import frames_root
 from model.settings import AppSettings
-from tests.serving import cached_engine, serve
-from tests.test_app import chat, strips
+from tests.support.client import chat, strips
+from tests.support.serving import cached_engine, serve
 
 
 def test_a_vanished_visitor_leaves_nothing_behind(loaded_tiny, video_path, wait_until):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 # The main suite's offline environment and media files.
-from tests.conftest import image_path, media_dir, video_path  # noqa: F401
-from tests.videos import make_video
-from tests.vllm_server import vllm_python, vllm_server
+from tests.conftest import browser, image_path, media_dir, video_path  # noqa: F401
+from tests.support.videos import make_video
+from tests.support.vllm_server import vllm_python, vllm_server
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

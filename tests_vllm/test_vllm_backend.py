@@ -29,18 +29,17 @@ from model.chat.turns import MediaOptions, add_turn
 from model.engines.base import GenerationParams
 from model.engines.vllm_engine import ServerConfig, VLLMEngine
 from model.settings import AppSettings
-from tests.serving import serve
-from tests.test_app import answers, chat, send
-from tests.test_browser import ARTIFACTS as BROWSER_ARTIFACTS
-from tests.test_browser import (
+from tests.support.browser import ARTIFACTS as BROWSER_ARTIFACTS
+from tests.support.browser import (
     ask,
     last_answer,
     set_max_new_tokens,  # noqa: F401
     stop_mid_answer,
     wait_for_answer_end,
 )
-from tests.test_hostile import send as send_with_warnings
-from tests.vllm_server import free_port
+from tests.support.client import answers, chat, send, send_with_warnings
+from tests.support.serving import serve
+from tests.support.vllm_server import free_port
 
 SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
 

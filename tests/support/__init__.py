@@ -1,0 +1,1 @@
+"""Helpers the tests (and the benchmarks) share: servers, media makers, clients, the browser."""
