@@ -1,0 +1,78 @@
+"""The documentation agrees with the code: every flag is documented (and nothing else), every
+relative link leads somewhere, the README stays a front page, and CI runs the README's commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from model.settings import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "bench").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def _flags_of_parser() -> set[str]:
+    return {flag for action in build_parser()._actions for flag in action.option_strings} - {"-h", "--help"}
+
+
+def _flags_in_tables(text: str) -> set[str]:
+    """Flags named in the first column of a markdown table."""
+    rows = (line.split("|")[1] for line in text.splitlines() if line.startswith("| `--"))
+    return {flag for cell in rows for flag in re.findall(r"`(--[a-z0-9-]+)`", cell)}
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text())
+    return {_anchor(m) for m in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def test_every_flag_is_in_the_configuration_page_and_every_flag_there_exists():
+    documented = _flags_in_tables((ROOT / "docs" / "configuration.md").read_text())
+    flags = _flags_of_parser()
+    assert flags - documented == set(), "flags missing from docs/configuration.md"
+    assert documented - flags == set(), "docs/configuration.md names flags the parser does not have"
+
+
+def test_the_readme_names_only_real_flags():
+    assert _flags_in_tables((ROOT / "README.md").read_text()) <= _flags_of_parser()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_leads_to_a_file_and_a_heading(page):
+    text = FENCE.sub("", page.read_text())
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.exists(), f"{page.name} links to {target}, which does not exist"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _anchors(linked), f"{page.name} links to {target}: no such heading"
+
+
+def test_the_readme_is_a_space_front_page_of_at_most_250_lines():
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("---\n")
+    front = text.split("---\n")[1]
+    assert "app_file: app.py" in front and "sdk: gradio" in front
+    assert len(text.splitlines()) <= 250
+
+
+def test_ci_runs_the_readme_test_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    first = next(line.strip() for line in readme.splitlines() if line.strip().startswith("python -m pytest"))
+    assert first == "python -m pytest -q tests"
+    assert first in ci.splitlines()
+    assert "python -m pytest -q tests_vllm" in ci.splitlines()
