@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import pytest
 from gradio_client import Client
@@ -104,11 +106,18 @@ def test_a_full_queue_answers_queue_full_at_once(loaded_tiny, video_path):
         )
 
 
-def spy_stop_latencies(engine) -> list[float]:
-    """Seconds from each early close of an answer's stream (Stop, a closed tab) to the end of its
-    generate, recorded by wrapping the engine's stream and its generate thread."""
-    closed: dict[int, float] = {}
-    latencies: list[float] = []
+@dataclass
+class GenerateSpy:
+    """What the engine's generate threads do: how many run now, and for each early close of an
+    answer's stream (Stop, a closed tab), the seconds until its generate ended."""
+
+    running: int = 0
+    stop_latencies: list[float] = field(default_factory=list)
+
+
+def spy_on_generate(engine) -> GenerateSpy:
+    """Wrap the engine's stream and its generate thread, and report what they do."""
+    spy, lock, closed = GenerateSpy(), threading.Lock(), {}
     stream, generate = engine.stream, engine._generate
 
     def spied_stream(conv, params, stop):
@@ -123,21 +132,25 @@ def spy_stop_latencies(engine) -> list[float]:
             pieces.close()
 
     def spied_generate(run, streamer, conv, use_cache):
+        with lock:
+            spy.running += 1
         try:
             generate(run, streamer, conv, use_cache)
         finally:
+            with lock:
+                spy.running -= 1
             if id(conv) in closed:  # the stream was closed while generate still ran
-                latencies.append(time.perf_counter() - closed.pop(id(conv)))
+                spy.stop_latencies.append(time.perf_counter() - closed.pop(id(conv)))
 
     engine.stream, engine._generate = spied_stream, spied_generate
-    return latencies
+    return spy
 
 
 def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(
     loaded_tiny, colour_videos, record_property
 ):
     engine = cached_engine(loaded_tiny)
-    stop_latencies = spy_stop_latencies(engine)
+    spy = spy_on_generate(engine)
     with serve(
         engine, AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=8), concurrency=8, queue_size=32
     ) as url:
@@ -147,23 +160,23 @@ def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(
         long_jobs = [c.submit(3000, 0.0, 0.9, api_name="/answer") for c in clients[:4]]
         short_jobs = [c.submit(300, 0.0, 0.9, api_name="/answer") for c in clients[4:]]
         deadline = time.monotonic() + 60
-        while engine.active_generations < 8 and time.monotonic() < deadline:
+        while spy.running < 8 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert engine.active_generations == 8
+        assert spy.running == 8
         stopped_at = time.monotonic()
         for client, job in zip(clients[:2], long_jobs[:2]):  # two press Stop
             job.cancel()
             client.predict(api_name="/stop")
         for job in long_jobs[2:]:  # two close their tab
             job.cancel()
-        while len(stop_latencies) < 4 and time.monotonic() - stopped_at < 30:
+        while len(spy.stop_latencies) < 4 and time.monotonic() - stopped_at < 30:
             time.sleep(0.01)
         record_property("requests_and_freeing_s", round(time.monotonic() - stopped_at, 3))
-        latencies = list(stop_latencies)
+        latencies = list(spy.stop_latencies)
         record_property("stop_to_end_s", " ".join(f"{x:.3f}" for x in latencies))
         # each stopped answer's generate ended within 0.5 s of the server learning of the stop
         assert len(latencies) == 4 and max(latencies) < 0.5, latencies
         for job in short_jobs:
             history = job.result(timeout=120)
             assert "tok/s" in answers(history)[-1]
-    assert engine.active_generations == 0
+    assert spy.running == 0

@@ -18,7 +18,7 @@ from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, t
 from model.chat.conversation import Conversation
 from model.chat.turns import start_session, stream_answer
 from model.engines.base import Engine, GenerationParams
-from model.media.clip import VideoClip
+from model.media.clip import VideoClip, format_duration
 from model.serving.sessions import request_tab
 from ui.chat_view import render_chat
 from ui.context import AppContext
@@ -51,7 +51,7 @@ def camera_panel(seconds: float, every: float, time_limit: float) -> CameraPanel
     with gr.Accordion("Live camera", open=False, elem_id="camera-panel"):
         gr.Markdown(
             f"<sub>Press **Record**: while it runs, a question is about the last {seconds:g} s of "
-            f"your camera, shown as a frame strip. A camera runs up to {time_limit / 60:g} minutes at a "
+            f"your camera, shown as a frame strip. A camera runs up to {format_duration(time_limit)} at a "
             "time. Cameras work on https pages and on localhost.</sub>",
             elem_id="camera-help",
         )

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from model.media.clip import parse_clock
+
 # h:mm:ss(.s) or m:ss(.s), or seconds with a unit; not inside a longer number or word.
-_CLOCK = r"(?:(?P<h>\d{1,2}):)?(?P<m>\d{1,3}):(?P<s>[0-5]\d(?:\.\d+)?)"
+_CLOCK = r"(?P<clock>(?:\d{1,2}:)?\d{1,3}:[0-5]\d(?:\.\d+)?)"
 _SECONDS = r"(?P<sec>\d+(?:\.\d+)?)\s?(?:s|sec|secs|seconds?)\b"
 TIME = re.compile(rf"(?<![\w:.])(?:{_CLOCK}|{_SECONDS})(?![\w:])")
 
@@ -25,10 +27,7 @@ def find_times(text: str, duration: float | None = None) -> list[TimeMention]:
     """Every time written in `text`, in order; times past `duration` (when known) are left out."""
     found = []
     for match in TIME.finditer(text):
-        if match["sec"] is not None:
-            seconds = float(match["sec"])
-        else:
-            seconds = int(match["h"] or 0) * 3600 + int(match["m"]) * 60 + float(match["s"])
+        seconds = float(match["sec"]) if match["sec"] is not None else parse_clock(match["clock"])
         if duration is not None and seconds > duration + 0.5:
             continue
         found.append(TimeMention(match.start(), match.end(), seconds))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from model.media.clip import VideoClip
+from model.media.clip import VideoClip, format_duration
 
 WINDOW_S = 8.0
 KEPT_FPS = 4.0  # frames kept per second: more than the model needs, few enough to stay small
@@ -137,11 +137,6 @@ def decode_frame(url: object) -> np.ndarray:
         raise FrameError("The camera sent a frame that could not be read.") from None
 
 
-def _duration(seconds: float) -> str:
-    """'10 minutes', '90 s'."""
-    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} s"
-
-
 def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if frame.shape[:2] == tuple(size):
         return frame
@@ -185,7 +180,7 @@ class CameraStore:
                     raise FrameError(f"The camera sent no picture for {limits.idle_s:g} s.")
                 if now - ring.started_at > limits.time_limit_s:
                     del self._rings[session]
-                    raise FrameError(f"The camera ran for its {_duration(limits.time_limit_s)}.")
+                    raise FrameError(f"The camera ran for its {format_duration(limits.time_limit_s)}.")
                 return now - ring.last_at >= 1.0 / self.max_fps - 1e-6
             return True
 

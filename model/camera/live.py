@@ -13,9 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from model.chat.conversation import Conversation, MediaItem, Turn
-from model.media.clip import VideoClip
-from model.media.thumbnails import write_thumbnails
-from model.serving.storage import item_dir, remove_item
+from model.media.clip import VideoClip, format_clock
 
 CAMERA_NAME = "camera"  # a camera item's path: never a file (uploads have absolute paths)
 CAMERA_QUESTION = "What is happening in front of the camera?"
@@ -29,12 +27,7 @@ COMMENTARY_KEPT = 10  # commentary turns kept in the conversation; older ones le
 def span(clip: VideoClip) -> str:
     """The clip's time range since the camera started, as '0:12-0:20'."""
     first, last = clip.timestamps[0], clip.timestamps[-1]
-    return f"{_m_ss(first)}-{_m_ss(max(last, first))}"
-
-
-def _m_ss(seconds: float) -> str:
-    whole = int(max(seconds, 0.0))
-    return f"{whole // 60}:{whole % 60:02d}"
+    return f"{format_clock(first)}-{format_clock(max(last, first))}"
 
 
 def is_camera(item: MediaItem) -> bool:
@@ -45,7 +38,7 @@ def is_camera(item: MediaItem) -> bool:
 def camera_item(clip: VideoClip, conv: Conversation) -> MediaItem:
     """A video item of the camera's clip, its frame images written into the conversation's folder."""
     item = MediaItem(path=f"{CAMERA_NAME} {span(clip)}", kind="video", clip=clip)
-    item.thumbnails = write_thumbnails(clip, item_dir(conv.ensure_id(), item.key))
+    conv.write_frames(item)
     return item
 
 
@@ -87,5 +80,5 @@ def trim_commentary(conv: Conversation, keep: int = COMMENTARY_KEPT) -> int:
     for turn in gone:
         conv.turns.remove(turn)
         for item in turn.media:
-            remove_item(conv.session_id, item.key)
+            conv.remove_frames(item)
     return len(gone)

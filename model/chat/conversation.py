@@ -14,7 +14,8 @@ from typing import Literal
 from PIL import Image
 
 from model.media.clip import Segment, VideoClip, format_timestamp
-from model.serving.storage import new_id
+from model.media.thumbnails import write_thumbnails
+from model.serving.storage import item_dir, new_id, remove_item
 
 MediaKind = Literal["image", "video"]
 WARNING = "⚠️ "  # before a note that says something went wrong
@@ -62,6 +63,7 @@ class Turn:
     text: str
     media: list[MediaItem] = field(default_factory=list)
     answer: str = ""
+    stats: str = ""  # one line under the answer: frames, tokens, speed
     status: TurnStatus = "pending"
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. fewer frames)
     rejected: list[str] = field(default_factory=list)  # names of attached files that could not be read
@@ -91,8 +93,6 @@ class Turn:
         """Forget the answer so it can be generated again."""
         self.answer, self.stats, self.status, self.answer_ids = "", "", "pending", None
 
-    stats: str = ""  # one line under the answer: frames, tokens, speed
-
 
 @dataclass
 class Conversation:
@@ -111,6 +111,14 @@ class Conversation:
             self.session_id = new_id()
         return self.session_id
 
+    def write_frames(self, item: MediaItem) -> None:
+        """Write a video item's frames as the page's thumbnails, into this conversation's folder."""
+        item.thumbnails = write_thumbnails(item.clip, item_dir(self.ensure_id(), item.key))
+
+    def remove_frames(self, item: MediaItem) -> None:
+        """Delete a media item's thumbnails."""
+        remove_item(self.session_id, item.key)
+
     def context_turns(self) -> list[Turn]:
         """Turns the model sees: all but those that failed."""
         return [turn for turn in self.turns if turn.status != "error"]
@@ -124,6 +132,10 @@ class Conversation:
 
     def videos(self) -> list[VideoClip]:
         return [m.clip for m in self.media() if m.kind == "video" and m.clip is not None]
+
+    def frame_count(self) -> int:
+        """Video frames in the model's context, all videos together."""
+        return sum(len(clip.timestamps) for clip in self.videos())
 
     def count(self, kind: MediaKind) -> int:
         return sum(1 for m in self.media() if m.kind == kind)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from model.chat.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
 from model.engines.base import Engine, EngineError, Finished, GenerationParams, MediaSupport
+from model.media.clip import parse_clock
 from model.media.decode import (
     ACCEPTED,
     IMAGE_EXTENSIONS,
@@ -28,10 +29,9 @@ from model.media.decode import (
     sample_video,
 )
 from model.media.stamp import stamp_times
-from model.media.thumbnails import write_thumbnails
 from model.serving.logs import summary
 from model.serving.sessions import Tabs
-from model.serving.storage import item_dir, remove_conversation, remove_item
+from model.serving.storage import remove_conversation
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,7 @@ def parse_clip_time(text: str | float | None, name: str) -> float | None:
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
     try:
-        if isinstance(text, (int, float)):
-            seconds = float(text)
-        else:
-            seconds = 0.0
-            for part in text.strip().split(":"):
-                seconds = seconds * 60 + float(part)
+        seconds = float(text) if isinstance(text, (int, float)) else parse_clock(text)
     except ValueError:
         raise UserInputError(
             f"The clip {name} '{text}' is not a time: write seconds (83.5) or mm:ss (1:23.5)."
@@ -165,9 +160,9 @@ def release_media(conv: Conversation) -> None:
     remove_conversation(conv.session_id)
 
 
-def load_media(path: str, options: MediaOptions, conv_id: str = "") -> MediaItem:
+def load_media(path: str, options: MediaOptions, conv: Conversation | None = None) -> MediaItem:
     """Read one upload as the model will see it (raises MediaError with a readable reason); its
-    frame images go into the folder of conversation `conv_id` (none without an id)."""
+    frame images go into the folder of `conv` (none without one)."""
     kind = media_kind(path)
     if kind == "video":
         sample = partial(
@@ -188,8 +183,8 @@ def load_media(path: str, options: MediaOptions, conv_id: str = "") -> MediaItem
             clip_range=clip_range,
             sampling=f"one every {options.every_s:g} s" if options.every_s else "",
         )
-        if options.thumbnails and conv_id:
-            item.thumbnails = write_thumbnails(clip, item_dir(conv_id, item.key))
+        if options.thumbnails and conv is not None:
+            conv.write_frames(item)
         return item
     return MediaItem(path=path, kind="image", image=load_image(path))
 
@@ -216,7 +211,7 @@ def load_file(conv: Conversation, turn: Turn, path: str, options: MediaOptions) 
     """Read one of the turn's files into it; a file that cannot be read makes it an error turn."""
     start_session(conv)
     try:
-        item: MediaItem | MediaError = load_media(path, options, conv.session_id)
+        item: MediaItem | MediaError = load_media(path, options, conv)
     except MediaError as exc:
         item = exc
     apply_file(turn, path, item)
@@ -246,7 +241,7 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
     files, began = list(turn.loading), time.monotonic()
     for i, path in enumerate(files, start=1):
         name = Path(path).name
-        worker, box = _run_in_thread(load_media, path, options, conv.session_id)
+        worker, box = _run_in_thread(load_media, path, options, conv)
         while worker.is_alive():
             turn.progress = (
                 f"Sampling frames from {name}"
@@ -397,5 +392,5 @@ def undo_last(conv: Conversation) -> Turn | None:
         return None
     turn = conv.turns.pop()
     for item in turn.media:
-        remove_item(conv.session_id, item.key)
+        conv.remove_frames(item)
     return turn

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from model.dev.tiny import CHAT_TEMPLATE, _hub_name, build_once
+from model.dev.tiny import CHAT_TEMPLATE, build_once, hub_name
 
 VERSION = "standin-7b-v1"
 MARKER = ".standin-complete"
@@ -264,7 +264,7 @@ def _write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
     """Weights in the hub's names, in shards with an index, as the hub ships them."""
     from safetensors.torch import save_file
 
-    tensors = {_hub_name(k): v.detach().to("cpu", copy=False).contiguous() for k, v in model.state_dict().items()}
+    tensors = {hub_name(k): v.detach().to("cpu", copy=False).contiguous() for k, v in model.state_dict().items()}
     shards: list[dict] = [{}]
     size = 0
     for name in sorted(tensors):

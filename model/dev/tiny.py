@@ -274,7 +274,7 @@ def _suppress_tokens_(model: torch.nn.Module, token_ids: list[int]) -> None:
         model.lm_head.weight[token_ids, ch] = -SUPPRESS_SCALE
 
 
-def _hub_name(key: str) -> str:
+def hub_name(key: str) -> str:
     """Map a transformers-5.x state-dict key to the hub (and vLLM) checkpoint layout."""
     key = key.removeprefix("model.")
     rules = (
@@ -299,7 +299,7 @@ def _rewrite_to_hub_layout(path: Path) -> None:
     if len(files) != 1 or (path / "model.safetensors.index.json").exists():
         raise RuntimeError(f"expected a single model.safetensors in {path}, got {files}")
     tensors = load_file(files[0])
-    renamed = {_hub_name(k): v.contiguous() for k, v in sorted(tensors.items())}
+    renamed = {hub_name(k): v.contiguous() for k, v in sorted(tensors.items())}
     if len(renamed) != len(tensors):
         raise RuntimeError("weight renaming produced duplicate keys")
     bad = [k for k in renamed if not k.startswith(HUB_PREFIXES)]

@@ -9,6 +9,7 @@ itself, not only the display.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,17 @@ class GenerationStats:
     tokens_per_s: float
     cached_tokens: int = 0
     stopped: bool = False
+
+    @classmethod
+    def timed(
+        cls, frames: int, prompt_tokens: int, new_tokens: int, started: float, first_at: float | None, **rest
+    ) -> GenerationStats:
+        """The stats of an answer that began at `started` and ends now, its first token at `first_at`
+        (`time.perf_counter()` times; None: no token came); speed is counted after the first token."""
+        now = time.perf_counter()
+        first_at = first_at or now
+        speed = (new_tokens - 1) / max(now - first_at, 1e-6) if new_tokens > 1 else 0.0
+        return cls(frames, prompt_tokens, new_tokens, ttft_s=first_at - started, tokens_per_s=speed, **rest)
 
     def line(self) -> str:
         """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""

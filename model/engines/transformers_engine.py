@@ -84,7 +84,6 @@ class TransformersEngine:
         self.notice = loaded.notice
         self.media_support = MediaSupport()
         self.needs_gpu = True
-        self._active: set[threading.Thread] = set()
         config = loaded.model.config
         grid = config.vision_config.image_size // config.vision_config.patch_size
         self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
@@ -338,7 +337,6 @@ class TransformersEngine:
         worker = threading.Thread(
             target=self._generate, args=(run, streamer, conv, use_cache), name="generate", daemon=True
         )
-        self._active.add(worker)
         worker.start()
         try:
             for piece in streamer:
@@ -369,12 +367,6 @@ class TransformersEngine:
             streamer.end()
         finally:
             self._keep(conv, run.entry, use_cache)
-            self._active.discard(threading.current_thread())
-
-    @property
-    def active_generations(self) -> int:
-        """generate() calls running right now (Stop and closed tabs bring this down)."""
-        return len(self._active)
 
     def _keep(self, conv: Conversation, entry: SessionCache, use_cache) -> None:
         if use_cache:
@@ -387,16 +379,13 @@ class TransformersEngine:
     def _stats(
         self, conv: Conversation, prompt_tokens: int, reused: int, counter: _StopAndCount, started: float, stopped: bool
     ) -> GenerationStats:
-        first = counter.first_token_at or time.perf_counter()
-        decode_s = max(time.perf_counter() - first, 1e-6)
-        new_tokens = counter.steps
-        return GenerationStats(
-            frames=sum(len(c.timestamps) for c in conv.videos()),
-            prompt_tokens=prompt_tokens,
-            new_tokens=new_tokens,
-            ttft_s=first - started,
+        return GenerationStats.timed(
+            conv.frame_count(),
+            prompt_tokens,
+            counter.steps,
+            started,
+            counter.first_token_at,
             cached_tokens=reused,
-            tokens_per_s=(new_tokens - 1) / decode_s if new_tokens > 1 else 0.0,
             stopped=stopped,
         )
 

@@ -162,8 +162,6 @@ class VLLMEngine:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0),
         )
         self._model = config.model
-        self._open_streams = 0
-        self._lock = threading.Lock()
 
     @property
     def description(self) -> str:
@@ -210,7 +208,7 @@ class VLLMEngine:
         pieces, usage = 0, {}
         try:
             body = request_body(conv, params, self.model_name())
-            with self._post_streaming(body) as response, self._counted():
+            with self._post_streaming(body) as response:
                 if response.status_code != 200:
                     response.read()
                     raise EngineError(describe_http_error(response))
@@ -277,35 +275,17 @@ class VLLMEngine:
         finally:
             response.close()
 
-    @property
-    def open_streams(self) -> int:
-        """Answers streaming from the server right now (Stop and closed tabs bring this down)."""
-        return self._open_streams
-
-    @contextmanager
-    def _counted(self) -> Iterator[None]:
-        with self._lock:
-            self._open_streams += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._open_streams -= 1
-
     def _stats(
         self, conv: Conversation, usage: dict, pieces: int, started: float, first_at: float | None
     ) -> GenerationStats:
-        now = time.perf_counter()
-        first_at = first_at or now
-        new_tokens = int(usage.get("completion_tokens") or pieces)
         details = usage.get("prompt_tokens_details") or {}
-        return GenerationStats(
-            frames=sum(len(c.timestamps) for c in conv.videos()),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            new_tokens=new_tokens,
-            ttft_s=first_at - started,
+        return GenerationStats.timed(
+            conv.frame_count(),
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or pieces),
+            started,
+            first_at,
             cached_tokens=int(details.get("cached_tokens") or 0),
-            tokens_per_s=(new_tokens - 1) / max(now - first_at, 1e-6) if new_tokens > 1 else 0.0,
         )
 
     def forget(self, session_prefix: str) -> None:

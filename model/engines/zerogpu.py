@@ -21,7 +21,7 @@ def request_seconds(frames: int, new_tokens: int) -> int:
 
 def gpu_seconds(conv: Conversation, params: GenerationParams) -> int:
     """GPU time to ask ZeroGPU for one answer (an image counts as 5 frames)."""
-    frames = sum(len(clip.timestamps) for clip in conv.videos()) + 5 * len(conv.images())
+    frames = conv.frame_count() + 5 * len(conv.images())
     return request_seconds(frames, params.max_new_tokens)
 
 

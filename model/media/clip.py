@@ -30,6 +30,25 @@ def format_timestamp(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"
 
 
+def format_clock(seconds: float) -> str:
+    """'m:ss' in whole seconds, as a camera clip's label reads ('0:12')."""
+    whole = int(max(seconds, 0.0))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def format_duration(seconds: float) -> str:
+    """A length of time in words: '10 minutes', '90 s'."""
+    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} s"
+
+
+def parse_clock(text: str) -> float:
+    """Seconds from '83.5', '1:23.5' or '0:01:23' (ValueError when it is none of these)."""
+    seconds = 0.0
+    for part in text.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
 @dataclass(frozen=True)
 class Segment:
     """What happens between `start` and `end` (seconds)."""

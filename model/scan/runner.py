@@ -19,7 +19,6 @@ from model.engines.base import GenerationParams
 from model.engines.zerogpu import request_seconds
 from model.media.clip import VideoClip, format_timestamp
 from model.media.decode import sample_video
-from model.media.thumbnails import write_thumbnails
 from model.scan.segments import (
     FRAMES_PER_SEGMENT,
     MAX_SEGMENT_S,
@@ -36,7 +35,6 @@ from model.scan.segments import (
     segment_bounds,
     timeline_text,
 )
-from model.serving.storage import item_dir
 
 Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 FRAMES_PER_RELEVANT = 4  # frames of each relevant segment shown to the model with the timeline
@@ -135,7 +133,7 @@ def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_f
         sampling="the scan's parts that fit the question",
         timeline=video.timeline,
     )
-    item.thumbnails = write_thumbnails(clip, item_dir(conv.ensure_id(), item.key))
+    conv.write_frames(item)
     turn.media.append(item)
     parts = len(clip.timestamps) // FRAMES_PER_RELEVANT
     turn.notes.append(
