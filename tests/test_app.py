@@ -210,8 +210,10 @@ def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_wor
     hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
     try:
         job = client.submit(2000, 0.0, 0.9, api_name="/answer")
-        while len(steps) < 20:
+        deadline = time.monotonic() + 60
+        while len(steps) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert len(steps) >= 20, "the answer never started generating"
         client.predict(api_name="/stop")  # marks the answer; its stream ends itself with the final state
         stopped_at = time.monotonic()
         history = job.result(timeout=30)
