@@ -29,17 +29,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import httpx  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
+from tests.support.browser import CHROMIUM, FLAGS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIDEOS = [ROOT / "assets" / name for name in ("bouncing_ball.mp4", "traffic_light.mp4", "clock.mp4")]
 QUESTION = "Describe this video in detail."
 # true once the chat shows `n` finished answers (each ends with its stats line)
