@@ -29,6 +29,7 @@ from model.settings import AppSettings, parse_settings
 from ui.api import wire_api
 from ui.camera import wire_camera
 from ui.context import AppContext
+from ui.examples import ASSETS, EXAMPLES
 from ui.handlers import ChatHandlers
 from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
@@ -37,15 +38,6 @@ from ui.style import CSS
 from ui.wiring import refresh_exports_after, wire_chat
 
 log = logging.getLogger("app")
-ASSETS = Path(__file__).parent / "assets"
-
-EXAMPLES = [
-    {"text": "What does the ball do?", "files": [str(ASSETS / "bouncing_ball.mp4")]},
-    {"text": "Describe the traffic light's colours in order.", "files": [str(ASSETS / "traffic_light.mp4")]},
-    {"text": "What time does the clock show at the end?", "files": [str(ASSETS / "clock.mp4")]},
-    {"text": "What is in this picture?", "files": [str(ASSETS / "shapes.png")]},
-    {"text": "Which day had the most visitors?", "files": [str(ASSETS / "chart.png")]},
-]
 
 
 def build_demo(engine: Engine, settings: AppSettings, ctx: AppContext | None = None) -> gr.Blocks:
@@ -99,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         ssl_keyfile=settings.ssl_keyfile,
         ssl_verify=False,  # https for cameras; a self-signed certificate passes the start-up check
         app_kwargs={"middleware": guard_middleware(settings)},
+        mcp_server=settings.mcp,
     )
 
 

@@ -57,6 +57,8 @@ class AppSettings:
     uploads_gb: float = 20.0  # what the upload folder may hold; uploads past it are refused
     ssl_certfile: str | None = None  # serve over https (browsers give cameras only to https or localhost)
     ssl_keyfile: str | None = None
+    mcp: bool = False  # also serve /ask and /scan as MCP tools at /gradio_api/mcp
+    remote_files: bool = True  # file inputs may name public http(s) URLs (fetched with the upload limit)
 
     @property
     def is_tiny(self) -> bool:
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fair_use_flags(p)
     _vllm_flags(p)
     _camera_flags(p)
+    _program_flags(p)
     return p
 
 
@@ -307,6 +310,24 @@ def _camera_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _program_flags(p: argparse.ArgumentParser) -> None:
+    """Programs and agents: the MCP server, and files named by URL."""
+    programs = p.add_argument_group("programs and agents", "the API for programs, and MCP tools for agents")
+    programs.add_argument(
+        "--mcp",
+        action="store_true",
+        default=env_flag("LLAVA_MCP"),
+        help="also serve /ask and /scan as MCP tools (ask, scan) at /gradio_api/mcp; needs gradio[mcp] (env LLAVA_MCP)",
+    )
+    programs.add_argument(
+        "--remote-files",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("LLAVA_REMOTE_FILES", "1").strip().lower() not in {"0", "false", "no", "off"},
+        help="let programs name files by public http(s) URL, fetched with the upload size limit; "
+        "--no-remote-files takes uploads only (env LLAVA_REMOTE_FILES=0)",
+    )
+
+
 def check_tls(certfile: str | None, keyfile: str | None) -> None:
     """Both TLS files or neither, and readable; SystemExit with the reason otherwise."""
     if bool(certfile) != bool(keyfile):
@@ -385,4 +406,6 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         uploads_gb=args.uploads_gb,
         ssl_certfile=args.ssl_certfile or None,
         ssl_keyfile=args.ssl_keyfile or None,
+        mcp=args.mcp,
+        remote_files=args.remote_files,
     )

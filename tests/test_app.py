@@ -6,7 +6,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.support.client import answers, bubbles, chat, send, strips
+from tests.support.client import LATER_OPTIONS, answers, bubbles, chat, send, strips
 from tests.support.serving import cached_engine, serve
 
 
@@ -278,6 +278,11 @@ def raw_call(base: str, api_name: str, data: list) -> str:
     return httpx.get(f"{base}/gradio_api/call/{api_name}/{event}", timeout=30).text
 
 
+def send_data(message: dict) -> list:
+    """/send's values as a plain HTTP call sends them: the message, the conversation's state (None), the options."""
+    return [message, None, 4, False, "", "", False, *LATER_OPTIONS]
+
+
 def test_files_outside_the_uploads_cannot_be_read(app_url, tmp_path_factory, video_path):
     """A crafted request naming a server path is refused; the file server refuses app code too."""
     import shutil
@@ -288,12 +293,21 @@ def test_files_outside_the_uploads_cannot_be_read(app_url, tmp_path_factory, vid
     shutil.copy(video_path, secret)
     crafted = {"path": str(secret), "meta": {"_type": "gradio.FileData"}}
     base = app_url.rstrip("/")
-    reply = raw_call(base, "ask", [[crafted], "What is in it?", 4, 8, 0.0, 0.9])
+    reply = raw_call(base, "ask", ["What is in it?", [crafted], 4, 8, 0.0, 0.9])
     assert "event: error" in reply and "event: complete" not in reply
-    reply = raw_call(base, "send", [{"text": "What is in it?", "files": [crafted]}, 4, False, "", "", False])
-    assert "event: error" in reply and "private.mp4" not in reply.split("event: error")[0]
+    reply = raw_call(base, "send", send_data({"text": "What is in it?", "files": [crafted]}))
+    assert "event: error" in reply and "was not uploaded" in reply
+    assert "private.mp4" not in reply.split("event: error")[0]
     for path in ["/etc/passwd", "app.py", str(secret), "../../etc/passwd", "/work/../etc/passwd"]:
         assert httpx.get(f"{base}/gradio_api/file={path}").status_code in (403, 404), path
+
+
+def test_the_page_inputs_take_no_url(app_url):
+    """The page uploads its files: a program naming one by URL in the page's own step is refused, no fetch."""
+    url = "https://example.com/clip.mp4"  # would be fetched, unbounded, by gradio's own rule
+    named = {"path": url, "url": url, "meta": {"_type": "gradio.FileData"}}
+    reply = raw_call(app_url, "send", send_data({"text": "What is in it?", "files": [named]}))
+    assert "event: error" in reply and "Upload the file instead of naming it by URL." in reply
 
 
 def test_frame_strips_are_sent_once_and_only_the_answer_streams(client, app_url, video_path):

@@ -4,18 +4,29 @@ components check every file, as the page's own inputs do."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 
 from model.chat.conversation import Conversation, Turn, latest_video
-from model.chat.turns import MediaOptions, UserInputError, add_turn, stream_answer, validate_message
+from model.chat.turns import (
+    MediaOptions,
+    UserInputError,
+    add_turn,
+    check_file_count,
+    stream_answer,
+    validate_message,
+)
 from model.engines.base import GenerationParams
 from model.media.decode import VIDEO_EXTENSIONS, MediaError
 from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
 from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S
+from model.serving.remote import RemoteFileError, is_url, resolve_url
 from ui.context import AppContext
+from ui.examples import API_EXAMPLE, SCAN_EXAMPLE, server_root
+from ui.inputs import ProgramFiles, describe_inputs, program_files, with_example
 
 
 class ProgramApi:
@@ -30,20 +41,34 @@ class ProgramApi:
 
     def ask(
         self,
-        files: list[str] | None,
         question: str,
-        frames: float,
-        max_new_tokens: float,
-        temperature: float,
-        top_p: float,
+        files: list[str] | None = None,
+        frames: float = 16,
+        max_new_tokens: float = 256,
+        temperature: float = 0.0,
+        top_p: float = 0.9,
         scan: bool = False,
     ) -> Iterator[str]:
-        """Answer one question about the given videos/images; streams the answer text. With `scan`,
-        the answer comes from the scanned timeline of the (first) video and its relevant parts."""
+        """Answer a question about videos and images with LLaVA-NeXT-Video; streams the answer text.
+
+        Videos: MP4, WebM, MOV, MKV, AVI, GIF; images: PNG, JPEG, WebP, BMP, TIFF. A follow-up is a new call:
+        nothing is kept between calls, so send the files again.
+
+        Args:
+            question: The question, in plain text (at most 4,000 characters); it may come without files.
+            files: Up to 4 videos or images, each a URL: from this app's upload (…/gradio_api/file=…) or public.
+            frames: Frames sampled evenly from each video (1 to the server's limit, 32 unless it says otherwise).
+            max_new_tokens: Longest answer, in tokens (about 3/4 of a word each); the server caps it.
+            temperature: 0 answers the same every time (greedy); higher values vary the wording.
+            top_p: Nucleus sampling mass, used when temperature is above 0.
+            scan: True answers from a scanned timeline of the first video (better for long videos; slower).
+
+        Returns:
+            The answer text. A file or question the demo cannot take is refused with a message saying why.
+        """
         ctx, conv = self.ctx, Conversation(keep_cache=False)
-        paths = [str(f) for f in (files or [])]
         try:
-            text, paths = validate_message(question, paths, conv, ctx.limits)
+            text, paths = validate_message(question, self._local_files(files), conv, ctx.limits)
         except UserInputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         options = MediaOptions(frames=max(1, min(int(frames), ctx.limits.max_frames)), thumbnails=False)
@@ -61,6 +86,15 @@ class ProgramApi:
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.plain_notes), print_exception=False)
             yield turn.answer
+
+    def _local_files(self, files: list[str] | None) -> list[str]:
+        """The files as local paths: a URL among them (gradio passes a list's URLs as they came) resolved."""
+        files = [str(f) for f in files or [] if f]
+        check_file_count(files, self.ctx.limits)
+        try:
+            return [asyncio.run(resolve_url(f, self.ctx.remote)) if is_url(f) else f for f in files]
+        except RemoteFileError as exc:
+            raise UserInputError(str(exc)) from None
 
     def _answer_from_scan(self, conv: Conversation, turn: Turn, text: str, frames: int) -> None:
         """Scan the newest video, then let the turn read its timeline (and the parts that fit)."""
@@ -80,12 +114,22 @@ class ProgramApi:
     def scan(
         self,
         video: str | None,
-        segment_seconds: float,
-        frames_per_segment: float,
-        max_new_tokens: float,
+        segment_seconds: float = SEGMENT_S,
+        frames_per_segment: float = FRAMES_PER_SEGMENT,
+        max_new_tokens: float = SCAN_NEW_TOKENS,
         progress=gr.Progress(),
     ) -> Iterator[list[dict]]:
-        """Describe every part of a video; streams the timeline so far, as [{start, end, text}, ...]."""
+        """Describe a video part by part into a timeline; streams the timeline so far.
+
+        Args:
+            video: One video (MP4, WebM, MOV, MKV, AVI, GIF), a URL: from this app's upload or a public one.
+            segment_seconds: Length of each part, in seconds (the last part may be shorter).
+            frames_per_segment: Frames the model sees per part (the server caps it).
+            max_new_tokens: Longest description of one part, in tokens (the server caps it).
+
+        Returns:
+            Parts [{"start": seconds, "end": seconds, "text": description}] covering the video; kept by content.
+        """
         ctx, conv = self.ctx, Conversation(keep_cache=False)
         try:
             _, paths = validate_message("", [str(video)] if video else [], conv, ctx.limits)
@@ -105,23 +149,32 @@ class ProgramApi:
             raise gr.Error(f"{Path(paths[0]).name}: {exc}", print_exception=False) from None
 
 
+def program_file(ctx: AppContext, label: str, example: str, **kwargs) -> ProgramFiles:
+    """A file parameter: URLs resolved by the app's rules, a file of the app's own as the API page's example."""
+    return with_example(program_files(ctx.remote, label=label, **kwargs), [example], server_root(ctx.settings))
+
+
 def wire_api(ctx: AppContext) -> None:
     """Register /ask and /scan inside the page being built."""
     api, settings, limits = ProgramApi(ctx), ctx.settings, ctx.limits
     with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
-        api_files = gr.File(file_count="multiple", label="files")
-        api_question = gr.Textbox(label="question")
+        api_question = with_example(gr.Textbox(label="question"), API_EXAMPLE["text"])
+        api_files = program_file(ctx, "files", API_EXAMPLE["files"][0], file_count="multiple")
         api_frames = gr.Number(min(settings.frames, limits.max_frames), label="frames", precision=0)
         api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
         api_temperature = gr.Number(0.0, label="temperature")
         api_top_p = gr.Number(0.9, label="top_p")
         api_answer = gr.Textbox(label="answer")
         api_scan = gr.Checkbox(False, label="scan")
-        api_video = gr.File(label="video")
+        api_video = program_file(ctx, "video", SCAN_EXAMPLE)
         api_segment_s = gr.Number(SEGMENT_S, label="segment_seconds")
         api_segment_frames = gr.Number(FRAMES_PER_SEGMENT, label="frames_per_segment", precision=0)
         api_scan_tokens = gr.Number(SCAN_NEW_TOKENS, label="max_new_tokens", precision=0)
         api_timeline = gr.JSON(label="timeline")
+    ask_inputs = [api_question, api_files, api_frames, api_max_new, api_temperature, api_top_p, api_scan]
+    scan_inputs = [api_video, api_segment_s, api_segment_frames, api_scan_tokens]
+    describe_inputs(api.ask, ask_inputs)
+    describe_inputs(api.scan, scan_inputs)
     # No triggers: called through the API only (`triggers=None` would also run it at every page load).
     # Programs have slots of their own, beside the page's: the model gate serves both in turn.
     gr.on(
@@ -130,7 +183,7 @@ def wire_api(ctx: AppContext) -> None:
         api_name="ask",
         concurrency_id="api",
         concurrency_limit=settings.concurrency,
-        inputs=[api_files, api_question, api_frames, api_max_new, api_temperature, api_top_p, api_scan],
+        inputs=ask_inputs,
         outputs=api_answer,
     )
     gr.on(
@@ -139,6 +192,6 @@ def wire_api(ctx: AppContext) -> None:
         api_name="scan",
         concurrency_id="scan",
         concurrency_limit=settings.scans,
-        inputs=[api_video, api_segment_s, api_segment_frames, api_scan_tokens],
+        inputs=scan_inputs,
         outputs=api_timeline,
     )

@@ -23,6 +23,7 @@ from model.serving.sessions import request_tab
 from ui.chat_view import render_chat
 from ui.context import AppContext
 from ui.controls import busy_box, idle_box
+from ui.inputs import CameraInput
 from ui.panels import SidePanel, frames_panel
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def camera_panel(seconds: float, every: float, time_limit: float) -> CameraPanel
             "time. Cameras work on https pages and on localhost.</sub>",
             elem_id="camera-help",
         )
-        video = gr.Image(
+        video = CameraInput(
             sources=["webcam"],
             streaming=True,
             show_label=False,

@@ -15,8 +15,9 @@ from model.engines.gpu import describe_for, generate_for, set_engine
 from model.scan.runner import Describer
 from model.scan.segments import TimelineStore
 from model.serving.ledger import MediaLedger
+from model.serving.remote import RemoteFiles
 from model.serving.sessions import Tabs
-from model.serving.storage import remove_conversation
+from model.serving.storage import remove_conversation, upload_folder
 from model.settings import AppSettings
 
 
@@ -33,6 +34,7 @@ class AppContext:
     cameras: CameraStore  # every tab's last seconds of camera
     tabs: Tabs  # the conversations each tab opened, freed when it closes
     ledger: MediaLedger  # decoded media of all conversations, under one budget
+    remote: RemoteFiles  # what a file input named by URL may be (model/serving/remote.py)
 
     @classmethod
     def create(cls, engine: Engine, settings: AppSettings, readable_roots: tuple[str, ...]) -> AppContext:
@@ -52,6 +54,12 @@ class AppContext:
             ),
             tabs=Tabs(),
             ledger=MediaLedger(int(settings.media_gb * 2**30)),
+            remote=RemoteFiles(
+                roots=readable_roots,
+                folder=str(upload_folder()),
+                max_bytes=settings.max_file_mb * 2**20,
+                fetch_public=settings.remote_files,
+            ),
         )
 
     @property

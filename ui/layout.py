@@ -12,6 +12,7 @@ from model.settings import AppSettings
 from ui.camera import CameraPanel, camera_panel
 from ui.context import AppContext
 from ui.export import export_buttons
+from ui.inputs import ChatInput
 from ui.panels import ABOUT, SidePanel, player_and_frames, upload_limits
 from ui.scan import ScanControls, scan_accordion
 from ui.video_settings import VideoSettings, video_accordion
@@ -84,7 +85,7 @@ def chat_column(ctx: AppContext, examples: list[dict]) -> ChatColumn:
         placeholder=f"Upload {'a video or an image' if images else 'a video'}, "
         "then ask about it. Follow-up questions keep the same media.",
     )
-    textbox = gr.MultimodalTextbox(
+    textbox = ChatInput(
         file_types=[*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if images else ())],
         file_count="multiple",
         placeholder=("Ask about a video or image" if images else "Ask about a video") + " (attach with the clip icon)…",

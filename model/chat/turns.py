@@ -83,6 +83,12 @@ class MediaOptions:
         return self.start is not None or self.end is not None
 
 
+def check_file_count(files: list, limits: ChatLimits) -> None:
+    """UserInputError when a message names more files than one message may hold."""
+    if len(files) > limits.max_media_per_message:
+        raise UserInputError(f"Attach at most {limits.max_media_per_message} files per message.")
+
+
 def validate_message(
     text: str | None, files: list[str] | None, conv: Conversation, limits: ChatLimits
 ) -> tuple[str, list[str]]:
@@ -99,8 +105,7 @@ def validate_message(
         raise UserInputError(
             f"The question is {len(text):,} characters long; please keep it under {limits.max_question_chars:,}."
         )
-    if len(files) > limits.max_media_per_message:
-        raise UserInputError(f"Attach at most {limits.max_media_per_message} files per message.")
+    check_file_count(files, limits)
     if len(conv.media()) + len(files) > limits.max_media_per_conversation:
         raise UserInputError(
             f"A conversation holds at most {limits.max_media_per_conversation} files: press Clear to start a new one."

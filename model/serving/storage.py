@@ -25,8 +25,12 @@ def frames_root() -> Path:
     It lies inside gradio's upload folder (GRADIO_TEMP_DIR, else <tmp>/gradio, gradio's own rule),
     so the page serves the images as they are instead of copying each into its cache.
     """
-    uploads = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
-    return Path(uploads).resolve() / "llava-video-frames"
+    return upload_folder() / "llava-video-frames"
+
+
+def upload_folder() -> Path:
+    """gradio's upload folder (GRADIO_TEMP_DIR, else <tmp>/gradio: gradio's own rule)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")).resolve()
 
 
 def new_id() -> str:

@@ -63,6 +63,7 @@ def serve_demo(
         js=app.JS,
         run_history=False,
         app_kwargs={"middleware": app.guard_middleware(settings)},
+        mcp_server=settings.mcp,
     )
     try:
         yield demo.local_url.rstrip("/"), ctx
