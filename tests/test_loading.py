@@ -32,7 +32,7 @@ def test_default_model_unavailable_falls_back_to_tiny_with_a_notice(tiny_dir):
     loaded = load_model(AppSettings(device="cpu"))  # the hub is offline in tests: the 7B cannot be had
     assert time.monotonic() - started < 30  # no minutes of hub retries
     assert loaded.name == "tiny" and loaded.dtype == torch.float32 and loaded.device == "cpu"
-    assert loaded.notice.startswith("Answers are random: the real model")
+    assert loaded.notice.startswith("Answers are random text: the real model")
     assert DEFAULT_MODEL in loaded.notice and "not in the local cache" in loaded.notice
 
 
@@ -47,7 +47,7 @@ def test_without_a_gpu_the_default_starts_tiny_at_once_and_says_how_to_run_the_7
     )
     monkeypatch.setattr(loading, "hub_reachable", no_download)
     loaded = load_model(AppSettings())
-    assert loaded.name == "tiny" and "No GPU here" in loaded.notice
+    assert loaded.name == "tiny" and loaded.notice.startswith("Answers are random text: no GPU here")
     assert "--device cpu" in loaded.notice and "GB of memory" in loaded.notice and "tokens/s" in loaded.notice
 
 

@@ -258,7 +258,7 @@ def load_model(settings: AppSettings) -> LoadedModel:
         return load_tiny(settings)
     if not settings.model_explicit and settings.device == "auto" and pick_device("auto") == "cpu":
         log.warning("No CUDA GPU and no --model or --device given: starting on the tiny random-weight model.")
-        return _fallback(settings, f"No GPU here, so this demo runs a tiny random-weight model. {CPU_ADVICE}")
+        return _fallback(settings, f"no GPU here, so this demo runs a tiny random-weight model. {CPU_ADVICE}")
     local_only = not Path(settings.model).is_dir() and not hub_reachable()
     try:
         return _from_pretrained(settings.model, settings, local_only)
@@ -274,14 +274,15 @@ def load_model(settings: AppSettings) -> LoadedModel:
         log.warning("Could not load %s (%s); starting on the tiny random-weight model instead.", settings.model, reason)
         return _fallback(
             settings,
-            f"Answers are random: the real model ({settings.model}) could not be "
-            f"loaded: {reason}. This demo runs a tiny random-weight model.",
+            f"the real model ({settings.model}) could not be loaded: {reason}. This demo runs a tiny "
+            "random-weight model.",
         )
 
 
-def _fallback(settings: AppSettings, notice: str) -> LoadedModel:
+def _fallback(settings: AppSettings, why: str) -> LoadedModel:
+    """The tiny model in place of the one asked for; its banner first says what a visitor will see."""
     loaded = load_tiny(settings)
-    loaded.notice = notice
+    loaded.notice = f"Answers are random text: {why}"
     return loaded
 
 
