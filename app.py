@@ -34,7 +34,7 @@ from ui.handlers import ChatHandlers
 from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
 from ui.player import PLAYER_JS as JS
-from ui.style import CSS
+from ui.style import CSS, theme
 from ui.wiring import refresh_exports_after, wire_chat
 
 log = logging.getLogger("app")
@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         show_error=True,
         max_file_size=f"{settings.max_file_mb}mb",
         allowed_paths=[str(ASSETS)],
-        theme=gr.themes.Soft(),
-        css=CSS,
-        js=JS,
+        **page_look(),
         run_history=False,  # no visitor's questions or files are kept by the server
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,
@@ -93,6 +91,11 @@ def main(argv: list[str] | None = None) -> None:
         app_kwargs={"middleware": guard_middleware(settings)},
         mcp_server=settings.mcp,
     )
+
+
+def page_look() -> dict:
+    """launch()'s theme, CSS and script: how the page looks and what its script does."""
+    return {"theme": theme(), "css": CSS, "js": JS}
 
 
 def guard_middleware(settings: AppSettings) -> list[Middleware]:

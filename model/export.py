@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.chat.sampling import span_words
 from model.media.clip import format_timestamp
 from model.media.pictures import jpeg_base64, shrink_to_height
 
@@ -64,6 +65,10 @@ def _media_data(item: MediaItem) -> dict:
             duration_s=round(item.clip.duration, 3),
             frames=[{"time_s": round(t, 3), "time": format_timestamp(t)} for t in item.clip.timestamps],
         )
+        if item.clip_range != (None, None):
+            data["clip_range_s"] = [None if t is None else round(t, 3) for t in item.clip_range]
+        if item.sampling:
+            data["sampling"] = item.sampling
     elif item.image is not None:
         data.update(width=item.image.width, height=item.image.height)
     if item.timeline:
@@ -120,6 +125,12 @@ def _media_html(item: MediaItem) -> str:
             for frame, t in zip(item.clip.frames, item.clip.timestamps)
         )
         state = " · left out of the context" if item.dropped else ""
+        picked = ", ".join(
+            part
+            for part in (item.sampling, span_words(*item.clip_range) if item.clip_range != (None, None) else "")
+            if part
+        )
+        state = (f" ({e(picked)})" if picked else "") + state
         timeline = "".join(f"<li><b>{s.span}</b> {e(s.text)}</li>" for s in item.timeline)
         return (
             f'<p class="media-name">Video: {e(item.name)} · {len(item.clip.timestamps)} frames the model saw'

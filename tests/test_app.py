@@ -75,10 +75,30 @@ def test_a_clip_range_on_a_follow_up_takes_new_frames_of_the_newest_video(client
     label, frames = strips(history)[-1]
     assert label == "clip.mp4 · 4 frames the model saw (00:00.5 to 00:01.5)"
     assert all("00:00.5" <= caption <= "00:01.5" for _, caption in frames)
-    assert "Frames of clip.mp4 taken again, from 00:00.5 to 00:01.5, for this question." in answers(history)[-1]
+    assert "Frames of clip.mp4 taken again for this question: from 00:00.5 to 00:01.5." in answers(history)[-1]
     assert bubbles(history, "user").count("Attached: clip.mp4") == 1  # attached once, not again
     history, _ = chat(client, "And then?", start="0.5", end="0:01.5")  # the same range: nothing new
     assert len(strips(history)) == 2
+
+
+def test_a_follow_up_samples_again_with_the_frames_and_the_picking_now_set(client, video_path):
+    chat(client, "What happens?", [video_path], frames=4)
+    history, _ = chat(client, "And with fewer frames?", frames=2)
+    label, frames = strips(history)[-1]
+    assert label == "clip.mp4 · 2 frames the model saw" and len(strips(history)) == 2
+    assert "Frames of clip.mp4 taken again for this question: 2 frames instead of 4." in answers(history)[-1]
+    assert answers(history)[-1].splitlines()[-1].startswith("6 frames in context")  # the 4 before stay
+    history, _ = chat(client, "And now?", frames=2)  # nothing changed: the same frames, no note
+    assert len(strips(history)) == 2 and "taken again" not in answers(history)[-1]
+
+
+def test_a_follow_up_range_past_the_end_gets_one_note_that_agrees(client, video_path):
+    chat(client, "What happens?", [video_path])
+    history, _ = chat(client, "And later?", start="2:00", end="3:00")
+    message = answers(history)[-1]
+    assert "The clip start (02:00.0) is after the end of clip.mp4 (00:02.0 long), so it was not used." in message
+    assert "taken again" not in message and "whole video was used" not in message
+    assert len(strips(history)) == 1
 
 
 def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):

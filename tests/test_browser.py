@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +15,7 @@ from tests.support.browser import (
     ARTIFACTS,
     TIME,
     ask,
+    axe_violations,
     last_answer,
     set_max_new_tokens,
     stop_mid_answer,
@@ -46,8 +48,10 @@ def assert_frames_fully_visible(page, strip) -> None:
         return {loaded: f.querySelector('img').naturalWidth > 0, h: img.height, imgBottom: img.bottom, capTop: cap.top};
     })""")
     assert boxes and all(b["loaded"] and b["h"] >= 40 and b["capTop"] >= b["imgBottom"] - 1 for b in boxes), boxes
-    rows = strip.locator(".strip-row").evaluate("r => [r.scrollWidth, r.clientWidth, getComputedStyle(r).overflowX]")
-    assert rows[0] <= rows[1] or rows[2] == "auto", rows  # one row: what does not fit scrolls
+    rows = strip.locator(".strip-row, .strip-grid").evaluate(
+        "r => [r.scrollWidth, r.clientWidth, getComputedStyle(r).overflowX]"
+    )
+    assert rows[0] <= rows[1] or rows[2] == "auto", rows  # a row: what does not fit scrolls
 
 
 def test_page_loads_with_model_line_and_examples(page):
@@ -79,15 +83,12 @@ def test_upload_ask_stream_and_see_the_frames(page, video_path):
     assert_frames_fully_visible(page, strip)
     page.screenshot(path=str(ARTIFACTS / "02-answer-with-frames.png"))
     panel = page.locator("#frames")
-    panel_thumbs = panel.get_by_role("button", name=re.compile(r"^Thumbnail \d+ of 4$"))
-    assert panel_thumbs.count() == 4
-    small = panel.locator("img").first.bounding_box()["width"]
-    panel_thumbs.nth(1).click()  # enlarges the frame
-    page.wait_for_timeout(500)
-    large = max(img.bounding_box()["width"] for img in panel.locator("img").all() if img.is_visible())
-    assert large > 1.5 * small, (small, large)
-    expect(panel.get_by_text(times[1]).first).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "03-frame-enlarged.png"))
+    expect(panel.get_by_role("heading", name="Frames the model saw")).to_be_visible()
+    expect(panel.get_by_text("clip.mp4 · 4 frames", exact=True)).to_be_visible()
+    panel_frames = panel.get_by_role("button", name=re.compile(r"^\d\d:\d\d\.\d, frame \d of 4: play from here$"))
+    assert panel_frames.count() == 4
+    assert [t.strip() for t in panel.locator("figcaption").all_inner_texts()] == times
+    assert_frames_fully_visible(page, panel.locator(".frame-strip"))
 
 
 def test_stop_ends_the_answer_and_the_next_question_works(page, video_path):
@@ -249,10 +250,22 @@ def test_scan_the_newest_video_then_answer_from_its_timeline(page, media_dir):
     seconds.press("Enter")
     page.locator("#scan").click()
     expect(page.locator("#timeline li")).to_have_count(4)
-    expect(page.locator("#timeline .timeline-status")).to_contain_text("Scanned: 4 segments")
+    expect(page.locator("#timeline .timeline-status")).to_contain_text("Scanned: 4 parts")
     spans = [s.strip() for s in page.locator("#timeline .span").all_inner_texts()]
     assert spans[0].startswith("00:00.0-00:03.0") and spans[-1].endswith("00:12.0"), spans
     expect(page.locator("#question textarea")).to_be_enabled()
+    # the parts are the player's subtitles, and download as SRT and WebVTT
+    track = page.locator("#player video track")
+    expect(track).to_have_count(1)
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#player video').textTracks[0]; "
+        "if (t) t.mode = 'hidden'; return t && t.cues && t.cues.length === 4; }"
+    )
+    expect(page.locator("#export-srt")).to_be_visible()
+    with page.expect_download() as got:
+        page.locator("#export-vtt").click()
+    cues = Path(got.value.path()).read_text()
+    assert cues.startswith("WEBVTT") and cues.count("-->") == 4 and "00:00:09.000 --> 00:00:12.000" in cues
     page.locator("#timeline a.span").nth(2).click()  # a part's time seeks the player
     page.wait_for_function("Math.abs(document.querySelector('#player video').currentTime - 6) < 0.5")
     page.screenshot(path=str(ARTIFACTS / "10-scanned-timeline.png"))
@@ -292,12 +305,10 @@ def test_frames_and_times_seek_the_player(page, media_dir):
     fifth.click()
     page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {target}) < 0.5")
     assert abs(player_time(page) - target) < 0.5 and target > 5
-    second = page.locator("#frames").get_by_role("button", name=re.compile(r"^Thumbnail 2 of 8$"))
-    second_time = second.inner_text().strip()  # its caption, mm:ss.s
-    second.click()  # the side panel's frames seek too (and enlarge there)
-    seconds = int(second_time[:2]) * 60 + float(second_time[3:])
+    second = page.locator("#frames figure").nth(1)
+    seconds = float(second.get_attribute("data-t"))
+    second.click()  # the side panel's frames seek too
     page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {seconds}) < 0.5")
-    page.keyboard.press("Escape")
     page.locator("#clip-start input, #clip-start textarea").first.fill("2")
     page.locator("#clip-end input, #clip-end textarea").first.fill("0:07.5")
     ask(page, "And in this part?")
@@ -322,3 +333,97 @@ def test_a_video_the_browser_cannot_play_gets_a_playable_preview(page, media_dir
         "v.addEventListener('loadedmetadata', () => r(v.duration)))"
     )
     assert abs(duration - 2.0) < 0.3 and player.evaluate("v => v.currentSrc").endswith(".mp4")
+
+
+def player_in_view(page) -> bool:
+    return page.locator("#player").evaluate(
+        "p => { const r = p.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.width > 0; }"
+    )
+
+
+def test_a_strip_is_one_tab_stop_and_the_keyboard_seeks(page, media_dir):
+    from tests.support.videos import make_video
+
+    video = make_video(media_dir / "keys.mp4", seconds=8.0, fps=10, size=(160, 96))
+    set_max_new_tokens(page, 16)
+    ask(page, "What happens?", [video])
+    wait_for_answer_end(page)
+    page.locator("#player video").evaluate(
+        "v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))"
+    )
+    for strip in (page.locator("#chat .frame-strip"), page.locator("#frames .frame-strip")):
+        tabbable = strip.locator("figure").evaluate_all("fs => fs.filter(f => f.tabIndex === 0).length")
+        assert tabbable == 1  # one tab stop a strip; arrows move inside it
+    first = page.locator("#chat .frame-strip figure").first
+    first.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    fourth = page.locator("#chat .frame-strip figure").nth(3)
+    expect(fourth).to_be_focused()
+    assert fourth.get_attribute("tabindex") == "0" and first.get_attribute("tabindex") == "-1"
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    target = float(page.evaluate("document.activeElement.dataset.t"))
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {target}) < 0.5")
+    page.keyboard.press("Home")
+    page.keyboard.press(" ")
+    start = float(first.get_attribute("data-t"))
+    page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {start}) < 0.5")
+    # nothing blows up on focus: the focused frame keeps its place in the strip
+    assert page.evaluate("getComputedStyle(document.activeElement).position") != "fixed"
+
+
+def test_seeking_on_a_phone_docks_the_player_instead_of_scrolling(browser, page_url, media_dir):
+    from tests.support.videos import make_video
+
+    video = make_video(media_dir / "phone.mp4", seconds=8.0, fps=10, size=(160, 96))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(page_url)
+        box = page.locator("#question textarea")
+        box.wait_for()
+        bottom = box.bounding_box()["y"] + box.bounding_box()["height"]
+        assert bottom <= 740, f"the question box ends at {bottom} px: below a phone's first screen"
+        page.screenshot(path=str(ARTIFACTS / "13-phone-first-screen.png"))
+        set_max_new_tokens(page, 16)
+        ask(page, "What happens?", [video])
+        wait_for_answer_end(page)
+        page.locator("#player video").evaluate(
+            "v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))"
+        )
+        assert not player_in_view(page)  # the player is far below the chat on a phone
+        scrolled = page.evaluate("scrollY")
+        frame = page.locator("#chat .frame-strip figure").nth(2)
+        target = float(frame.get_attribute("data-t"))
+        frame.tap()
+        page.wait_for_function(f"Math.abs(document.querySelector('#player video').currentTime - {target}) < 0.5")
+        assert page.evaluate("scrollY") == scrolled  # the visitor stays where they were reading
+        expect(page.locator("#player.docked")).to_be_visible()
+        assert player_in_view(page)
+        page.screenshot(path=str(ARTIFACTS / "14-phone-docked-player.png"))
+        page.keyboard.press("Escape")
+        expect(page.locator("#player.docked")).to_have_count(0)
+        frame.tap()
+        page.get_by_role("button", name="Close the small player").tap()
+        expect(page.locator("#player.docked")).to_have_count(0)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_no_serious_accessibility_violation_after_a_video_answer(browser, page_url, video_path, size):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    try:
+        page.goto(page_url)
+        page.locator("#question textarea").wait_for()
+        set_max_new_tokens(page, 16)
+        ask(page, "What happens?", [video_path])
+        wait_for_answer_end(page)
+        expect(page.locator("#export-html")).to_be_enabled()  # the page as it settles after an answer
+        assert page.locator("h1").count() == 1
+        assert axe_violations(page) == []
+    finally:
+        context.close()

@@ -106,3 +106,12 @@ def test_a_picture_no_jpeg_could_hold_is_exported_all_the_same(tmp_path):
     conv.last.answer, conv.last.status = "A line.", "done"
     page = conversation_html(conv, INFO)
     assert page.count('class="picture"') == 1 and "1000000x1" in page
+
+
+def test_a_clip_range_and_the_picking_are_kept(video_path):
+    conv = Conversation()
+    add_turn(conv, "And here?", [str(video_path)], MediaOptions(frames=2, start=0.5, end=1.5, thumbnails=False))
+    conv.last.answer, conv.last.status = "A ball.", "done"
+    media = conversation_data(conv, INFO)["turns"][0]["media"][0]
+    assert media["clip_range_s"] == [0.5, 1.5] and "sampling" not in media
+    assert "2 frames the model saw (from 00:00.5 to 00:01.5)" in conversation_html(conv, INFO)

@@ -174,7 +174,7 @@ def test_a_silent_camera_counts_as_stopped_and_is_freed():
 
 def test_one_frame_is_one_frame():
     stats = GenerationStats(frames=1, prompt_tokens=27, new_tokens=4, ttft_s=0.1, tokens_per_s=10)
-    assert stats.line().startswith("1 frame · 27 prompt tokens")
+    assert stats.line().startswith("1 frame in context · 27 prompt tokens")
 
 
 def test_camera_settings_and_tls_flags(tmp_path, monkeypatch):

@@ -57,12 +57,21 @@ def test_scan_describes_every_segment_in_batches_and_stops_between_them(video_pa
     final = updates[-1]
     assert calls == [3, 3, 2] and final.done and [s.text for s in final.segments][:2] == ["part 1.0", "part 1.1"]
     assert [(s.start, s.end) for s in final.segments] == bounds
-    assert "8 segments" in final.line() and "of 8 segments described, about" in updates[1].line()
+    assert final.line() == "Scanned: 8 parts." and "Scanning: 3 of 8 parts described, about" in updates[1].line()
     stop = threading.Event()
-    *_, partial = scan(
-        bounds, sample, lambda clips: (stop.set(), describe(clips))[1], frames_per_segment=2, batch_size=3, stop=stop
-    )
-    assert partial.stopped and len(partial.segments) == 3 and "stopped after 3 of 8" in partial.line()
+
+    def stopped_in_the_second_batch(clips):
+        if len(calls) == 4:  # Stop pressed while the model describes the second batch: it is cut short
+            stop.set()
+        return describe(clips)
+
+    *_, partial = scan(bounds, sample, stopped_in_the_second_batch, frames_per_segment=2, batch_size=3, stop=stop)
+    assert partial.stopped and [s.text for s in partial.segments] == ["part 4.0", "part 4.1", "part 4.2"]
+    assert partial.line() == "Stopped at 3 of 8 parts (00:00.0–00:00.7 covered). Scan again to go on from there."
+    calls.clear()
+    resumed = list(scan(bounds, sample, describe, frames_per_segment=2, batch_size=3, done=partial.segments))
+    assert calls == [3, 2] and resumed[-1].done and resumed[-1].segments[:3] == partial.segments
+    assert resumed[0].line().startswith("Scanning: 3 of 8 parts described")
 
 
 def test_batched_descriptions_match_one_at_a_time(engine, video_path):
@@ -152,15 +161,33 @@ def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_d
     add_turn(conv, "What?", [str(path)], MediaOptions(frames=2, thumbnails=False))
     assert not stop_scan(conv)  # nothing runs yet
 
+    calls, stops = [], [2]  # the call during which Stop is pressed
+
     def describe(clips, question, params, stop):
-        assert stop_scan(conv)  # Stop pressed while the first batch is described
+        calls.append(len(clips))
+        if stops and len(calls) == stops[0]:
+            stops.clear()
+            assert stop_scan(conv)  # Stop pressed while the second batch is described
         return engine.describe(clips, question, params, stop)
 
     options = ScanOptions(segment_s=2.0, frames_per_segment=2, max_new_tokens=4)
-    updates = list(run_scan(conv, describe, TimelineStore(), "tiny", options, batch=2))
+    store = TimelineStore()
+    updates = list(run_scan(conv, describe, store, "tiny", options, batch=2))
     video, final = updates[-1]
     assert final.stopped and len(final.segments) == 2 and video.timeline == final.segments
-    assert not stop_scan(conv)  # the scan is over
+    assert video.timeline_parts == 6 and not stop_scan(conv)  # the scan is over
+    from model.scan.runner import answer_from_timeline
+    from ui.scan import timeline_for
+
+    assert "Stopped at 2 of 6 parts (00:00.0–00:04.0 covered)" in timeline_for(conv)
+    turn = add_turn(conv, "And then?", [], MediaOptions(frames=4, thumbnails=False))
+    assert answer_from_timeline(conv, turn, 4)
+    assert "(2 of 6 parts, 00:00.0–00:04.0 covered, 00:12.0 long)" in turn.notes[-1]
+    assert "covers 00:00.0 to 00:04.0 only" in turn.preamble
+    calls.clear()
+    video, resumed = list(run_scan(conv, describe, store, "tiny", options, batch=2))[-1]
+    assert calls == [2, 2] and resumed.done and resumed.segments[:2] == final.segments  # gone on from part 3
+    assert "Scanned: 6 parts." in timeline_for(conv)
 
 
 def test_the_panel_says_what_a_scan_costs_before_it_starts_and_links_each_part():
@@ -171,7 +198,7 @@ def test_the_panel_says_what_a_scan_costs_before_it_starts_and_links_each_part()
     cost = scan_gpu_cost(600, ScanOptions(), batch=8)
     assert cost == "On ZeroGPU this takes 2 GPU calls, up to 68 s of GPU time."
     start = timeline_html("walk.mp4", ScanProgress(total=13, duration=600), cost)
-    assert "Scanning: 0 of 13 segments described… On ZeroGPU this takes 2 GPU calls" in start
+    assert "Scanning: 0 of 13 parts described… On ZeroGPU this takes 2 GPU calls" in start
     done = timeline_html("<b>.mp4", ScanProgress(total=1, segments=[Segment(0, 45, "A <i>dog</i>.")]), cost)
     assert '<a class="span" href="#t=0.00"' in done and "A &lt;i&gt;dog&lt;/i&gt;." in done
     assert "&lt;b&gt;.mp4" in done and "GPU calls" not in done  # the cost is said before, not after

@@ -205,6 +205,11 @@ def answer(client: Client) -> list:
     return job.outputs()
 
 
+def player(client: Client):
+    """The page's player after an answer (a video the browser cannot play: its preview)."""
+    return client.predict(api_name="/player")
+
+
 def ask(app: App, question: str = "What happens?", files=(), **options) -> str:
     return app.client().predict(
         files=[handle_file(str(f)) for f in files], question=question, max_new_tokens=8, api_name="/ask", **options
@@ -269,14 +274,13 @@ def urls_in(outputs) -> str:
 def test_no_url_of_a_visitor_names_them_and_the_same_upload_gets_its_own_preview(app, avi):
     """Before: visitor B who uploaded A's AVI was handed a preview URL holding A's session hash."""
     a, b = app.client(), app.client()
-    a_out = send(a, "What happens?", [avi]) + answer(a)
-    b_out = send(b, "What happens?", [avi]) + answer(b)
+    a_out = send(a, "What happens?", [avi]) + answer(a) + [player(a)]
+    b_out = send(b, "What happens?", [avi]) + answer(b) + [player(b)]
     for name, outputs in (("A", a_out), ("B", b_out)):
         text = urls_in(outputs)
         assert a.session_hash not in text and b.session_hash not in text, f"{name}'s page names a session"
-    players = [urls_in(o[2]) for o in a_out + b_out if isinstance(o, (list, tuple)) and len(o) > 2]  # /send's player
-    previews = {p for p in players if "previews" in p}
-    assert len(previews) == 2, players  # one preview each, in each conversation's own folder
+    previews = {urls_in(o[-1][0]) for o in (a_out, b_out)}  # the player, made beside the answer
+    assert len(previews) == 2 and all("previews" in p for p in previews), previews  # each in its own folder
 
 
 def test_a_visitor_cannot_reach_another_chat_by_the_urls_it_shows(app, video):

@@ -32,3 +32,10 @@ def test_times_become_links_and_the_rest_stays():
         == "From [1:10](#t=70) to [1:20](#t=80) the ball rolls ([83.5 s](#t=83.5))."
     )
     assert link_times("no times here") == "no times here"
+
+
+def test_lengths_of_time_are_not_moments():
+    note = "The clip start (02:00.0) is after the end of vtest.mp4 (01:19.5 long), so it was not used."
+    assert [m.seconds for m in find_times(note, duration=79.5)] == []  # past the end, and a length
+    assert "[00:30.0]" in link_times("a clip at 00:30.0 of a 10:00.0 long scan", duration=600)
+    assert "[10:00.0]" not in link_times("a clip at 00:30.0 of a 10:00.0 long scan", duration=600)

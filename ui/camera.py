@@ -69,7 +69,8 @@ def camera_panel(seconds: float, every: float, time_limit: float) -> CameraPanel
             False,
             label=f"Live commentary every {every:g} s",
             elem_id="commentary",
-            info="While the camera runs, the model says what happens and what changed. Stop ends it.",
+            info="While the camera runs, the model says what happens and what changed. Untick to end it; "
+            "the question box's Stop ends the comment being written.",
         )
         timer = gr.Timer(every, active=False)
     return CameraPanel(video, commentary, timer)

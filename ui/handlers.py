@@ -32,6 +32,7 @@ from ui.context import AppContext
 from ui.controls import busy_box, idle_box
 from ui.export import refresh_exports
 from ui.panels import SidePanel, frames_panel
+from ui.player import player_update
 from ui.scan import timeline_for, timeline_html
 from ui.video_settings import VideoChoice
 
@@ -69,7 +70,7 @@ class ChatHandlers:
             gr.Warning(str(exc))
             yield gr.skip(), render_chat(conv), conv, *SidePanel.unchanged()
             return
-        files, resampled = resample_latest(conv, files, options) if camera is None else (files, None)
+        files, resampled, options = resample_latest(conv, files, options) if camera is None else (files, None, options)
         turn = start_turn(conv, text, files, options)
         turn.notes.extend(note for note in (ctx.ledger.take_notice(conv), resampled) if note)
         add_live_clip(conv, turn, camera, ctx.engine)
@@ -78,13 +79,19 @@ class ChatHandlers:
         ctx.ledger.note(conv)
         if not files and camera is None and choice.from_scan and turn.status == "pending":
             answer_from_timeline(conv, turn, options.frames, with_frames=ctx.support.max_videos != 1)
-        yield busy_box(value=None), render_chat(conv), conv, *frames_panel(conv)
+        yield busy_box(value=None), render_chat(conv), conv, *frames_panel(conv, previews=False)
+
+    def show_player(self, conv: Conversation):
+        """The player for the newest video, its browser preview made if it needs one: beside the
+        answer, not before it."""
+        return player_update(conv)
 
     def scan_newest(self, conv: Conversation, segment_s: float, request: gr.Request = None):
-        """Describe every part of the newest video into its timeline (Stop keeps the part done)."""
+        """Describe every part of the newest video into its timeline (Stop keeps the parts done; scanning
+        again goes on from them); its parts become the player's subtitles."""
         ctx = self.ctx
         if crafted_session(request):
-            yield gr.skip(), gr.skip(), conv
+            yield gr.skip(), gr.skip(), conv, gr.skip(), gr.skip()
             return
         start_session(conv, request_tab(request), ctx.tabs)
         video = latest_video(conv)
@@ -94,7 +101,7 @@ class ChatHandlers:
                 if video is None
                 else "Wait for the answer to finish, then scan."
             )
-            yield gr.skip(), gr.skip(), conv
+            yield gr.skip(), gr.skip(), conv, gr.skip(), gr.skip()
             return
         options = ScanOptions(segment_s=float(segment_s or SEGMENT_S)).bounded(
             ctx.settings.scan_max_frames, ctx.settings.scan_max_tokens
@@ -102,10 +109,12 @@ class ChatHandlers:
         batch = ctx.engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
         parts = len(segment_bounds(video.clip.duration, options.segment_s))
-        yield timeline_html(video.name, ScanProgress(total=parts, duration=video.clip.duration), cost), busy_box(), conv
+        unchanged = gr.skip(), gr.skip()  # the player, until the scan ends
+        start = ScanProgress(total=parts, duration=video.clip.duration)
+        yield timeline_html(video.name, start, cost), busy_box(), conv, *unchanged
         for item, progress in run_scan(conv, ctx.describe, ctx.timelines, ctx.engine.description, options, batch):
-            yield timeline_html(item.name, progress, cost), busy_box(), conv
-        yield timeline_for(conv), idle_box(), conv
+            yield timeline_html(item.name, progress, cost), busy_box(), conv, *unchanged
+        yield timeline_for(conv), idle_box(), conv, *player_update(conv)  # its parts as the player's subtitles
 
     def answer(self, conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
         """Stream the answer to the last turn into the chat."""

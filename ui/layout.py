@@ -37,7 +37,7 @@ class ChatColumn:
 
     chatbot: gr.Chatbot
     textbox: gr.MultimodalTextbox
-    exports: list  # the two download buttons
+    exports: list  # the download buttons: conversation (HTML, JSON), timeline (SRT, WebVTT)
     camera: CameraPanel
 
 
@@ -65,8 +65,10 @@ class Page:
 def header(ctx: AppContext) -> None:
     """The title, what runs, and the engine's notice and limits when it has them."""
     gr.Markdown(
-        f"## Chat with videos and images · LLaVA-NeXT-Video\n<sub>Running **{ctx.engine.description}** · {ABOUT}</sub>"
+        f"# Chat with videos and images · LLaVA-NeXT-Video\n<sub>Running **{ctx.engine.description}**</sub>",
+        elem_id="title",
     )
+    gr.Markdown(f"<sub>{ABOUT}</sub>", elem_id="about")  # left out on a phone: the question box comes first
     if ctx.engine.notice:
         gr.Markdown(f"⚠️ **{ctx.engine.notice}**", elem_id="notice")
     if ctx.support.summary():
@@ -88,7 +90,7 @@ def chat_column(ctx: AppContext, examples: list[dict]) -> ChatColumn:
     textbox = ChatInput(
         file_types=[*VIDEO_EXTENSIONS, *(IMAGE_EXTENSIONS if images else ())],
         file_count="multiple",
-        placeholder=("Ask about a video or image" if images else "Ask about a video") + " (attach with the clip icon)…",
+        placeholder=("Ask about a video or image" if images else "Ask about a video") + "…",
         show_label=False,
         stop_btn=False,
         sources=["upload"],
@@ -105,9 +107,9 @@ def chat_column(ctx: AppContext, examples: list[dict]) -> ChatColumn:
 
 def side_column(ctx: AppContext) -> tuple[SidePanel, ScanControls, VideoSettings, AnswerSettings]:
     """The narrow column (placed where it is called): player, frames, scan, and the settings."""
-    player, note, title, frames = player_and_frames()
+    player, note, frames = player_and_frames()
     scan = scan_accordion()
-    side = SidePanel(player, note, title, frames, scan.timeline)
+    side = SidePanel(player, note, frames, scan.timeline)
     video = video_accordion(ctx.limits, ctx.settings, scan.from_scan)
     answer = answer_accordion(ctx.settings)
     return side, scan, video, answer

@@ -19,12 +19,18 @@ class FrameStrip:
     dropped: bool = False
     detail: str = ""  # how the frames were picked, when not spread over the whole video
     seconds: tuple[float, ...] = ()  # each frame's time (the page's player seeks there)
+    size: tuple[int, int] = (0, 0)  # the frames' width and height (the page keeps their room while they load)
 
     @property
     def label(self) -> str:
+        """'clip.mp4 · 16 frames the model saw (one every 2 s)', as the chat shows it."""
+        return self.summary("frames the model saw")
+
+    def summary(self, frames: str = "frames") -> str:
+        """The name, the count and how the frames were picked: 'clip.mp4 · 16 frames (…)'."""
         state = " · left out of the context" if self.dropped else ""
         detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.name} · {len(self.frames)} frames the model saw{detail}{state}"
+        return f"{self.name} · {len(self.frames)} {frames}{detail}{state}"
 
 
 def frame_strip(item: MediaItem) -> FrameStrip | None:
@@ -45,6 +51,7 @@ def frame_strip(item: MediaItem) -> FrameStrip | None:
         dropped=item.dropped,
         detail=detail,
         seconds=tuple(item.clip.timestamps),
+        size=(int(item.clip.frames.shape[2]), int(item.clip.frames.shape[1])),  # (n, H, W, 3)
     )
 
 
@@ -65,7 +72,9 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
     """
     out: list[dict] = []
     shown: set[str] = set()  # a file taken again (a new clip range, a scan's parts) is not attached again
-    seekable = latest_video(conv) is not None  # times written in answers and notes seek the page's player
+    video = latest_video(conv)  # moments of it written in answers and notes seek the page's player
+    seekable = video is not None
+    duration = video.clip.duration if video is not None and video.clip is not None else None
     for turn in conv.turns:
         for path in [m.path for m in turn.media] + turn.loading:
             if path not in shown:
@@ -77,7 +86,7 @@ def chatbot_messages(conv: Conversation) -> list[dict]:
             strip = frame_strip(item)
             if strip is not None:
                 out.append({"role": "assistant", "content": strip})
-        answer = answer_markdown(turn, seekable)
+        answer = answer_markdown(turn, seekable, duration)
         if answer:
             out.append({"role": "assistant", "content": answer})
     return out
@@ -92,11 +101,11 @@ def escape_markdown(text: str) -> str:
     return _MARKUP.sub(r"\\\1", text)
 
 
-def answer_markdown(turn: Turn, seekable: bool = False) -> str:
+def answer_markdown(turn: Turn, seekable: bool = False, duration: float | None = None) -> str:
     """The assistant bubble: notes, answer text (after its label, e.g. a commentary's time range), and a
-    marker for stopped or failed answers; with `seekable`, the times they mention are links the
-    page's player follows."""
-    link = link_times if seekable else (lambda text: text)
+    marker for stopped or failed answers; with `seekable`, the moments they mention (inside the
+    video's `duration`, when known) are links the page's player follows."""
+    link = (lambda text: link_times(text, duration)) if seekable else (lambda text: text)
     lines = [f"*{link(escape_markdown(note))}*" for note in turn.notes]  # notes quote file names
     label = f"**{turn.label}:** " if turn.label else ""
     if turn.answer:

@@ -1,4 +1,4 @@
-"""The side panel: the newest video's frames, a title line above them, click one to enlarge it."""
+"""The side panel: the newest video in a player, and its frames under a title (a frame seeks the player)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,21 @@ from dataclasses import dataclass, fields
 import gradio as gr
 
 from model.chat.conversation import Conversation
-from ui.messages import escape_markdown, latest_strip
+from ui.messages import latest_strip
 from ui.player import player_update
 from ui.scan import timeline_for
+from ui.strips import strip_html
 
-EMPTY_TITLE = "**Frames the model saw** · the newest video's, once you send one"
+FRAMES_TITLE = '<h2 class="panel-title">Frames the model saw</h2>'
+NO_FRAMES = FRAMES_TITLE + '<p class="frames-empty">Send a video: the frames the model sees of it show here.</p>'
 
 
-def frames_panel(conv: Conversation) -> tuple:
-    """The side panel for the conversation: the player and its note, the frames' title and gallery
-    (title above: no label over the frames), and the newest video's timeline."""
+def frames_panel(conv: Conversation, previews: bool = True) -> tuple:
+    """The side panel for the conversation: the player and its note (a preview still to be made
+    left for later without `previews`), the newest video's frames under their title, and its timeline."""
     strip = latest_strip(conv)
-    if strip is None:
-        return *player_update(conv), gr.Markdown(EMPTY_TITLE), gr.Gallery(value=None, visible=False), timeline_for(conv)
-    return (
-        *player_update(conv),
-        gr.Markdown(f"**Frames the model saw** · {escape_markdown(strip.label)}"),
-        gr.Gallery(value=strip.frames, visible=True),
-        timeline_for(conv),
-    )
+    frames = NO_FRAMES if strip is None else FRAMES_TITLE + strip_html(strip, label=strip.summary(), grid=True)
+    return *player_update(conv, previews), frames, timeline_for(conv)
 
 
 ABOUT = (
@@ -54,8 +50,7 @@ class SidePanel:
 
     player: gr.Video
     player_note: gr.Markdown
-    frames_title: gr.Markdown
-    frames: gr.Gallery
+    frames: gr.HTML
     timeline: gr.HTML
 
     @property
@@ -68,8 +63,8 @@ class SidePanel:
         return (gr.skip(),) * len(fields(cls))
 
 
-def player_and_frames() -> tuple[gr.Video, gr.Markdown, gr.Markdown, gr.Gallery]:
-    """The panel's player, its note, and the frames with their title (placed where it is called)."""
+def player_and_frames() -> tuple[gr.Video, gr.Markdown, gr.HTML]:
+    """The panel's player, its note, and the frames under their title (placed where it is called)."""
     player = gr.Video(
         label="The newest video",
         interactive=False,
@@ -79,15 +74,5 @@ def player_and_frames() -> tuple[gr.Video, gr.Markdown, gr.Markdown, gr.Gallery]
         autoplay=False,
     )
     note = gr.Markdown(visible=False, elem_id="player-note")
-    title = gr.Markdown(EMPTY_TITLE, elem_id="frames-title")
-    frames = gr.Gallery(
-        show_label=False,
-        columns=2,
-        height="auto",
-        object_fit="contain",
-        allow_preview=True,
-        elem_id="frames",
-        buttons=["fullscreen"],
-        visible=False,  # shown with the first video's frames
-    )
-    return player, note, title, frames
+    frames = gr.HTML(NO_FRAMES, elem_id="frames")
+    return player, note, frames

@@ -16,8 +16,9 @@ from pathlib import Path
 import av
 import gradio as gr
 
-from model.chat.conversation import Conversation, latest_video
+from model.chat.conversation import Conversation, MediaItem, latest_video
 from model.media.preview import browser_playable, make_preview
+from model.scan.subtitles import write_subtitles
 from model.serving.storage import item_dir, new_id
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,33 @@ def player_value(path: str | None, conv: Conversation) -> str | None:
     return preview
 
 
-def player_update(conv: Conversation) -> tuple[gr.Video, gr.Markdown]:
-    """The player and its note for the conversation's newest video (the same file: left as it is,
-    so a playing video does not restart)."""
+def player_subtitles(conv: Conversation, video: MediaItem | None) -> str | None:
+    """The WebVTT file of the video's timeline, its parts as the player's subtitles (written once per
+    timeline into the conversation's folder); None before a scan."""
+    if video is None or not video.timeline:
+        return None
+    key = f"{video.path}|{len(video.timeline)}"
+    made = conv.subtitles.get(key)
+    if made is None or not Path(made).exists():
+        _, vtt = write_subtitles(video.timeline, item_dir(conv.ensure_id(), "subtitles", new_id()))
+        made = conv.subtitles[key] = str(vtt)
+    return made
+
+
+def player_update(conv: Conversation, previews: bool = True) -> tuple[gr.Video, gr.Markdown]:
+    """The player and its note for the conversation's newest video, with its timeline as subtitles
+    (the same file and timeline: left as it is, so a playing video does not restart). Without
+    `previews`, a video that needs a preview not made yet is left for a later update
+    (`show_player`), so that making it never delays an answer."""
     video = latest_video(conv)
     path = video.path if video is not None else None
-    if path == conv.player_path:
+    if not previews and path is not None and not browser_playable(path) and path not in conv.previews:
         return gr.skip(), gr.skip()
-    conv.player_path = path
+    subtitles = player_subtitles(conv, video)
+    if conv.player_shows == (path, subtitles):
+        return gr.skip(), gr.skip()
+    conv.player_shows = (path, subtitles)
     value = player_value(path, conv)
     note = "" if path is None or value is not None else NOT_PLAYABLE
-    return gr.Video(value=value, visible=value is not None), gr.Markdown(note, visible=bool(note))
+    player = gr.Video(value=value, subtitles=subtitles, visible=value is not None)
+    return player, gr.Markdown(note, visible=bool(note))

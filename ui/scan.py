@@ -8,6 +8,7 @@ from html import escape
 import gradio as gr
 
 from model.chat.conversation import Conversation, latest_video
+from model.scan.runner import scanned_parts
 from model.scan.segments import MAX_SEGMENT_S, MIN_SEGMENT_S, SEGMENT_S, ScanProgress
 
 EMPTY = (
@@ -37,9 +38,9 @@ def timeline_for(conv: Conversation) -> str:
     if video is None or not video.timeline:
         return EMPTY
     duration = video.clip.duration if video.clip is not None else 0.0
-    return timeline_html(
-        video.name, ScanProgress(total=len(video.timeline), segments=video.timeline, duration=duration)
-    )
+    parts = scanned_parts(video)
+    progress = ScanProgress(parts, video.timeline, duration=duration, stopped=len(video.timeline) < parts)
+    return timeline_html(video.name, progress)
 
 
 @dataclass

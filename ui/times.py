@@ -23,12 +23,16 @@ class TimeMention:
     seconds: float
 
 
+_LENGTH = re.compile(r"\s+long\b")  # '(01:19.5 long)': a length of time, not a moment
+
+
 def find_times(text: str, duration: float | None = None) -> list[TimeMention]:
-    """Every time written in `text`, in order; times past `duration` (when known) are left out."""
+    """Every moment written in `text`, in order; times past `duration` (when known) and lengths
+    ('10:00.0 long') are left out."""
     found = []
     for match in TIME.finditer(text):
         seconds = float(match["sec"]) if match["sec"] is not None else parse_clock(match["clock"])
-        if duration is not None and seconds > duration + 0.5:
+        if (duration is not None and seconds > duration + 0.5) or _LENGTH.match(text, match.end()):
             continue
         found.append(TimeMention(match.start(), match.end(), seconds))
     return found

@@ -84,6 +84,11 @@ class VideoSettings:
 def video_accordion(limits: ChatLimits, settings: AppSettings, from_scan: gr.Checkbox) -> VideoSettings:
     """The "Video" accordion (placed where it is called); `from_scan` lives with the scan's controls."""
     with gr.Accordion("Video", open=True):
+        gr.Markdown(
+            "<sub>These apply to the next message. A follow-up without a file takes the newest "
+            "video's frames again when they changed, and its answer says so.</sub>",
+            elem_id="video-rule",
+        )
         frames = gr.Slider(
             1,
             limits.max_frames,
@@ -104,22 +109,20 @@ def video_accordion(limits: ChatLimits, settings: AppSettings, from_scan: gr.Che
         with gr.Row():
             start = gr.Textbox(label="Clip start", placeholder="0:00", min_width=90, max_lines=1, elem_id="clip-start")
             end = gr.Textbox(label="Clip end", placeholder="end", min_width=90, max_lines=1, elem_id="clip-end")
-        gr.Markdown(
-            "<sub>Seconds (83.5) or mm:ss (1:23.5). Applies to the next upload; sent "
-            "without a file, it takes new frames of the newest video.</sub>"
-        )
-        exact = gr.Checkbox(
-            False, label="Exact frame times", info="Slower on long videos; default takes a nearby keyframe."
-        )
-        frame_times = gr.Checkbox(
-            False,
-            label="Tell the model the frame times",
-            info="Adds 'frames taken at 0.0 s, 2.1 s, …' to the question.",
-        )
-        stamp = gr.Checkbox(
-            False,
-            label="Write the time on each frame",
-            elem_id="stamp",
-            info="In a corner of the picture the model sees (and the strip shows).",
-        )
+        gr.Markdown("<sub>Seconds (83.5) or mm:ss (1:23.5).</sub>")
+        with gr.Accordion("Frame times", open=False, elem_id="frame-times"):
+            exact = gr.Checkbox(
+                False, label="Exact frame times", info="Slower on long videos; default takes a nearby keyframe."
+            )
+            frame_times = gr.Checkbox(
+                False,
+                label="Tell the model the frame times",
+                info="Adds 'frames taken at 0.0 s, 2.1 s, …' to the question.",
+            )
+            stamp = gr.Checkbox(
+                False,
+                label="Write the time on each frame",
+                elem_id="stamp",
+                info="In a corner of the picture the model sees (and the strip shows).",
+            )
     return VideoSettings(frames, exact, start, end, frame_times, pick, every, from_scan, stamp)

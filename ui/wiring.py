@@ -31,7 +31,7 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -
     scanning = page.scan.button.click(
         handlers.scan_newest,
         [conv, page.scan.segment_s],
-        [page.scan.timeline, chat.textbox, conv],
+        [page.scan.timeline, chat.textbox, conv, page.side.player, page.side.player_note],
         concurrency_id="scan",
         concurrency_limit=scans,
         show_progress="hidden",
@@ -54,6 +54,17 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -
         [chat.chatbot, conv],
         concurrency_id="gpu",
         api_name="answer",
+        **UNDOCUMENTED,
+    )
+    # The browser's preview of a video it cannot play is made beside the answer, not on its path.
+    submitted.then(
+        handlers.show_player,
+        [conv],
+        [page.side.player, page.side.player_note],
+        concurrency_id="preview",
+        concurrency_limit=2,
+        show_progress="hidden",
+        api_name="player",
         **UNDOCUMENTED,
     )
     # Off while a question runs, on again with fresh files once it is answered: never a stale download.

@@ -13,6 +13,7 @@ from typing import Literal
 
 from PIL import Image
 
+from model.chat.sampling import Sampling
 from model.media.clip import Segment, VideoClip, format_timestamp
 from model.media.thumbnails import write_thumbnails
 from model.serving.storage import item_dir, new_id, remove_item
@@ -34,8 +35,10 @@ class MediaItem:
     dropped: bool = False  # left out of the model's context to make room (still shown in the chat)
     thumbnails: list[str] = field(default_factory=list)  # one small image per sampled frame
     timeline: list[Segment] = field(default_factory=list)  # what happens when, from a scan of the whole video
+    timeline_parts: int = 0  # the parts of that scan in all (more than the timeline's when it was stopped)
     clip_range: tuple[float | None, float | None] = (None, None)  # the part of the video asked for, seconds
     sampling: str = ""  # how its frames were picked, when not evenly by count ("one every 2 s")
+    asked: Sampling | None = None  # the settings its frames were sampled with (None: a scan's or camera's)
 
     @property
     def name(self) -> str:
@@ -102,8 +105,9 @@ class Conversation:
     system_prompt: str = ""
     session_id: str = ""  # this conversation's random id: its caches' key, its folder's name ("" until first use)
     keep_cache: bool = True  # False for one-off API questions: nothing to reuse later
-    player_path: str | None = ""  # the video the page's player shows now (None: none; "": not set yet)
+    player_shows: tuple | None = None  # (video, subtitles) the page's player shows now (None: not set yet)
     previews: dict[str, str | None] = field(default_factory=dict)  # playable copies of its videos (None: none)
+    subtitles: dict[str, str] = field(default_factory=dict)  # WebVTT files of its timelines, by video and parts
 
     def ensure_id(self) -> str:
         """This conversation's id, made (at random) on first use."""
@@ -201,9 +205,11 @@ def attached_files(conv: Conversation, turn: Turn) -> list[str]:
     return [m.path for m in turn.media if m.path not in earlier]
 
 
-def earlier_timeline(conv: Conversation, path: str) -> list[Segment]:
-    """The timeline of an earlier scan of the same file, if any."""
-    return next((m.timeline for t in conv.turns for m in t.media if m.path == path and m.timeline), [])
+def keep_earlier_timeline(conv: Conversation, item: MediaItem) -> None:
+    """Give new frames of a scanned file the timeline of its newest scan, if any."""
+    scanned = [m for t in conv.turns for m in t.media if m.path == item.path and m.timeline]
+    if scanned:
+        item.timeline, item.timeline_parts = scanned[-1].timeline, scanned[-1].timeline_parts
 
 
 def latest_video(conv: Conversation) -> MediaItem | None:

@@ -10,11 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from model.chat.conversation import Conversation, MediaItem, Turn, earlier_timeline, latest_video
+from model.chat.conversation import Conversation, MediaItem, Turn, keep_earlier_timeline, latest_video
+from model.chat.sampling import Sampling, span_words
 from model.engines.base import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media.clip import parse_clock
 from model.media.decode import (
@@ -81,6 +82,10 @@ class MediaOptions:
     @property
     def has_range(self) -> bool:
         return self.start is not None or self.end is not None
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(self.frames, self.every_s, self.start, self.end, self.exact_frames, self.stamp_times)
 
 
 def check_file_count(files: list, limits: ChatLimits) -> None:
@@ -187,6 +192,7 @@ def load_media(path: str, options: MediaOptions, conv: Conversation | None = Non
             clip=clip,
             clip_range=clip_range,
             sampling=f"one every {options.every_s:g} s" if options.every_s else "",
+            asked=options.sampling.with_range(clip_range),
         )
         if options.thumbnails and conv is not None:
             conv.write_frames(item)
@@ -194,15 +200,30 @@ def load_media(path: str, options: MediaOptions, conv: Conversation | None = Non
     return MediaItem(path=path, kind="image", image=load_image(path))
 
 
-def resample_latest(conv: Conversation, files: list[str], options: MediaOptions) -> tuple[list[str], str | None]:
-    """A clip range sent without a file re-samples the newest video when the range is new to it:
-    (the files to read, a note saying so); otherwise the files as they are."""
+def resample_latest(
+    conv: Conversation, files: list[str], options: MediaOptions
+) -> tuple[list[str], str | None, MediaOptions]:
+    """A message without a file is about the newest video: when the frame settings now set differ
+    from those its frames were taken with, it is sampled again. Returns the files to read, a note
+    saying what changed (or why a setting could not apply), and the options to read them with."""
     video = latest_video(conv)
-    if files or not options.has_range or video is None or video.clip_range == (options.start, options.end):
-        return files, None
-    start = format_timestamp(options.start or 0)
-    end = format_timestamp(options.end) if options.end is not None else "the end"
-    return [video.path], f"Frames of {video.name} taken again, from {start} to {end}, for this question."
+    if files or video is None or video.clip is None:
+        return files, None, options
+    note = None
+    if options.start is not None and options.start > video.clip.duration + 0.25:
+        note = (
+            f"The clip start ({format_timestamp(options.start)}) is after the end of {video.name} "
+            f"({format_timestamp(video.clip.duration)} long), so it was not used."
+        )
+        options = replace(options, start=video.clip_range[0], end=video.clip_range[1])
+    if video.asked is None:  # a scan's or the camera's frames: only a new range takes others
+        changes = [] if video.clip_range == (options.start, options.end) else [span_words(options.start, options.end)]
+    else:
+        changes = options.sampling.changes_from(video.asked.with_range(video.clip_range))
+    if not changes:
+        return files, note, options
+    taken = f"Frames of {video.name} taken again for this question: {', '.join(changes)}."
+    return [video.path], " ".join(filter(None, (note, taken))), options
 
 
 def start_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
@@ -269,7 +290,7 @@ def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: fl
             )
         apply_file(turn, path, error or box["value"])
         if isinstance(box.get("value"), MediaItem) and not box["value"].timeline:
-            box["value"].timeline = earlier_timeline(conv, path)  # new frames of a scanned video
+            keep_earlier_timeline(conv, box["value"])  # new frames of a scanned video
     finish_turn(turn)
     yield turn
 

@@ -55,9 +55,11 @@ class GenerationStats:
         return cls(frames, prompt_tokens, new_tokens, ttft_s=first_at - started, tokens_per_s=speed, **rest)
 
     def line(self) -> str:
-        """'16 frames · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'."""
+        """'16 frames in context · 2,410 prompt tokens (2,300 cached) · 87 new · first token 1.20 s · 24.1 tok/s'
+        (the frames of every video the model was given, not only the newest one's)."""
         cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
-        frames = f"{self.frames} frame{'s' if self.frames != 1 else ''} · " if self.frames else ""  # images alone: none
+        plural = "s" if self.frames != 1 else ""
+        frames = f"{self.frames} frame{plural} in context · " if self.frames else ""  # images alone: none
         return (
             f"{frames}{self.prompt_tokens:,} prompt tokens{cached} · "
             f"{self.new_tokens} new · first token {self.ttft_s:.2f} s · "

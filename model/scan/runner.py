@@ -30,6 +30,7 @@ from model.scan.segments import (
     Segment,
     TimelineStore,
     content_key,
+    covered,
     relevant_segments,
     scan,
     segment_bounds,
@@ -68,32 +69,35 @@ def scan_file(
     batch_size: int,
     stop: threading.Event | None = None,
 ) -> Iterator[ScanProgress]:
-    """Progress of scanning the video at `path`; a finished timeline is kept in `store` by content."""
+    """Progress of scanning the video at `path`. Its timeline is kept in `store` by content: a
+    finished one is used as it is, a stopped one is gone on with from its last part."""
     stop = stop or threading.Event()
     key = store.key(content_key(path), options.segment_s, options.frames_per_segment, model)
     kept = store.get(key)
-    if kept is not None:
-        duration, segments = kept
-        yield ScanProgress(total=len(segments), segments=list(segments), duration=duration, cached=True)
+    duration = kept[0] if kept is not None else sample_video(path, 1, size=32).duration
+    bounds = segment_bounds(duration, options.segment_s)
+    done = list(kept[1]) if kept is not None else []
+    if len(done) == len(bounds):
+        yield ScanProgress(total=len(bounds), segments=done, duration=duration, cached=True)
         return
-    duration = sample_video(path, 1, size=32).duration
     params = GenerationParams(max_new_tokens=options.max_new_tokens)
     progress = None
     for progress in scan(
-        segment_bounds(duration, options.segment_s),
+        bounds,
         lambda start, end, frames: sample_video(path, frames, start=start, end=end),
         lambda clips: describe(clips, SCAN_QUESTION, params, stop),
         frames_per_segment=options.frames_per_segment,
         batch_size=batch_size,
         stop=stop,
+        done=done,
     ):
         yield progress
-    if progress is not None and progress.done:
+    if progress is not None and len(progress.segments) > len(done):
         store.put(key, duration, progress.segments)
 
 
 def timeline_question(
-    path: str, name: str, question: str, duration: float, segments: list[Segment], max_frames: int
+    path: str, name: str, question: str, duration: float, segments: list[Segment], max_frames: int, parts: int = 0
 ) -> tuple[str, VideoClip]:
     """(the timeline as the model reads it before the question; the frames of the segments that
     matter most for the question, FRAMES_PER_RELEVANT each, `max_frames` in all)."""
@@ -109,7 +113,7 @@ def timeline_question(
         fps=clips[0].fps,
         source_size=clips[0].source_size,
     )
-    return timeline_text(name, duration, segments), clip
+    return timeline_text(name, duration, segments, parts), clip
 
 
 def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_frames: bool = True) -> bool:
@@ -119,12 +123,13 @@ def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_f
     video = latest_video(conv)
     if video is None or not video.timeline or video.clip is None:
         return False
+    parts = scanned_parts(video)
     if not with_frames:
-        turn.preamble = timeline_text(video.name, video.clip.duration, video.timeline)
-        turn.notes.append(f"Answered from the scan of {video.name} ({len(video.timeline)} parts).")
+        turn.preamble = timeline_text(video.name, video.clip.duration, video.timeline, parts)
+        turn.notes.append(f"Answered from the scan of {video.name} ({parts_words(video.timeline, parts)}).")
         return True
     turn.preamble, clip = timeline_question(
-        video.path, video.name, turn.text, video.clip.duration, video.timeline, max_frames
+        video.path, video.name, turn.text, video.clip.duration, video.timeline, max_frames, parts
     )
     item = MediaItem(
         path=video.path,
@@ -132,16 +137,29 @@ def answer_from_timeline(conv: Conversation, turn: Turn, max_frames: int, with_f
         clip=clip,
         sampling="the scan's parts that fit the question",
         timeline=video.timeline,
+        timeline_parts=video.timeline_parts,
     )
     conv.write_frames(item)
     turn.media.append(item)
-    parts = len(clip.timestamps) // FRAMES_PER_RELEVANT
+    shown = len(clip.timestamps) // FRAMES_PER_RELEVANT
     turn.notes.append(
-        f"Answered from the scan of {video.name} ({len(video.timeline)} parts, "
-        f"{format_timestamp(video.clip.duration)} long) and the frames of the {parts} "
-        f"part{'s' if parts != 1 else ''} that fit the question best."
+        f"Answered from the scan of {video.name} ({parts_words(video.timeline, parts)}, "
+        f"{format_timestamp(video.clip.duration)} long) and the frames of the {shown} "
+        f"part{'s' if shown != 1 else ''} that fit the question best."
     )
     return True
+
+
+def scanned_parts(video: MediaItem) -> int:
+    """How many parts the scan of `video` has in all (more than its timeline holds when stopped)."""
+    return max(video.timeline_parts, len(video.timeline))
+
+
+def parts_words(segments: list[Segment], parts: int) -> str:
+    """'13 parts', or for a stopped scan '4 of 13 parts, 00:00.0–03:00.0 covered'."""
+    if len(segments) >= parts:
+        return f"{parts} parts"
+    return f"{len(segments)} of {parts} parts, {covered(segments)}"
 
 
 _scans: dict[str, threading.Event] = {}  # conversation -> the Stop of its running scan
@@ -161,7 +179,7 @@ def run_scan(
         _scans[conv.session_id] = stop
     try:
         for progress in scan_file(video.path, describe, store, model, options, batch, stop):
-            video.timeline = list(progress.segments)
+            video.timeline, video.timeline_parts = list(progress.segments), progress.total
             yield video, progress
     finally:
         with _scans_lock:

@@ -37,7 +37,7 @@ Sampler = Callable[[float, float, int], VideoClip]  # (start s, end s, frames) -
 
 @dataclass
 class ScanProgress:
-    """Where a scan is: segments described so far out of all, and the time it expects to need."""
+    """Where a scan is: parts described so far out of all, and the time it expects to need."""
 
     total: int
     segments: list[Segment] = field(default_factory=list)
@@ -54,13 +54,24 @@ class ScanProgress:
         return replace(self, segments=list(self.segments))
 
     def line(self) -> str:
-        """'Scanning: 6 of 14 segments described, about 40 s left'."""
-        if self.stopped:
-            return f"Scan stopped after {len(self.segments)} of {self.total} segments."
+        """'Scanning: 6 of 14 parts described, about 40 s left…', 'Stopped at 4 of 13 parts (…)'."""
         if self.done:
-            return f"Scanned: {self.total} segments{' (kept from an earlier scan)' if self.cached else ''}."
+            return f"Scanned: {self.total} parts{' (kept from an earlier scan)' if self.cached else ''}."
+        if self.stopped:
+            return (
+                f"Stopped at {len(self.segments)} of {self.total} parts ({covered(self.segments)}). "
+                "Scan again to go on from there."
+            )
         eta = f", about {math.ceil(self.eta_s)} s left" if self.eta_s is not None else ""
-        return f"Scanning: {len(self.segments)} of {self.total} segments described{eta}…"
+        return f"Scanning: {len(self.segments)} of {self.total} parts described{eta}…"
+
+
+def covered(segments: list[Segment]) -> str:
+    """What a timeline covers, from its first part's start to its last part's end: '00:00.0–03:00.0
+    covered' (parts are described in order, so this is all of it), or 'nothing covered yet'."""
+    if not segments:
+        return "nothing covered yet"
+    return f"{format_timestamp(segments[0].start)}–{format_timestamp(segments[-1].end)} covered"
 
 
 def segment_bounds(duration: float, segment_s: float = SEGMENT_S) -> list[tuple[float, float]]:
@@ -94,27 +105,29 @@ def scan(
     frames_per_segment: int,
     batch_size: int,
     stop: threading.Event | None = None,
+    done: list[Segment] | None = None,
 ) -> Iterator[ScanProgress]:
-    """Describe every segment, `batch_size` at a time; yields progress after each batch. A set `stop`
-    ends the scan after the batch in flight, keeping the segments done so far."""
-    progress = ScanProgress(total=len(bounds), duration=bounds[-1][1])
-    started = time.perf_counter()
+    """Describe every part after those `done` already, `batch_size` at a time; yields progress after
+    each batch. A set `stop` ends the scan within a step of the model: the batch it cuts short is
+    left out (its texts would be cut too), the parts done before it are kept."""
+    progress = ScanProgress(total=len(bounds), duration=bounds[-1][1], segments=list(done or ()))
+    started, resumed = time.perf_counter(), len(progress.segments)
     yield progress.snapshot()
-    for first in range(0, len(bounds), max(1, batch_size)):
+    step = max(1, batch_size)
+    for first in range(resumed, len(bounds), step):
         if stop is not None and stop.is_set():
-            progress.stopped = True
             break
-        batch = bounds[first : first + max(1, batch_size)]
+        batch = bounds[first : first + step]
         # Equal segments: frames sampled uniformly over the batch's window fall frames_per_segment per segment.
         clip = sample(batch[0][0], batch[-1][1], frames_per_segment * len(batch))
-        texts = describe(split_clip(clip, len(batch)))
-        if texts is None:  # stopped while waiting for the model
+        texts = describe(split_clip(clip, len(batch))) if not (stop is not None and stop.is_set()) else None
+        if texts is None or (stop is not None and stop.is_set()):  # stopped while sampling or describing
             break
         progress.segments += [Segment(start, end, text.strip()) for (start, end), text in zip(batch, texts)]
         elapsed = time.perf_counter() - started
-        progress.eta_s = elapsed / len(progress.segments) * (progress.total - len(progress.segments))
+        progress.eta_s = elapsed / (len(progress.segments) - resumed) * (progress.total - len(progress.segments))
         yield progress.snapshot()
-    if stop is not None and stop.is_set() and not progress.done:
+    if not progress.done:
         progress.stopped = True
         yield progress.snapshot()
 
@@ -126,12 +139,18 @@ def segment_conversation(clip: VideoClip, question: str = SCAN_QUESTION) -> Conv
     )
 
 
-def timeline_text(name: str, duration: float, segments: list[Segment]) -> str:
-    """The timeline as the model reads it before a question."""
+def timeline_text(name: str, duration: float, segments: list[Segment], parts: int = 0) -> str:
+    """The timeline as the model reads it before a question (of a stopped scan: what it covers)."""
     lines = "\n".join(f"[{s.span}] {s.text}" for s in segments)
+    partial = (
+        f" The scan was stopped: this covers {format_timestamp(segments[0].start)} to "
+        f"{format_timestamp(segments[-1].end)} only; say so when asked about the rest."
+        if segments and len(segments) < parts
+        else ""
+    )
     return (
         f"A timeline of {name} ({format_timestamp(duration)} long), one line per part:\n{lines}\n"
-        "Answer from the timeline and the frames, and give times as mm:ss."
+        f"Answer from the timeline and the frames, and give times as mm:ss.{partial}"
     )
 
 
@@ -166,7 +185,8 @@ def content_key(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 class TimelineStore:
-    """Finished timelines by video content and scan settings, least recently used out first."""
+    """Timelines by video content and scan settings, least recently used out first; a stopped scan's
+    parts are kept too, so that scanning again goes on from them."""
 
     def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
@@ -178,7 +198,7 @@ class TimelineStore:
         return f"{content}|{segment_s:g}|{frames_per_segment}|{model}"
 
     def get(self, key: str) -> tuple[float, list[Segment]] | None:
-        """(duration, segments) of a finished scan, or None."""
+        """(duration, segments) of a scan, finished or stopped, or None."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)

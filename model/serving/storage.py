@@ -62,7 +62,7 @@ def item_dir(conv_id: str, item_key: str, *more: str) -> Path:
     return folder
 
 
-_PARTS = {"export", "previews"}  # the named parts of a conversation's folder
+_PARTS = {"export", "previews", "subtitles"}  # the named parts of a conversation's folder
 
 
 def inside_root(target: Path) -> bool:

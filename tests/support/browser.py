@@ -108,3 +108,26 @@ def stop_mid_answer(page, failure_png: str) -> str:
     assert stopped.startswith(before.rstrip()[:40]), (before, stopped)
     assert "tok/s" not in stopped
     return stopped
+
+
+AXE_RULES = {"label-content-name-mismatch": {"enabled": True}}  # experimental in axe: asked for here
+
+
+def axe_violations(page, impacts=("critical", "serious")) -> list[str]:
+    """axe-core's violations of `impacts` on the page as it stands, one 'rule: target' line per node
+    (axe-core's own script, from the axe-playwright-python package)."""
+    import axe_playwright_python
+
+    script = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+    page.add_script_tag(path=str(script))
+    # colours are judged once transitions end (a button fading in reads as low contrast mid-way)
+    page.evaluate(
+        "() => Promise.race([new Promise(r => setTimeout(r, 3000)), Promise.all(document.getAnimations()"
+        ".filter(a => isFinite(a.effect?.getComputedTiming().endTime)).map(a => a.finished.catch(() => null)))])"
+    )
+    found = page.evaluate(
+        "async rules => (await axe.run(document, {rules})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, targets: v.nodes.map(n => n.target.join(' '))}))",
+        AXE_RULES,
+    )
+    return [f"{v['id']}: {target}" for v in found if v["impact"] in impacts for target in v["targets"]]
