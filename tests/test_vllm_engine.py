@@ -327,3 +327,60 @@ def test_backend_flags_and_environment(monkeypatch):
         "secret",
     )
     assert settings.concurrency == 4 and settings.served_model_name is None
+
+
+def recording_engine(seen: list) -> VLLMEngine:
+    """An engine whose server keeps each request (headers and body) and answers one word."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers, json.loads(request.content)))
+        return httpx.Response(200, content=sse(chunk("Red."), USAGE, "[DONE]"))
+
+    return engine_with(handler)
+
+
+def test_each_conversation_carries_its_own_stable_routing_key():
+    seen = []
+    engine = recording_engine(seen)
+    a, b = video_conversation("And then?"), video_conversation("And then?")
+    a.session_id, b.session_id = "a" * 32, "b" * 32
+    run(engine, a)
+    a.turns.append(Turn(text="And after?"))
+    run(engine, a)
+    run(engine, b)
+    keys = [(headers.get("x-session-id"), body.get("user")) for headers, body in seen]
+    assert keys[0] == keys[1] and keys[0][0] == keys[0][1] and keys[2][0] != keys[0][0]
+    assert all(key and "a" * 32 not in key and "b" * 32 not in key for key, _ in keys)  # not the folder's id
+    run(engine, video_conversation("x"))  # a one-off (no id): nothing to route on
+    assert "x-session-id" not in seen[-1][0] and "user" not in seen[-1][1]
+
+
+def test_a_follow_up_sends_the_same_video_bytes_without_encoding_them_again(monkeypatch):
+    import model.engines.vllm_engine as vllm_engine
+
+    encoded = []
+    original = vllm_engine.video_data_url
+    monkeypatch.setattr(vllm_engine, "video_data_url", lambda frames: encoded.append(1) or original(frames))
+    seen = []
+    engine = recording_engine(seen)
+    conv = video_conversation("And then?")
+    conv.session_id = "c" * 32
+    run(engine, conv)
+    conv.turns.append(Turn(text="And after?"))
+    run(engine, conv)
+    urls = [body["messages"][0]["content"][0]["video_url"]["url"] for _, body in seen]
+    assert urls[0] == urls[1] and len(encoded) == 1  # encoded once, for the first turn
+    conv.turns[0].media[0].replace_clip(clip(COLOURS[::-1]), [])  # new frames of the video: a new key
+    run(engine, conv)
+    assert len(encoded) == 2 and seen[-1][1]["messages"][0]["content"][0]["video_url"]["url"] != urls[0]
+
+
+def test_encoded_videos_are_kept_within_their_byte_budget():
+    from model.engines.vllm_engine import VideoUrls
+
+    items = [MediaItem(path=f"/up/{i}.mp4", kind="video", clip=clip()) for i in range(3)]
+    one = len(VideoUrls().url(items[0]))
+    urls = VideoUrls(max_bytes=2 * one)
+    for item in items:
+        urls.url(item)
+    assert list(urls._urls) == [items[1].key, items[2].key] and urls._bytes == 2 * one  # the oldest left

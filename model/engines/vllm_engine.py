@@ -12,10 +12,12 @@ HTTP 400 "At most 0 image(s)"), one video per prompt, so per conversation, and o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 VLLM_FRAMES = 32  # frames vLLM keeps of a JPEG video unless started with --media-io-kwargs
 JPEG_QUALITY = 90
 CONNECT_TIMEOUT_S = 10.0
+SESSION_HEADER = "X-Session-ID"  # what session-affinity routers hash first (vllm-router's consistent_hash)
 STOPPED_MESSAGE = "The model server stopped while answering; the answer so far is kept. Please try again."
 
 
@@ -55,23 +58,58 @@ def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
     return "data:video/jpeg;base64," + ",".join(jpeg_base64(Image.fromarray(frame), quality) for frame in frames)
 
 
-def video_part(item: MediaItem) -> dict:
-    """The OpenAI content part of a sampled video."""
+class VideoUrls:
+    """Each video item's data URL, encoded once (by the item's key, which new frames change) and
+    kept while it is among the newest `max_bytes` of them: a follow-up re-sends the same bytes
+    without JPEG-encoding every frame again."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._urls: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def url(self, item: MediaItem) -> str:
+        with self._lock:
+            if item.key in self._urls:
+                self._urls.move_to_end(item.key)
+                return self._urls[item.key]
+        url = video_data_url(item.clip.frames)
+        with self._lock:
+            if item.key not in self._urls:
+                self._urls[item.key] = url
+                self._bytes += len(url)
+            while self._bytes > self.max_bytes and len(self._urls) > 1:
+                self._bytes -= len(self._urls.popitem(last=False)[1])
+        return url
+
+
+def video_part(item: MediaItem, urls: VideoUrls | None = None) -> dict:
+    """The OpenAI content part of a sampled video (its data URL from `urls` when given)."""
     if item.clip is None:
         raise EngineError(f"{item.name} is not a video; the model server takes text and video only.")
-    return {"type": "video_url", "video_url": {"url": video_data_url(item.clip.frames)}}
+    url = urls.url(item) if urls is not None else video_data_url(item.clip.frames)
+    return {"type": "video_url", "video_url": {"url": url}}
 
 
-def chat_messages(conv: Conversation) -> list[dict]:
+def chat_messages(conv: Conversation, urls: VideoUrls | None = None) -> list[dict]:
     """The conversation as OpenAI chat messages, frames included."""
-    return template_messages(conv, media_part=video_part)
+    return template_messages(conv, media_part=lambda item: video_part(item, urls))
 
 
-def request_body(conv: Conversation, params: GenerationParams, model: str) -> dict:
-    """The JSON of one streamed chat completion."""
+def routing_key(conv: Conversation) -> str | None:
+    """A stable id of the conversation for a router's session affinity (every turn of it on one
+    replica, where its prefix is cached): a hash of its random id, which names nothing else."""
+    if not conv.session_id:
+        return None
+    return hashlib.blake2b(conv.session_id.encode(), digest_size=16, person=b"llava-route").hexdigest()
+
+
+def request_body(conv: Conversation, params: GenerationParams, model: str, urls: VideoUrls | None = None) -> dict:
+    """The JSON of one streamed chat completion; `user` carries the conversation's routing key."""
     body = {
         "model": model,
-        "messages": chat_messages(conv),
+        "messages": chat_messages(conv, urls),
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": params.max_new_tokens,
@@ -79,6 +117,9 @@ def request_body(conv: Conversation, params: GenerationParams, model: str) -> di
     }
     if params.temperature > 0:
         body["top_p"] = params.top_p
+    key = routing_key(conv)
+    if key is not None:
+        body["user"] = key
     return body
 
 
@@ -162,6 +203,7 @@ class VLLMEngine:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0),
         )
         self._model = config.model
+        self.video_urls = VideoUrls()
 
     @property
     def description(self) -> str:
@@ -207,8 +249,9 @@ class VLLMEngine:
         first_at: float | None = None
         pieces, usage = 0, {}
         try:
-            body = request_body(conv, params, self.model_name())
-            with self._post_streaming(body) as response:
+            body = request_body(conv, params, self.model_name(), self.video_urls)
+            key = body.get("user")
+            with self._post_streaming(body, {SESSION_HEADER: key} if key else {}) as response:
                 if response.status_code != 200:
                     response.read()
                     raise EngineError(describe_http_error(response))
@@ -261,10 +304,10 @@ class VLLMEngine:
         return limit
 
     @contextmanager
-    def _post_streaming(self, body: dict) -> Iterator[httpx.Response]:
+    def _post_streaming(self, body: dict, headers: dict | None = None) -> Iterator[httpx.Response]:
         """The response to a chat request, unread, closed on exit; sent again once when a kept-alive
         connection turns out to have been closed by the server before it answered."""
-        request = self.client.build_request("POST", "chat/completions", json=body)
+        request = self.client.build_request("POST", "chat/completions", json=body, headers=headers)
         try:
             response = self.client.send(request, stream=True)
         except httpx.RemoteProtocolError as exc:
