@@ -393,6 +393,8 @@ def test_seeking_on_a_phone_docks_the_player_instead_of_scrolling(browser, page_
         page.locator("#player video").evaluate(
             "v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))"
         )
+        box = page.locator("#question textarea").bounding_box()
+        assert box["y"] + box["height"] <= 740, box  # still on the first screen with an answer above it
         assert not player_in_view(page)  # the player is far below the chat on a phone
         scrolled = page.evaluate("scrollY")
         frame = page.locator("#chat .frame-strip figure").nth(2)

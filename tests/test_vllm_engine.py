@@ -355,7 +355,11 @@ def test_each_conversation_carries_its_own_stable_routing_key():
     assert "x-session-id" not in seen[-1][0] and "user" not in seen[-1][1]
 
 
-def test_a_follow_up_sends_the_same_video_bytes_without_encoding_them_again(monkeypatch):
+def video_of(body: dict) -> dict:
+    return body["messages"][0]["content"][0]
+
+
+def test_a_follow_up_names_the_video_the_server_holds_by_its_uuid(monkeypatch):
     import model.engines.vllm_engine as vllm_engine
 
     encoded = []
@@ -368,11 +372,39 @@ def test_a_follow_up_sends_the_same_video_bytes_without_encoding_them_again(monk
     run(engine, conv)
     conv.turns.append(Turn(text="And after?"))
     run(engine, conv)
-    urls = [body["messages"][0]["content"][0]["video_url"]["url"] for _, body in seen]
-    assert urls[0] == urls[1] and len(encoded) == 1  # encoded once, for the first turn
-    conv.turns[0].media[0].replace_clip(clip(COLOURS[::-1]), [])  # new frames of the video: a new key
+    first, follow_up = video_of(seen[0][1]), video_of(seen[1][1])
+    assert first["video_url"]["url"].startswith("data:video/jpeg;base64,") and first["uuid"]
+    assert follow_up == {"type": "video_url", "video_url": {"url": None}, "uuid": first["uuid"]}
+    assert len(json.dumps(seen[1][1])) < len(json.dumps(seen[0][1])) / 5 and len(encoded) == 1
+    assert conv.turns[0].media[0].key not in first["uuid"]  # a hash: the frames' folder is not named
+    conv.turns[0].media[0].replace_clip(clip(COLOURS[::-1]), [])  # new frames of the video: a new uuid, sent
     run(engine, conv)
-    assert len(encoded) == 2 and seen[-1][1]["messages"][0]["content"][0]["video_url"]["url"] != urls[0]
+    again = video_of(seen[-1][1])
+    assert again["uuid"] != first["uuid"] and again["video_url"]["url"] != first["video_url"]["url"]
+
+
+def test_a_video_the_server_let_go_is_sent_again_with_its_frames():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if video_of(body)["video_url"]["url"] is None and len(seen) == 2:  # evicted, or another replica
+            message = "Cache miss for video at index 0 but data is not provided."
+            return httpx.Response(400, json={"error": {"message": message, "code": 400}})
+        return httpx.Response(200, content=sse(chunk("Red."), USAGE, "[DONE]"))
+
+    engine = engine_with(handler)
+    conv = video_conversation("And then?")
+    conv.session_id = "d" * 32
+    run(engine, conv)
+    conv.turns.append(Turn(text="And after?"))
+    pieces = run(engine, conv)
+    assert pieces[0] == "Red." and len(seen) == 3  # the miss, then the same request with the frames
+    assert video_of(seen[2])["video_url"]["url"].startswith("data:") and video_of(seen[2])["uuid"]
+    conv.turns.append(Turn(text="And last?"))
+    run(engine, conv)
+    assert video_of(seen[3])["video_url"]["url"].startswith("data:")  # missed once: its frames go every time
 
 
 def test_encoded_videos_are_kept_within_their_byte_budget():

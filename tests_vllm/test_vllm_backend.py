@@ -26,8 +26,8 @@ from playwright.sync_api import expect
 
 from model.chat.conversation import Conversation
 from model.chat.turns import MediaOptions, add_turn
-from model.engines.base import GenerationParams
-from model.engines.vllm_engine import ServerConfig, VLLMEngine
+from model.engines.base import Finished, GenerationParams
+from model.engines.vllm_engine import ServerConfig, VLLMEngine, media_uuid
 from model.settings import AppSettings
 from tests.support.browser import ARTIFACTS as BROWSER_ARTIFACTS
 from tests.support.browser import (
@@ -111,6 +111,41 @@ def test_a_video_question_streams_back_and_a_follow_up_keeps_the_video(client, s
     # 16 tokens per frame for the tiny model: the video is in both prompts, which grow
     assert prompt_tokens(first) > 4 * 16 and prompt_tokens(follow_up) > prompt_tokens(first)
     assert server.metric("vllm:prompt_tokens_total") - before == prompt_tokens(first) + prompt_tokens(follow_up)
+
+
+def answer_turn(engine: VLLMEngine, conv: Conversation) -> Finished:
+    """Stream the last turn's answer into it; returns its end."""
+    *pieces, finished = engine.stream(conv, GenerationParams(max_new_tokens=8), threading.Event())
+    conv.last.answer, conv.last.status = "".join(pieces), "done"
+    return finished
+
+
+def test_a_follow_up_names_its_video_by_uuid_and_a_miss_sends_the_frames_again(server, video_path):
+    """The real server's multimodal cache: a video sent once with its uuid is named by the uuid
+    alone on later turns; one it does not hold (evicted, another replica) is sent again in full."""
+    engine = VLLMEngine(ServerConfig(url=server.url, timeout_s=30))
+    sizes = []
+
+    def record(request):
+        if request.method == "POST":  # the chat requests (not the model list)
+            sizes.append(len(request.content))
+
+    engine.client.event_hooks["request"].append(record)
+    conv = Conversation()
+    conv.ensure_id()
+    add_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=16, thumbnails=False))
+    first = answer_turn(engine, conv)
+    add_turn(conv, "And then?", [], MediaOptions(frames=16, thumbnails=False))
+    follow_up = answer_turn(engine, conv)
+    assert len(sizes) == 2 and sizes[1] < sizes[0] / 5, sizes  # the frames went once
+    assert follow_up.stats.prompt_tokens > first.stats.prompt_tokens > 16 * 16  # the video is in both prompts
+    other = VLLMEngine(ServerConfig(url=server.url, timeout_s=30))
+    other.client.event_hooks["request"].append(record)
+    fresh = Conversation()
+    add_turn(fresh, "What happens?", [str(video_path)], MediaOptions(frames=16, thumbnails=False))
+    other.media_refs.mark([media_uuid(fresh.turns[0].media[0])], held=True)  # believed held, never sent
+    missed = answer_turn(other, fresh)
+    assert len(sizes) == 4 and sizes[2] < sizes[3] / 5 and missed.stats.prompt_tokens == first.stats.prompt_tokens
 
 
 def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video_path):

@@ -1,8 +1,10 @@
 """The vLLM backend: the same chat, answered by an OpenAI-compatible vLLM server over HTTP.
 
 Frames are still sampled here by the media layer (so the page shows exactly what the model saw)
-and sent as one `video_url` content part whose URL is `data:video/jpeg;base64,<frame 1>,<frame 2>,...`.
-The conversation goes as OpenAI chat messages and the answer comes back as server-sent events.
+and sent once as a `video_url` content part whose URL is `data:video/jpeg;base64,<frame 1>,<frame 2>,...`,
+with a `uuid` that later turns name it by (sent again in full when the server no longer holds it).
+The conversation goes as OpenAI chat messages, with a routing key per conversation (`X-Session-ID`,
+`user`) for a session-affinity router, and the answer comes back as server-sent events.
 Closing the stream (Stop, a closed tab) closes the connection, and vLLM aborts the request.
 
 What vLLM takes for LLaVA-NeXT-Video, found by running it: text and video only (an image gets
@@ -39,6 +41,7 @@ VLLM_FRAMES = 32  # frames vLLM keeps of a JPEG video unless started with --medi
 JPEG_QUALITY = 90
 CONNECT_TIMEOUT_S = 10.0
 SESSION_HEADER = "X-Session-ID"  # what session-affinity routers hash first (vllm-router's consistent_hash)
+CACHE_MISS = "Cache miss"  # vLLM's 400 for a uuid it no longer holds ("Cache miss for video at index 0 …")
 STOPPED_MESSAGE = "The model server stopped while answering; the answer so far is kept. Please try again."
 
 
@@ -84,17 +87,62 @@ class VideoUrls:
         return url
 
 
-def video_part(item: MediaItem, urls: VideoUrls | None = None) -> dict:
-    """The OpenAI content part of a sampled video (its data URL from `urls` when given)."""
+class MediaRefs:
+    """Which videos the server holds by their uuid (sent with their data before, and answered), so
+    that later requests name them by uuid alone; a video the server missed is sent with its data
+    from then on. The newest `capacity` are remembered."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._held: OrderedDict[str, bool] = OrderedDict()  # uuid -> held (False: always send the data)
+        self._lock = threading.Lock()
+
+    def holds(self, uuid: str) -> bool:
+        with self._lock:
+            return self._held.get(uuid) is True
+
+    def mark(self, uuids: Iterable[str], held: bool) -> None:
+        with self._lock:
+            for uuid in uuids:
+                if held and self._held.get(uuid) is False:
+                    continue  # missed once: its data goes with every request
+                self._held[uuid] = held
+                self._held.move_to_end(uuid)
+            while len(self._held) > self.capacity:
+                self._held.popitem(last=False)
+
+
+def media_uuid(item: MediaItem) -> str:
+    """The uuid a video's frames go by on the server: a hash of the item's random key (new frames,
+    a new key), which names nothing else."""
+    return hashlib.blake2b(item.key.encode(), digest_size=16, person=b"llava-media").hexdigest()
+
+
+def video_part(item: MediaItem, urls: VideoUrls | None = None, refs: MediaRefs | None = None) -> dict:
+    """The OpenAI content part of a sampled video: its frames as a data URL (from `urls` when
+    given); with `refs`, its uuid too, and only its uuid when the server holds it already."""
     if item.clip is None:
         raise EngineError(f"{item.name} is not a video; the model server takes text and video only.")
-    url = urls.url(item) if urls is not None else video_data_url(item.clip.frames)
-    return {"type": "video_url", "video_url": {"url": url}}
+    if refs is None:
+        return {"type": "video_url", "video_url": {"url": urls.url(item) if urls else video_data_url(item.clip.frames)}}
+    uuid = media_uuid(item)
+    url = None if refs.holds(uuid) else urls.url(item) if urls else video_data_url(item.clip.frames)
+    return {"type": "video_url", "video_url": {"url": url}, "uuid": uuid}
 
 
-def chat_messages(conv: Conversation, urls: VideoUrls | None = None) -> list[dict]:
-    """The conversation as OpenAI chat messages, frames included."""
-    return template_messages(conv, media_part=lambda item: video_part(item, urls))
+def chat_messages(conv: Conversation, urls: VideoUrls | None = None, refs: MediaRefs | None = None) -> list[dict]:
+    """The conversation as OpenAI chat messages, frames included (or named, see `video_part`)."""
+    return template_messages(conv, media_part=lambda item: video_part(item, urls, refs))
+
+
+def media_uuids(body: dict) -> tuple[list[str], list[str]]:
+    """(uuids of the videos a request sends with their data, uuids of those it names alone)."""
+    sent, named = [], []
+    for message in body["messages"]:
+        for part in message["content"] if isinstance(message["content"], list) else []:
+            if part.get("uuid"):
+                (named if part["video_url"]["url"] is None else sent).append(part["uuid"])
+    return sent, named
 
 
 def routing_key(conv: Conversation) -> str | None:
@@ -105,11 +153,17 @@ def routing_key(conv: Conversation) -> str | None:
     return hashlib.blake2b(conv.session_id.encode(), digest_size=16, person=b"llava-route").hexdigest()
 
 
-def request_body(conv: Conversation, params: GenerationParams, model: str, urls: VideoUrls | None = None) -> dict:
+def request_body(
+    conv: Conversation,
+    params: GenerationParams,
+    model: str,
+    urls: VideoUrls | None = None,
+    refs: MediaRefs | None = None,
+) -> dict:
     """The JSON of one streamed chat completion; `user` carries the conversation's routing key."""
     body = {
         "model": model,
-        "messages": chat_messages(conv, urls),
+        "messages": chat_messages(conv, urls, refs),
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": params.max_new_tokens,
@@ -204,6 +258,7 @@ class VLLMEngine:
         )
         self._model = config.model
         self.video_urls = VideoUrls()
+        self.media_refs = MediaRefs()
 
     @property
     def description(self) -> str:
@@ -249,12 +304,7 @@ class VLLMEngine:
         first_at: float | None = None
         pieces, usage = 0, {}
         try:
-            body = request_body(conv, params, self.model_name(), self.video_urls)
-            key = body.get("user")
-            with self._post_streaming(body, {SESSION_HEADER: key} if key else {}) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise EngineError(describe_http_error(response))
+            with self._answer(conv, params) as response:
                 for event in sse_events(response.iter_lines()):
                     if stop.is_set():
                         return
@@ -302,6 +352,27 @@ class VLLMEngine:
     def scan_batch(self, frames_per_segment: int, new_tokens: int, limit: int = 16) -> int:
         """Segments sent at once: the server's own batching decides how they share its GPU."""
         return limit
+
+    @contextmanager
+    def _answer(self, conv: Conversation, params: GenerationParams) -> Iterator[httpx.Response]:
+        """The server's streaming answer to the conversation (EngineError when it refuses). Videos it
+        holds already are named by uuid alone; when it has let one go ("Cache miss"), the request
+        goes again once with their data."""
+        model, key = self.model_name(), routing_key(conv)
+        headers = {SESSION_HEADER: key} if key else {}
+        for attempt in (1, 2):
+            body = request_body(conv, params, model, self.video_urls, self.media_refs)
+            sent, named = media_uuids(body)
+            with self._post_streaming(body, headers) as response:
+                if response.status_code == 200:
+                    self.media_refs.mark(sent + named, held=True)
+                    yield response
+                    return
+                response.read()
+                if not (named and attempt == 1 and CACHE_MISS in server_message(response)):
+                    raise EngineError(describe_http_error(response))
+            log.info("the model server no longer holds %d video(s); sending their frames again", len(named))
+            self.media_refs.mark(named, held=False)
 
     @contextmanager
     def _post_streaming(self, body: dict, headers: dict | None = None) -> Iterator[httpx.Response]:

@@ -10,7 +10,7 @@ from model.media.clip import VideoClip, format_timestamp
 from model.media.pictures import shrink_to_height
 from model.serving.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
 
-THUMB_HEIGHT = 240  # pixels; the strip shows them small and enlarges one on click
+THUMB_HEIGHT = 240  # pixels; the strips show them small, the side panel larger (two a row)
 
 
 def write_thumbnails(clip: VideoClip, folder: Path) -> list[str]:
