@@ -134,3 +134,64 @@ def wait_ready(server: VLLMServer) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"vLLM was not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+
+
+@dataclass
+class Router:
+    """A running vllm-router: the API root it serves and its process."""
+
+    process: subprocess.Popen
+    url: str  # http://127.0.0.1:PORT/v1
+    log_path: Path
+
+
+@contextmanager
+def vllm_router(
+    replicas: list[VLLMServer], log_path: Path, policy: str = "consistent_hash", python: str | None = None
+) -> Iterator[Router]:
+    """`vllm-router` (from the vLLM environment) in front of `replicas` on 127.0.0.1, checking their
+    health every second; stopped after."""
+    router = Path(python or vllm_python()).parent / "vllm-router"
+    port = free_port()
+    command = [
+        str(router),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--policy",
+        policy,
+        "--worker-urls",
+        *[replica.url.removesuffix("/v1") for replica in replicas],
+        "--health-check-interval-secs",
+        "1",
+        "--health-failure-threshold",
+        "1",
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    running = Router(process, f"http://127.0.0.1:{port}/v1", log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"vllm-router exited with code {process.returncode}:\n{tail}")
+            try:
+                if httpx.get(running.url + "/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"vllm-router was not ready after 60 s:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield running
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
