@@ -267,6 +267,16 @@ def test_a_crafted_session_hash_writes_nothing_and_is_told_to_reload(app, video,
     still_serving(app, video)
 
 
+def test_a_crafted_session_hash_on_the_player_step_writes_nothing(app, avi):
+    """/player makes a video's browser preview; for a hash not of gradio's making it has no video."""
+    outside, before = set(app.uploads.parent.iterdir()), app.files()
+    for crafted in ["../../x", "../llava-video-frames"]:
+        outputs = app.client(crafted).predict(api_name="/player")
+        assert outputs[0].get("value") is None and not outputs[0].get("visible"), outputs  # no video, no file
+    assert set(app.uploads.parent.iterdir()) == outside and app.files() == before
+    still_serving(app, avi)
+
+
 def urls_in(outputs) -> str:
     return json.dumps(outputs, default=str)
 

@@ -8,15 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.support.vllm_server import free_port
+from tests.support.vllm_server import free_port, stop_group, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 VISITOR_COOKIE = "llava_visitor"
@@ -76,28 +73,7 @@ class Process:
     log_path: Path
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
-def _wait_until_up(started: Process, path: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if started.process.poll() is not None:
-            raise RuntimeError(f"exited with {started.process.returncode}:\n{started.log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(started.url + path, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not up after {timeout_s:.0f} s:\n{started.log_path.read_text()[-2000:]}")
-        time.sleep(0.5)
+        stop_group(self.process, sig, wait_s=15)
 
 
 @contextmanager
@@ -117,7 +93,7 @@ def page_processes(server_url: str, count: int, log_dir: Path, *flags: str) -> I
                 )
             pages.append(Process(process, f"http://127.0.0.1:{port}", log_path))
         for page in pages:
-            _wait_until_up(page, "/config")
+            wait_until_up(page.process, page.url + "/config", page.log_path, "a page process", 120)
         yield pages
     finally:
         for page in pages:
@@ -144,7 +120,7 @@ def nginx(pages: list[Process], folder: Path) -> Iterator[Process]:
         )
     started = Process(process, f"http://127.0.0.1:{port}", log_path)
     try:
-        _wait_until_up(started, "/config", timeout_s=30)
+        wait_until_up(process, started.url + "/config", log_path, "nginx", 30)
         yield started
     finally:
         started.stop(signal.SIGQUIT)

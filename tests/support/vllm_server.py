@@ -58,16 +58,7 @@ class VLLMServer:
 
     def stop(self, sig: int = signal.SIGTERM, wait_s: float = 30.0) -> None:
         """Stop the server and its engine processes (SIGKILL after `wait_s`)."""
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, sig)
-            self.process.wait(wait_s)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        stop_group(self.process, sig, wait_s)
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -121,19 +112,39 @@ def vllm_server(
         server.stop()
 
 
-def wait_ready(server: VLLMServer) -> None:
-    """Poll /v1/models until the server answers; raise with its log when it dies or takes too long."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 30.0) -> None:
+    """Stop a process started in its own session, and its children (SIGKILL after `wait_s`)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(wait_s)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def wait_until_up(process: subprocess.Popen, url: str, log_path: Path, what: str, timeout_s: float) -> None:
+    """Poll `url` until it answers 200; raise with the log's tail when `process` dies or takes too long."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"vLLM exited with code {server.process.returncode}:\n{server.log_tail()}")
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{what} exited with code {process.returncode}:\n{tail}")
         try:
-            if httpx.get(server.url + "/models", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"vLLM was not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+    raise RuntimeError(f"{what} was not ready after {timeout_s:.0f} s:\n{log_path.read_text(errors='replace')[-2000:]}")
+
+
+def wait_ready(server: VLLMServer) -> None:
+    """Poll /v1/models until the server answers; raise with its log when it dies or takes too long."""
+    wait_until_up(server.process, server.url + "/models", server.log_path, "vLLM", READY_TIMEOUT_S)
 
 
 @dataclass
@@ -173,25 +184,7 @@ def vllm_router(
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     running = Router(process, f"http://127.0.0.1:{port}/v1", log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"vllm-router exited with code {process.returncode}:\n{tail}")
-            try:
-                if httpx.get(running.url + "/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"vllm-router was not ready after 60 s:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_until_up(process, running.url + "/models", log_path, "vllm-router", 60)
         yield running
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stop_group(process, wait_s=10)
