@@ -48,7 +48,7 @@ def build_demo(engine: Engine, settings: AppSettings, ctx: AppContext | None = N
     handlers = ChatHandlers(ctx)
     with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         header(ctx)
-        conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=ctx.forget)
+        conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=ctx.state_callback())
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
                 chat = chat_column(ctx, examples)

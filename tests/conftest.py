@@ -47,6 +47,23 @@ def engine(loaded_tiny):
 
 
 @pytest.fixture(scope="session")
+def standin_dir() -> Path:
+    """The 7B-width stand-in (2+2 layers, hub 4.x layout), built once per machine (about 20 s, 1.4 GB)."""
+    from model.dev.standin import standin_checkpoint_dir
+
+    return standin_checkpoint_dir()
+
+
+@pytest.fixture(scope="session")
+def loaded_standin(standin_dir):
+    """The stand-in loaded through the app's own loader, as `python app.py --model DIR` loads it."""
+    from model.engines.loading import load_model
+    from model.settings import AppSettings
+
+    return load_model(AppSettings(model=str(standin_dir), model_explicit=True, device="cpu"))
+
+
+@pytest.fixture(scope="session")
 def media_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
@@ -108,12 +125,16 @@ def browser():
 # Markers by module (pyproject.toml declares them): the fast inner loop is
 # `python -m pytest -q tests -m "not slow and not browser"`.
 BROWSER_MODULES = {"test_browser", "test_camera_page"}
-SLOW_MODULES = {"test_security", "test_standin", "test_gpu_proof", "test_load", "test_uptime", "test_hostile"}
+SLOW_MODULES = {"test_security", "test_gpu_proof", "test_load", "test_uptime", "test_hostile"}
+REAL_SIZE_MODULES = {"test_standin", "test_real_size"}  # the 7B's widths: slow too
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in REAL_SIZE_MODULES or "loaded_standin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realsize)
+            item.add_marker(pytest.mark.slow)
         if module in BROWSER_MODULES or "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
         if module in SLOW_MODULES:

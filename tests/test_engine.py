@@ -9,7 +9,8 @@ import pytest
 from model.chat.conversation import Conversation
 from model.chat.turns import MediaOptions, add_turn, stream_answer
 from model.engines.base import EngineError, Finished, GenerationParams
-from model.engines.gpu import generate_stream, gpu_seconds, set_engine
+from model.engines.gpu import engine_key, generate_for, generate_stream
+from model.engines.zerogpu import gpu_seconds
 
 GREEDY = GenerationParams(max_new_tokens=12, temperature=0.0)
 
@@ -83,12 +84,11 @@ def test_stop_ends_generate_itself(engine, video_path):
 
 
 def test_closing_the_gpu_stream_stops_the_model(engine, video_path):
-    set_engine(engine)
     steps = []
     hook = engine.model.register_forward_hook(lambda *a: steps.append(1))
     try:
         conv = conversation(video_path)
-        stream = stream_answer(conv, GenerationParams(max_new_tokens=400), engine, generate_stream)
+        stream = stream_answer(conv, GenerationParams(max_new_tokens=400), engine, generate_for(engine))
         next(stream), next(stream), next(stream)
         stream.close()
         at_close = len(steps)
@@ -194,9 +194,9 @@ def test_what_crosses_the_zerogpu_boundary_pickles(engine, video_path, image_pat
 
     conv = conversation(image_path, video_path, text="Compare them.")
     engine.prepare_turn(conv, GREEDY)
-    set_engine(engine)
-    items = list(generate_stream(conv, GREEDY))
-    restored = pickle.loads(pickle.dumps((conv, GREEDY, items)))
+    key = engine_key(engine)
+    items = list(generate_stream(key, conv, GREEDY))
+    restored = pickle.loads(pickle.dumps((key, conv, GREEDY, items)))[1:]
     assert restored[0].turns[0].prompt_ids == conv.turns[0].prompt_ids
     assert (restored[0].videos()[0].frames == conv.videos()[0].frames).all()
     assert isinstance(restored[2][-1], Finished) and restored[2][-1].answer_ids

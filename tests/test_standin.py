@@ -17,25 +17,14 @@ from model.chat.turns import MediaOptions, add_turn, start_session, stream_answe
 from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore
 from model.engines.transformers_engine import TransformersEngine
-from model.settings import AppSettings
 
 GREEDY = GenerationParams(max_new_tokens=8)
 FRAMES = MediaOptions(frames=2)
 
 
 @pytest.fixture(scope="module")
-def standin_dir():
-    """The stand-in, built once per machine (about 20 s, 1.4 GB) and kept out of git."""
-    from model.dev.standin import standin_checkpoint_dir
-
-    return standin_checkpoint_dir()
-
-
-@pytest.fixture(scope="module")
-def standin(standin_dir):
-    from model.engines.loading import load_model
-
-    return load_model(AppSettings(model=str(standin_dir), model_explicit=True, device="cpu"))
+def standin(loaded_standin):
+    return loaded_standin
 
 
 def test_the_folder_has_the_hubs_4x_layout(standin_dir):

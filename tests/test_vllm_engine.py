@@ -295,8 +295,8 @@ def test_the_page_limits_refuse_images_and_a_second_video_up_front():
 
 
 def test_the_vllm_backend_claims_no_gpu(engine):
-    assert generate_for(engine) is generate_stream
-    assert generate_for(engine_with(lambda r: httpx.Response(500))) is generate_remote
+    assert generate_for(engine).func is generate_stream
+    assert generate_for(engine_with(lambda r: httpx.Response(500))).func is generate_remote
 
 
 def test_backend_flags_and_environment(monkeypatch):

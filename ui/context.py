@@ -11,7 +11,7 @@ from model.chat.conversation import Conversation
 from model.chat.turns import ChatLimits, release_media
 from model.engines.base import Engine, MediaSupport
 from model.engines.gate import ModelGate, gated_describe, queued
-from model.engines.gpu import describe_for, generate_for, set_engine
+from model.engines.gpu import describe_for, generate_for
 from model.scan.runner import Describer
 from model.scan.segments import TimelineStore
 from model.serving.ledger import MediaLedger
@@ -39,7 +39,6 @@ class AppContext:
     @classmethod
     def create(cls, engine: Engine, settings: AppSettings, readable_roots: tuple[str, ...]) -> AppContext:
         """The context for `engine`; only files under `readable_roots` may be read."""
-        set_engine(engine)
         gate = ModelGate(settings.concurrency)  # answers and scan batches, first come first served
         return cls(
             engine=engine,
@@ -65,6 +64,18 @@ class AppContext:
     @property
     def support(self) -> MediaSupport:
         return self.engine.media_support
+
+    def state_callback(self) -> Callable[[Conversation], None]:
+        """`forget` as a plain function, for `gr.State(delete_callback=...)`.
+
+        gradio deep-copies every component's config on each page load; a bound method is copied
+        with its object (this context, its engine, the model's weights), a function is not.
+        """
+
+        def forget(conv: Conversation) -> None:
+            self.forget(conv)
+
+        return forget
 
     def forget(self, conv: Conversation) -> None:
         """A conversation ends (Clear, or its state expires): its files, cache and budget share go."""

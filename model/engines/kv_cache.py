@@ -121,5 +121,8 @@ class CacheStore:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._entries
+
     def _total(self) -> int:
         return sum(e.nbytes() for e in self._entries.values())

@@ -65,5 +65,10 @@ class Tabs:
                 self._owner.pop(conv_id, None)
             return sorted(ids)
 
+    def ids_of(self, tab: str) -> list[str]:
+        """The ids of the conversations `tab` opened and that are still open."""
+        with self._lock:
+            return sorted(self._tabs.get(tab, ()))
+
     def __len__(self) -> int:
         return len(self._tabs)
