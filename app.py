@@ -30,6 +30,7 @@ from ui.api import wire_api
 from ui.camera import wire_camera
 from ui.context import AppContext
 from ui.examples import ASSETS, EXAMPLES
+from ui.gradio_internals import job_counter
 from ui.handlers import ChatHandlers
 from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
@@ -55,7 +56,7 @@ def build_demo(engine: Engine, settings: AppSettings, ctx: AppContext | None = N
             with gr.Column(scale=1, min_width=260):
                 side, scan, video, answer = side_column(ctx)
         page = Page(conv, chat, side, scan, video, answer)
-        wire_chat(demo, page, handlers, settings.scans)
+        wire_chat(demo, page, handlers, settings.scans, settings.at_model)
         refresh_exports_after(page, handlers, wire_camera(demo, page, ctx))
         wire_api(ctx)
     start_file_janitor(
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     return_big_buffers()  # a decoded 40-megapixel upload must not stay with the process once freed
     guard_logs()  # failures are logged by type and place, never with what a request sent
     engine = vllm_engine(settings) if settings.backend == "vllm" else transformers_engine(settings)
-    demo = build_demo(engine, settings)
+    ctx = AppContext.create(engine, settings, (get_upload_folder(), str(ASSETS)))
+    demo = build_demo(engine, settings, ctx)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    trust_proxies(settings.trusted_proxies)
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,
         ssl_verify=False,  # https for cameras; a self-signed certificate passes the start-up check
-        app_kwargs={"middleware": guard_middleware(settings)},
+        app_kwargs={"middleware": guard_middleware(settings, demo, ctx)},
         mcp_server=settings.mcp,
     )
 
@@ -98,8 +101,9 @@ def page_look() -> dict:
     return {"theme": theme(), "css": CSS, "js": JS}
 
 
-def guard_middleware(settings: AppSettings) -> list[Middleware]:
-    """The HTTP guard in front of gradio: CSP, body size, upload rate and disk (model/serving/guard.py)."""
+def guard_middleware(settings: AppSettings, demo: gr.Blocks, ctx: AppContext) -> list[Middleware]:
+    """The HTTP guard in front of gradio: CSP, body size, each visitor's share of the queue, upload
+    rate and disk, no fetches of URLs (model/serving/guard.py)."""
     return [
         Middleware(
             Guard,
@@ -107,9 +111,20 @@ def guard_middleware(settings: AppSettings) -> list[Middleware]:
                 upload_dir=get_upload_folder(),
                 uploads_per_minute=settings.uploads_per_minute,
                 uploads_bytes=int(settings.uploads_gb * 2**30),
+                jobs_per_visitor=settings.jobs_per_visitor,
+                jobs_per_address=settings.jobs_per_address,
+                upload_window_s=settings.file_ttl,
             ),
+            jobs=job_counter(demo, ctx.stamp),
+            stamp=ctx.stamp,
         )
     ]
+
+
+def trust_proxies(addresses: str) -> None:
+    """Believe X-Forwarded-For from these proxies only (uvicorn reads FORWARDED_ALLOW_IPS when gradio
+    starts it; by default it believes anything that connects from 127.0.0.1, a proxy or not)."""
+    os.environ["FORWARDED_ALLOW_IPS"] = addresses
 
 
 def transformers_engine(settings: AppSettings) -> Engine:

@@ -55,6 +55,11 @@ class AppSettings:
     media_gb: float = 2.0  # decoded frames and images all conversations may hold together
     uploads_per_minute: int = 240  # uploads one client address may make in a minute
     uploads_gb: float = 20.0  # what the upload folder may hold; uploads past it are refused
+    media_seconds: float = 60.0  # wall-clock bound on reading one message's files (decoding, sampling)
+    decoders: int = 2  # files decoded at once, all visitors together (one at a time per visitor)
+    jobs_per_visitor: int = 4  # requests one browser tab may have waiting or running in the queue
+    jobs_per_address: int = 8  # the same for one client address (all its tabs and programs)
+    trusted_proxies: str = ""  # addresses whose X-Forwarded-For is believed (comma-separated; * for any)
     ssl_certfile: str | None = None  # serve over https (browsers give cameras only to https or localhost)
     ssl_keyfile: str | None = None
     mcp: bool = False  # also serve /ask and /scan as MCP tools at /gradio_api/mcp
@@ -63,6 +68,13 @@ class AppSettings:
     @property
     def is_tiny(self) -> bool:
         return self.model == TINY_MODEL
+
+    @property
+    def at_model(self) -> int:
+        """Handlers that may run at once in the groups that use the model ("gpu", "api"): they wait at
+        the model gate (`concurrency` turns at once), which serves visitors in turn, rather than in
+        gradio's queue, which serves them first come first served."""
+        return self.concurrency + 16
 
 
 def env_flag(name: str) -> bool:
@@ -119,7 +131,12 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         choices=["auto", "sdpa", "flash_attention_2", "eager"],
         help="attention kernel; auto picks flash_attention_2 when installed on CUDA, else sdpa",
     )
-    p.add_argument("--device", default=env("LLAVA_DEVICE", "auto"), choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--device",
+        default=env("LLAVA_DEVICE", "auto"),
+        choices=["auto", "cpu", "cuda"],
+        help="where the model runs: auto picks cuda when a GPU is there, else cpu (default auto; env LLAVA_DEVICE)",
+    )
     p.add_argument(
         "--frames",
         type=int,
@@ -132,15 +149,36 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         default=_env_int("LLAVA_MAX_FRAMES", 32),
         help="largest number of frames a user may pick (env LLAVA_MAX_FRAMES)",
     )
-    p.add_argument("--max-new-tokens", type=int, default=_env_int("LLAVA_MAX_NEW_TOKENS", 512))
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=_env_int("LLAVA_MAX_NEW_TOKENS", 512),
+        help="longest answer a visitor may ask for, in tokens (default 512; env LLAVA_MAX_NEW_TOKENS)",
+    )
 
 
 def _serving_flags(p: argparse.ArgumentParser) -> None:
     """Where the page listens, how many it serves at once, and how long it keeps things."""
     env = os.environ.get
     on_spaces = bool(env("SPACE_ID"))
-    p.add_argument("--host", default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"))
-    p.add_argument("--port", type=int, default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)))
+    p.add_argument(
+        "--host",
+        default=env("LLAVA_HOST", "0.0.0.0" if on_spaces else "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1, 0.0.0.0 on Spaces; env LLAVA_HOST)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=_env_int("LLAVA_PORT", _env_int("PORT", 7860)),
+        help="port to listen on (default 7860; env LLAVA_PORT or PORT)",
+    )
+    p.add_argument(
+        "--trusted-proxies",
+        default=env("LLAVA_TRUSTED_PROXIES", "*" if on_spaces else ""),
+        help="comma-separated addresses of proxies whose X-Forwarded-For header is believed, * for "
+        "any; without one every visitor behind a proxy shares one address and its limits (default "
+        "none, * on Spaces, which are reached only through their proxy; env LLAVA_TRUSTED_PROXIES)",
+    )
     p.add_argument(
         "--concurrency",
         type=int,
@@ -215,6 +253,33 @@ def _fair_use_flags(p: argparse.ArgumentParser) -> None:
         default=_env_int("LLAVA_UPLOADS_PER_MINUTE", 240),
         help="uploads one client address may make in a minute; behind a proxy that hides "
         "addresses this is all visitors together (env LLAVA_UPLOADS_PER_MINUTE)",
+    )
+    fair.add_argument(
+        "--jobs-per-visitor",
+        type=int,
+        default=_env_int("LLAVA_JOBS_PER_VISITOR", 4),
+        help="requests one browser tab may have waiting or running at once; more are refused "
+        "with HTTP 429 for that visitor alone (env LLAVA_JOBS_PER_VISITOR)",
+    )
+    fair.add_argument(
+        "--jobs-per-address",
+        type=int,
+        default=_env_int("LLAVA_JOBS_PER_ADDRESS", 8),
+        help="the same for one client address, all its tabs, programs and agents together (env LLAVA_JOBS_PER_ADDRESS)",
+    )
+    fair.add_argument(
+        "--media-seconds",
+        type=float,
+        default=_env_float("LLAVA_MEDIA_SECONDS", 60.0),
+        help="seconds the files of one message may take to read (decoding and sampling, waiting "
+        "for a decoder included); past it the visitor is told (env LLAVA_MEDIA_SECONDS)",
+    )
+    fair.add_argument(
+        "--decoders",
+        type=int,
+        default=_env_int("LLAVA_DECODERS", 2),
+        help="files decoded at once, all visitors together, one at a time per visitor; bounds "
+        "the memory of decoding (env LLAVA_DECODERS)",
     )
     fair.add_argument(
         "--uploads-gb",
@@ -337,15 +402,13 @@ def check_tls(certfile: str | None, keyfile: str | None) -> None:
             raise SystemExit(f"error: {flag}: no such file")
 
 
-def parse_settings(argv: list[str] | None = None) -> AppSettings:
-    """Parse the command line (and environment) into AppSettings."""
-    args = build_parser().parse_args(argv)
+def check_ranges(args: argparse.Namespace) -> None:
+    """SystemExit naming the flags whose values do not fit together or are out of range."""
     if args.load_in_4bit and args.load_in_8bit:
         raise SystemExit("error: choose one of --load-in-4bit and --load-in-8bit")
     if args.frames < 1 or args.max_frames < args.frames:
         raise SystemExit("error: --frames must be at least 1 and at most --max-frames")
-    vllm = args.backend == "vllm"
-    if vllm and not args.server_url.startswith(("http://", "https://")):
+    if args.backend == "vllm" and not args.server_url.startswith(("http://", "https://")):
         raise SystemExit("error: --backend vllm needs --server-url http://HOST:PORT/v1 (or LLAVA_SERVER_URL)")
     if args.server_frames < 1 or args.server_timeout <= 0:
         raise SystemExit("error: --server-frames and --server-timeout must be positive")
@@ -360,15 +423,30 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
     if not 10 <= args.camera_time_limit <= 86400 or not 1 <= args.camera_idle <= 300:
         raise SystemExit("error: --camera-time-limit must be 10-86400 and --camera-idle 1-300 (seconds)")
     if (
-        min(args.scans, args.scan_max_frames, args.scan_max_tokens, args.uploads_per_minute) < 1
-        or args.media_gb <= 0
-        or args.uploads_gb <= 0
+        min(
+            args.scans,
+            args.scan_max_frames,
+            args.scan_max_tokens,
+            args.uploads_per_minute,
+            args.jobs_per_visitor,
+            args.jobs_per_address,
+            args.decoders,
+        )
+        < 1
+        or min(args.media_gb, args.uploads_gb, args.media_seconds) <= 0
     ):
         raise SystemExit(
-            "error: --scans, --scan-max-frames, --scan-max-tokens, --uploads-per-minute, "
-            "--media-gb and --uploads-gb must be positive"
+            "error: --scans, --scan-max-frames, --scan-max-tokens, --uploads-per-minute, --jobs-per-visitor, "
+            "--jobs-per-address, --decoders, --media-gb, --uploads-gb and --media-seconds must be positive"
         )
     check_tls(args.ssl_certfile, args.ssl_keyfile)
+
+
+def parse_settings(argv: list[str] | None = None) -> AppSettings:
+    """Parse the command line (and environment) into AppSettings."""
+    args = build_parser().parse_args(argv)
+    check_ranges(args)
+    vllm = args.backend == "vllm"
     return AppSettings(
         model=args.model or DEFAULT_MODEL,
         model_explicit=bool(args.model),
@@ -404,6 +482,11 @@ def parse_settings(argv: list[str] | None = None) -> AppSettings:
         media_gb=args.media_gb,
         uploads_per_minute=args.uploads_per_minute,
         uploads_gb=args.uploads_gb,
+        media_seconds=args.media_seconds,
+        decoders=args.decoders,
+        jobs_per_visitor=args.jobs_per_visitor,
+        jobs_per_address=args.jobs_per_address,
+        trusted_proxies=args.trusted_proxies.strip(),
         ssl_certfile=args.ssl_certfile or None,
         ssl_keyfile=args.ssl_keyfile or None,
         mcp=args.mcp,

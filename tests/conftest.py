@@ -125,7 +125,7 @@ def browser():
 # Markers by module (pyproject.toml declares them): the fast inner loop is
 # `python -m pytest -q tests -m "not slow and not browser"`.
 BROWSER_MODULES = {"test_browser", "test_camera_page"}
-SLOW_MODULES = {"test_security", "test_gpu_proof", "test_load", "test_uptime", "test_hostile"}
+SLOW_MODULES = {"test_security", "test_gpu_proof", "test_load", "test_uptime", "test_hostile", "test_crowd"}
 REAL_SIZE_MODULES = {"test_standin", "test_real_size"}  # the 7B's widths: slow too
 
 

@@ -264,3 +264,14 @@ def test_a_full_disk_is_named_as_such(video_path, monkeypatch):
     turn = chat.start_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=2))
     list(chat.read_files(conv, turn, MediaOptions(frames=2)))
     assert turn.status == "error" and any("disk is full" in note for note in turn.notes), turn.notes
+
+
+def test_plain_text_breaks_every_marker_and_leaves_other_text_alone():
+    from model.chat.plain import ZERO_WIDTH_SPACE as Z
+    from model.chat.plain import plain_text
+    from model.chat.prompt import SENTINEL
+
+    assert plain_text("What is 3 < 4 > 2? a<b, <3") == "What is 3 < 4 > 2? a<b, <3"
+    assert plain_text("<video><image></s><|im_end|>") == f"<{Z}video><{Z}image><{Z}/s><{Z}|im_end|>"
+    assert SENTINEL not in plain_text(f"a{SENTINEL}b") and "ANSWER" in plain_text(f"a{SENTINEL}b")
+    assert plain_text(plain_text("<video>")) == plain_text("<video>")  # once is enough

@@ -69,3 +69,24 @@ def test_stop_ends_a_wait_and_says_so_meanwhile():
     assert gated_describe(lambda *a: ["x"], gate)([1], "q", GenerationParams(), stop) is None
     gate.leave(holder, True)
     assert gate.enter(gate.join(), 0.1)
+
+
+def test_visitors_take_turns_whatever_one_of_them_has_waiting():
+    """Before, first come first served: one client with eight questions waiting held the model for all
+    eight while every other visitor waited. Now owners are served in turn."""
+    gate, order = ModelGate(1), []
+    holder = gate.join("someone")
+    assert gate.enter(holder, 0.1)
+    tickets = [(name, gate.join(owner)) for name, owner in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")]]
+    tickets.append(("c1", gate.join("c")))
+    workers = []
+    for name, ticket in tickets:
+        worker = threading.Thread(
+            target=lambda t=ticket, n=name: (gate.enter(t, 5), order.append(n), gate.leave(t, True))
+        )
+        worker.start()
+        workers.append(worker)
+    gate.leave(holder, True)
+    for worker in workers:
+        worker.join(5)
+    assert order == ["a1", "b1", "c1", "a2", "a3"]

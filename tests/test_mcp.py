@@ -19,7 +19,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from model.settings import AppSettings
-from tests.support.serving import serve
+from tests.support.serving import serve, serve_demo
 
 CALL_TIMEOUT_S = 120
 
@@ -30,12 +30,15 @@ def app_url(engine):
         yield url
 
 
-def mcp(url: str, calls):
-    """Run `calls(session)` in one MCP session with the app; returns what it returns."""
+def mcp(url: str, calls, local_address: str | None = None):
+    """Run `calls(session)` in one MCP session with the app; returns what it returns. With
+    `local_address` (one of this machine's loopback addresses) the agent connects from there."""
 
     async def run():
+        transport = httpx.AsyncHTTPTransport(local_address=local_address) if local_address else None
         async with (
-            streamable_http_client(f"{url}/gradio_api/mcp/") as (read, write, _),
+            httpx.AsyncClient(transport=transport, timeout=CALL_TIMEOUT_S) as http,
+            streamable_http_client(f"{url}/gradio_api/mcp/", http_client=http) as (read, write, _),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
@@ -146,3 +149,25 @@ def test_a_url_of_a_private_host_or_of_a_file_not_uploaded_is_refused(app_url, t
 def test_the_server_keeps_serving_after_refusals(app_url):
     is_error, text = call(app_url, "ask", question="Still there?", max_new_tokens=4)
     assert not is_error and text.strip()
+
+
+def test_each_agent_is_its_own_visitor(engine, video_path):
+    """Before: every agent's tool calls reached gradio's queue from the server itself (gradio's MCP
+    server calls its own queue over loopback, in one session), so all agents shared one share of the
+    queue and one decoder. Now each call counts as its agent's, by its address."""
+    settings = replace(AppSettings(model="tiny", frames=4, max_new_tokens=64), mcp=True)
+    with serve_demo(engine, settings) as (url, ctx):
+        seen = []
+        reading = ctx.reading
+        ctx.reading = lambda request: seen.append(ctx.visitor(request)) or reading(request)
+        file_url = upload(url, video_path)
+
+        async def calls(session):
+            return await session.call_tool("ask", {"question": "What?", "files": [file_url], "max_new_tokens": 4})
+
+        for address in ("127.0.0.2", "127.0.0.3"):
+            assert not mcp(url, calls, local_address=address).isError
+    assert [v.address for v in seen] == ["127.0.0.2", "127.0.0.3"]
+    # gradio's MCP server is stateless (no MCP session ids): an agent is its address, never the one
+    # session gradio's loopback client uses for every agent
+    assert [v.session for v in seen] == [None, None]

@@ -486,16 +486,28 @@ def test_load_image_exif_rotation(tmp_path):
         ((8000, 5000), (1075, 672)),
         ((1200, 900), (1008, 756)),
         ((1000, 600), (1000, 600)),
-        ((20000, 1000), (8944, 447)),
-        ((1_000_000, 1), (1_000_000, 1)),
+        ((20000, 1000), (2688, 672)),  # its middle 4:1 part
+        ((30000, 10), (40, 10)),
+        ((1, 32768), (1, 4)),
     ],
 )
 def test_an_image_is_kept_at_the_size_the_model_needs(tmp_path, size, kept):
     """Before, four 40-megapixel PNGs held +886 MB for an hour: a loaded image is now at most what
-    the processor uses (its tiling choice unchanged) and never over 4 megapixels."""
+    the processor uses (its tiling choice unchanged) and never over 4 megapixels. Past 4:1 only the
+    middle part is kept (the processor's tiling takes the middle anyway)."""
     Image.new("RGB", size, (20, 120, 200)).save(tmp_path / "big.png")
     out = load_image(tmp_path / "big.png")
     assert out.size == kept and out.width * out.height <= media.MAX_KEPT_IMAGE_PIXELS
+
+
+def test_an_image_longer_than_32768_pixels_is_refused_before_decoding(tmp_path):
+    """Before: a 76 KB PNG of 1 x 39,000,000 pixels (under the 40-megapixel guard) took 9.5 s and
+    2.8 GB to decode and was kept at 1 x 12,489,996."""
+    Image.new("L", (1, 2_000_000), 0).save(tmp_path / "needle.png", optimize=True)
+    began = time.monotonic()
+    with pytest.raises(MediaError, match="too long and thin to read"):
+        load_image(tmp_path / "needle.png")
+    assert time.monotonic() - began < 1
 
 
 def test_load_image_modes(tmp_path):

@@ -90,6 +90,34 @@ def test_public_addresses_only():
     assert is_public("8.8.8.8") and is_public("2606:4700:4700::1111")
 
 
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # a network's own NAT64 prefix
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a00:1",  # IPv4-compatible 10.0.0.1
+        "::",
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:1::",  # 6to4 of 192.168.0.1
+        "fec0::1",  # site-local
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "100.64.0.1",  # shared address space
+        "100.127.255.254",
+        "::ffff:100.64.0.1",
+    ],
+)
+def test_ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it(ip):
+    """Before: NAT64, IPv4-compatible, 6to4 and site-local addresses counted as public."""
+    assert not is_public(ip)
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_stay_public():
+    assert is_public("64:ff9b::808:808") and is_public("2002:808:808::1") and is_public("::ffff:8.8.8.8")
+
+
 def test_a_public_url_is_fetched_to_the_upload_folder(server, tmp_path):
     path = Path(fetch(f"{server}/clip.mp4", tmp_path))
     assert path.read_bytes() == b"x" * 1000 and path.name == "clip.mp4"

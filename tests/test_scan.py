@@ -109,10 +109,16 @@ def test_timelines_are_kept_by_content(video_path, tmp_path):
     copy.write_bytes(video_path.read_bytes())
     assert content_key(copy) == content_key(video_path)
     store = TimelineStore(capacity=2)
-    key = store.key(content_key(video_path), 45, 8, "tiny")
+    key = store.key(content_key(video_path), "tiny", segment_s=45, frames_per_segment=8, max_new_tokens=64)
     assert store.get(key) is None
     store.put(key, 2.0, [Segment(0, 2, "x")])
-    assert store.get(store.key(content_key(copy), 45, 8, "tiny")) == (2.0, [Segment(0, 2, "x")])
+    assert store.get(store.key(content_key(copy), "tiny", segment_s=45, frames_per_segment=8, max_new_tokens=64)) == (
+        2.0,
+        [Segment(0, 2, "x")],
+    )
+    for other in ({"segment_s": 30}, {"frames_per_segment": 4}, {"max_new_tokens": 1}):
+        settings = {"segment_s": 45, "frames_per_segment": 8, "max_new_tokens": 64, **other}
+        assert store.get(store.key(content_key(video_path), "tiny", **settings)) is None, other
     store.put("b", 1, [])
     store.put("c", 1, [])
     assert store.get(key) is None  # least recently used out

@@ -48,6 +48,7 @@ class ProgramApi:
         temperature: float = 0.0,
         top_p: float = 0.9,
         scan: bool = False,
+        request: gr.Request = None,
     ) -> Iterator[str]:
         """Answer a question about videos and images with LLaVA-NeXT-Video; streams the answer text.
 
@@ -66,13 +67,13 @@ class ProgramApi:
         Returns:
             The answer text. A file or question the demo cannot take is refused with a message saying why.
         """
-        ctx, conv = self.ctx, Conversation(keep_cache=False)
+        ctx, conv = self.ctx, Conversation(keep_cache=False, owner=self.ctx.visitor(request).address)
         try:
             text, paths = validate_message(question, self._local_files(files), conv, ctx.limits)
         except UserInputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         options = MediaOptions(frames=max(1, min(int(frames), ctx.limits.max_frames)), thumbnails=False)
-        turn = add_turn(conv, text, paths, options)
+        turn = add_turn(conv, text, paths, options, ctx.reading(request))
         if turn.rejected:
             raise gr.Error(" ".join(turn.plain_notes), print_exception=False)
         if scan:
@@ -182,7 +183,7 @@ def wire_api(ctx: AppContext) -> None:
         fn=api.ask,
         api_name="ask",
         concurrency_id="api",
-        concurrency_limit=settings.concurrency,
+        concurrency_limit=settings.at_model,
         inputs=ask_inputs,
         outputs=api_answer,
     )

@@ -229,6 +229,7 @@ def wire_camera(demo: gr.Blocks, page: Page, ctx: AppContext):
         [page.conv, panel.commentary, page.video.frames, *page.answer.inputs],
         [chat.chatbot, page.conv, chat.textbox, *page.side.outputs, panel.timer],
         concurrency_id="gpu",
+        concurrency_limit=ctx.settings.at_model,
         show_progress="hidden",
         api_visibility="private",
     )

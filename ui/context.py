@@ -8,17 +8,20 @@ from dataclasses import dataclass
 
 from model.camera.frames import CameraLimits, CameraStore
 from model.chat.conversation import Conversation
-from model.chat.turns import ChatLimits, release_media
+from model.chat.turns import ChatLimits, Reading, release_media
 from model.engines.base import Engine, MediaSupport
 from model.engines.gate import ModelGate, gated_describe, queued
 from model.engines.gpu import describe_for, generate_for
+from model.media.work import DecodeSlots, MediaWork
 from model.scan.runner import Describer
 from model.scan.segments import TimelineStore
 from model.serving.ledger import MediaLedger
 from model.serving.remote import RemoteFiles
 from model.serving.sessions import Tabs
 from model.serving.storage import remove_conversation, upload_folder
+from model.serving.visitors import Visitor, VisitorStamp
 from model.settings import AppSettings
+from ui.gradio_internals import request_visitor
 
 
 @dataclass
@@ -35,6 +38,8 @@ class AppContext:
     tabs: Tabs  # the conversations each tab opened, freed when it closes
     ledger: MediaLedger  # decoded media of all conversations, under one budget
     remote: RemoteFiles  # what a file input named by URL may be (model/serving/remote.py)
+    media: MediaWork  # decoder slots and the time one message's files may take
+    stamp: VisitorStamp  # signs an agent's address for gradio's loopback MCP calls (model/serving/visitors.py)
 
     @classmethod
     def create(cls, engine: Engine, settings: AppSettings, readable_roots: tuple[str, ...]) -> AppContext:
@@ -59,6 +64,8 @@ class AppContext:
                 max_bytes=settings.max_file_mb * 2**20,
                 fetch_public=settings.remote_files,
             ),
+            media=MediaWork(seconds=settings.media_seconds, slots=DecodeSlots(settings.decoders)),
+            stamp=VisitorStamp(),
         )
 
     @property
@@ -76,6 +83,14 @@ class AppContext:
             self.forget(conv)
 
         return forget
+
+    def reading(self, request) -> Reading:
+        """How the files of a request are read: in its visitor's decoder slot, within --media-seconds."""
+        return Reading(self.media, owner=self.visitor(request).address)
+
+    def visitor(self, request) -> Visitor:
+        """Who sent a gradio request (an agent's own address for gradio's loopback MCP calls)."""
+        return request_visitor(request, getattr(request, "session_hash", None), self.stamp)
 
     def forget(self, conv: Conversation) -> None:
         """A conversation ends (Clear, or its state expires): its files, cache and budget share go."""

@@ -61,6 +61,7 @@ class ChatHandlers:
             yield gr.skip(), gr.skip(), conv, *SidePanel.unchanged()
             return
         start_session(conv, request_tab(request), ctx.tabs)
+        conv.owner = ctx.visitor(request).address
         camera = live_clip(ctx.cameras, request, choice.frame_count(ctx.limits))  # None: no camera runs
         try:
             question = question_text(message.get("text"), camera)
@@ -74,7 +75,7 @@ class ChatHandlers:
         turn = start_turn(conv, text, files, options)
         turn.notes.extend(note for note in (ctx.ledger.take_notice(conv), resampled) if note)
         add_live_clip(conv, turn, camera, ctx.engine)
-        for _ in read_files(conv, turn, options):
+        for _ in read_files(conv, turn, options, ctx.reading(request)):
             yield busy_box(value=None), render_chat(conv), conv, *SidePanel.unchanged()
         ctx.ledger.note(conv)
         if not files and camera is None and choice.from_scan and turn.status == "pending":

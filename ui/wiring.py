@@ -24,7 +24,7 @@ def refresh_exports_after(page: Page, handlers: ChatHandlers, *events) -> None:
         event.then(handlers.exports_for, page.export_inputs, page.chat.exports, **PRIVATE, **INSTANT)
 
 
-def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -> None:
+def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> None:
     """Connect the chat, its settings and the side panel to the handlers."""
     chat, conv, side = page.chat, page.conv, page.side.outputs
     page.video.wire()
@@ -53,6 +53,7 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -
         page.answer_inputs,
         [chat.chatbot, conv],
         concurrency_id="gpu",
+        concurrency_limit=at_model,
         api_name="answer",
         **UNDOCUMENTED,
     )
@@ -79,7 +80,12 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int) -
         handlers.retry, [conv], [chat.chatbot, conv, chat.textbox], api_name="retry", **UNDOCUMENTED, **INSTANT
     )
     reanswered = retried.then(
-        handlers.answer, page.answer_inputs, [chat.chatbot, conv], concurrency_id="gpu", **PRIVATE
+        handlers.answer,
+        page.answer_inputs,
+        [chat.chatbot, conv],
+        concurrency_id="gpu",
+        concurrency_limit=at_model,
+        **PRIVATE,
     ).then(handlers.unlock, None, chat.textbox, **PRIVATE)
     undone = chat.chatbot.undo(
         handlers.undo, [conv], [chat.chatbot, conv, chat.textbox, *side], api_name="undo", **UNDOCUMENTED, **INSTANT

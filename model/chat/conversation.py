@@ -13,6 +13,7 @@ from typing import Literal
 
 from PIL import Image
 
+from model.chat.plain import plain_text
 from model.chat.sampling import Sampling
 from model.media.clip import Segment, VideoClip, format_timestamp
 from model.media.thumbnails import write_thumbnails
@@ -105,6 +106,7 @@ class Conversation:
     system_prompt: str = ""
     session_id: str = ""  # this conversation's random id: its caches' key, its folder's name ("" until first use)
     keep_cache: bool = True  # False for one-off API questions: nothing to reuse later
+    owner: str = ""  # the visitor's address: whose turn at the model and at a decoder this is
     player_shows: tuple | None = None  # (video, subtitles) the page's player shows now (None: not set yet)
     previews: dict[str, str | None] = field(default_factory=dict)  # playable copies of its videos (None: none)
     subtitles: dict[str, str] = field(default_factory=dict)  # WebVTT files of its timelines, by video and parts
@@ -178,12 +180,12 @@ def template_messages(
         parts = [media_part(m) for m in media]
         hint = frame_times_hint(media) if turn.frame_times else ""
         text = "\n".join(part for part in (turn.preamble, hint, turn.text) if part)
-        parts.append({"type": "text", "text": text})
+        parts.append({"type": "text", "text": plain_text(text)})
         messages.append({"role": "user", "content": parts})
         if answers is not None:
             answer = answers[i] if i < len(answers) else None
         else:
-            answer = turn.answer if turn.status != "pending" and turn.answer else None
+            answer = plain_text(turn.answer) if turn.status != "pending" and turn.answer else None
         if answer is not None:
             messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return messages

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from model.media.decode import (
     sample_video,
 )
 from model.media.stamp import stamp_times
+from model.media.work import MediaWork
 from model.serving.logs import summary
 from model.serving.sessions import Tabs
 from model.serving.storage import remove_conversation
@@ -86,6 +87,25 @@ class MediaOptions:
     @property
     def sampling(self) -> Sampling:
         return Sampling(self.frames, self.every_s, self.start, self.end, self.exact_frames, self.stamp_times)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Whose files are read, within which bounds: a decoder slot of `owner` (the visitor's address)
+    and one deadline for all the files of a message (set by `started`)."""
+
+    work: MediaWork = field(default_factory=MediaWork)
+    owner: str = ""
+    deadline: float | None = None
+
+    def started(self) -> Reading:
+        """These bounds, with the message's deadline counted from now."""
+        return self if self.deadline is not None else replace(self, deadline=self.work.deadline())
+
+    def read(self, path: str, options: MediaOptions, conv: Conversation | None) -> MediaItem:
+        """One file, in a decoder slot, by the deadline."""
+        reading = self.started()
+        return reading.work.run(reading.owner, reading.deadline, load_media, path, options, conv)
 
 
 def check_file_count(files: list, limits: ChatLimits) -> None:
@@ -170,13 +190,22 @@ def release_media(conv: Conversation) -> None:
     remove_conversation(conv.session_id)
 
 
-def load_media(path: str, options: MediaOptions, conv: Conversation | None = None) -> MediaItem:
+def load_media(
+    path: str, options: MediaOptions, conv: Conversation | None = None, deadline: float | None = None
+) -> MediaItem:
     """Read one upload as the model will see it (raises MediaError with a readable reason); its
-    frame images go into the folder of `conv` (none without one)."""
+    frame images go into the folder of `conv` (none without one). A video's decoding stops at
+    `deadline` (a time.monotonic() value) and keeps the frames it has."""
     kind = media_kind(path)
     if kind == "video":
         sample = partial(
-            sample_video, path, options.frames, size=options.size, exact=options.exact_frames, every_s=options.every_s
+            sample_video,
+            path,
+            options.frames,
+            size=options.size,
+            exact=options.exact_frames,
+            every_s=options.every_s,
+            deadline=deadline,
         )
         clip_range = (options.start, options.end)
         try:
@@ -233,11 +262,12 @@ def start_turn(conv: Conversation, text: str, files: list[str], options: MediaOp
     return turn
 
 
-def load_file(conv: Conversation, turn: Turn, path: str, options: MediaOptions) -> None:
+def load_file(conv: Conversation, turn: Turn, path: str, options: MediaOptions, reading: Reading | None = None) -> None:
     """Read one of the turn's files into it; a file that cannot be read makes it an error turn."""
     start_session(conv)
+    reading = reading or Reading()
     try:
-        item: MediaItem | MediaError = load_media(path, options, conv)
+        item: MediaItem | MediaError = reading.read(path, options, conv)
     except MediaError as exc:
         item = exc
     apply_file(turn, path, item)
@@ -257,17 +287,21 @@ def apply_file(turn: Turn, path: str, item: MediaItem | MediaError) -> None:
         turn.notes.extend(f"{item.name}: {note}" for note in item.clip.notes)
 
 
-def read_files(conv: Conversation, turn: Turn, options: MediaOptions, poll_s: float = 0.25) -> Iterator[Turn]:
+def read_files(
+    conv: Conversation, turn: Turn, options: MediaOptions, reading: Reading | None = None, poll_s: float = 0.25
+) -> Iterator[Turn]:
     """Read the turn's files one at a time off this thread, yielding as the progress line changes.
 
     Ends early, leaving the rest unread, once the turn is marked stopped (Stop during sampling): a
-    file being read then finishes in the background and is thrown away.
+    file being read then finishes in the background (within its decoder slot and deadline) and is
+    thrown away.
     """
     start_session(conv)
+    reading = (reading or Reading()).started()
     files, began = list(turn.loading), time.monotonic()
     for i, path in enumerate(files, start=1):
         name = Path(path).name
-        worker, box = _run_in_thread(load_media, path, options, conv)
+        worker, box = _run_in_thread(reading.read, path, options, conv)
         while worker.is_alive():
             turn.progress = (
                 f"Sampling frames from {name}"
@@ -319,11 +353,14 @@ def finish_turn(turn: Turn) -> Turn:
     return turn
 
 
-def add_turn(conv: Conversation, text: str, files: list[str], options: MediaOptions) -> Turn:
+def add_turn(
+    conv: Conversation, text: str, files: list[str], options: MediaOptions, reading: Reading | None = None
+) -> Turn:
     """Append a user turn and read its files; a file that cannot be read makes it an error turn."""
     turn = start_turn(conv, text, files, options)
+    reading = (reading or Reading()).started()
     for path in files:
-        load_file(conv, turn, path, options)
+        load_file(conv, turn, path, options, reading)
     return finish_turn(turn)
 
 

@@ -1,15 +1,18 @@
-"""Turns at the model, first come first served.
+"""Turns at the model: visitors in turn, each visitor's own requests first come first served.
 
 Gradio's concurrency groups bound how many handlers run; this gate decides who uses the model
 next. An answer holds a turn for its whole stream; a scan takes one per batch and gives it back
 between batches, so a question asked during a long scan waits for one batch, not for the scan.
+Waiters are served round-robin by owner (the visitor's address): a client with eight requests
+waiting gets one turn, then every other waiting visitor gets theirs, so a flood from one client
+delays others by one answer, not by the flood.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import count
@@ -24,32 +27,42 @@ GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]
 
 
 class ModelGate:
-    """`slots` turns at once; waiters are served in the order they came."""
+    """`slots` turns at once; waiting owners are served in turn, each owner's tickets in order."""
 
     def __init__(self, slots: int = 1) -> None:
         self.slots = max(1, slots)
         self._busy = 0
-        self._waiting: deque[int] = deque()
+        self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # owners in the order they are served
         self._tickets = count()
         self._cond = threading.Condition()
 
-    def join(self) -> int:
-        """Take a place in the line; returns the ticket to `enter` with."""
+    def join(self, owner: str = "") -> int:
+        """Take a place in the line of `owner`; returns the ticket to `enter` with."""
         with self._cond:
             ticket = next(self._tickets)
-            self._waiting.append(ticket)
+            self._waiting.setdefault(owner, deque()).append(ticket)
             return ticket
+
+    def _next(self) -> int | None:
+        """The ticket served next: the first of the owner whose turn it is."""
+        for tickets in self._waiting.values():
+            return tickets[0]
+        return None
 
     def enter(self, ticket: int, timeout: float) -> bool:
         """Wait up to `timeout` s for the ticket's turn; True once it holds one (leave it afterwards)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while not (self._busy < self.slots and self._waiting and self._waiting[0] == ticket):
+            while not (self._busy < self.slots and self._next() == ticket):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
-            self._waiting.popleft()
+            owner, tickets = next(iter(self._waiting.items()))
+            tickets.popleft()
+            del self._waiting[owner]
+            if tickets:  # the owner's next request waits for everyone else's turn
+                self._waiting[owner] = tickets
             self._busy += 1
             return True
 
@@ -58,14 +71,18 @@ class ModelGate:
         with self._cond:
             if entered:
                 self._busy -= 1
-            elif ticket in self._waiting:
-                self._waiting.remove(ticket)
+            else:
+                for owner, tickets in list(self._waiting.items()):
+                    if ticket in tickets:
+                        tickets.remove(ticket)
+                        if not tickets:
+                            del self._waiting[owner]
             self._cond.notify_all()
 
     @contextmanager
-    def turn(self, cancelled: Callable[[], bool] = lambda: False) -> Iterator[bool]:
+    def turn(self, cancelled: Callable[[], bool] = lambda: False, owner: str = "") -> Iterator[bool]:
         """Hold a turn for the block; yields False (without one) when `cancelled` came first."""
-        ticket, entered = self.join(), False
+        ticket, entered = self.join(owner), False
         try:
             while not entered:
                 if cancelled():
@@ -78,7 +95,7 @@ class ModelGate:
     @property
     def waiting(self) -> int:
         with self._cond:
-            return len(self._waiting)
+            return sum(len(tickets) for tickets in self._waiting.values())
 
 
 def queued(generate: GenerateFn, gate: ModelGate) -> GenerateFn:
@@ -87,7 +104,7 @@ def queued(generate: GenerateFn, gate: ModelGate) -> GenerateFn:
 
     def run(conv: Conversation, params: GenerationParams) -> Iterator[str | Finished]:
         turn = conv.last
-        ticket, entered = gate.join(), False
+        ticket, entered = gate.join(conv.owner), False
         try:
             while not (entered := gate.enter(ticket, POLL_S)):
                 if turn is None or turn.status == "stopped":

@@ -24,6 +24,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from model.chat.budget import make_room
 from model.chat.conversation import Conversation, MediaItem, template_messages
+from model.chat.plain import plain_text
 from model.chat.prompt import turn_prompt_text
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
 from model.engines.kv_cache import CacheStore, SessionCache
@@ -108,7 +109,7 @@ class TransformersEngine:
             ids += turn.prompt_ids
             if i < len(turns) - 1:
                 if turn.answer_ids is None:  # an answer known only as text (stopped, or another backend)
-                    turn.answer_ids = self.tokenizer(turn.answer, add_special_tokens=False)["input_ids"]
+                    turn.answer_ids = self.tokenizer(plain_text(turn.answer), add_special_tokens=False)["input_ids"]
                 ids += turn.answer_ids
         return ids
 
@@ -177,7 +178,7 @@ class TransformersEngine:
                 f"{head}: its {len(images)} image(s) alone take {image_tokens:,} tokens. "
                 "Attach fewer images in one message, or press Clear."
             )
-        question = len(self.tokenizer(last.text, add_special_tokens=False)["input_ids"])
+        question = len(self.tokenizer(plain_text(last.text), add_special_tokens=False)["input_ids"])
         if question >= prompt + MIN_ANSWER_TOKENS - context:  # a shorter question would fit
             return f"{head}: the question alone takes {question:,} tokens. Ask a shorter question."
         return f"{head} even with the least media. Press Clear to start a new conversation."

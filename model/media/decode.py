@@ -52,9 +52,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 ACCEPTED = "MP4, MOV, WebM, MKV, AVI or GIF videos, or PNG, JPEG, WebP, BMP or TIFF images"
 
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard for images
+MAX_IMAGE_SIDE = 32_768  # and on a side: decoding costs by the row too (a 76 KB PNG of 1 x 39,000,000)
 KEEP_SHORT, KEEP_LONG = 672, 1008  # an image is kept at least this large on its short and long sides
 MAX_KEPT_IMAGE_PIXELS = 4_000_000  # and never larger than this once loaded (12 MB of RGB)
 MAX_VIDEO_PIXELS = 8192 * 4608  # a video's picture, checked before decoding (8K is 7680x4320)
+MAX_GIF_PIXELS = 2048 * 2048  # a GIF's canvas: each of its frames is decoded at this size, in order
 MAX_ASPECT = 4  # frames wider or taller than this keep their middle part (32:9 is 3.6)
 MAX_DECODED_FRAMES = 20_000  # per sample_video call
 DEADLINE_S = 40.0  # wall-clock bound per sample_video call
@@ -175,20 +177,54 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def kept_size(image: Image.Image) -> Image.Image:
-    """The image no larger than the model and the page need: the processor never uses more than
+def middle_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The middle part of a picture no wider or taller than MAX_ASPECT:1 (left, top, right, bottom);
+    the processor's tiling takes the middle anyway. The same box whichever way the picture is turned."""
+    keep_w, keep_h = min(width, height * MAX_ASPECT), min(height, width * MAX_ASPECT)
+    left, top = (width - keep_w) // 2, (height - keep_h) // 2
+    return left, top, left + keep_w, top + keep_h
+
+
+def kept_scale(width: int, height: int) -> float:
+    """How much a picture of this size is scaled down to be kept: the processor never uses more than
     1008 px on a side, and its choice of tiling is the same for any size at least 672 px short and
-    1008 px long; MAX_KEPT_IMAGE_PIXELS bounds the rest (very long, thin pictures)."""
+    1008 px long; MAX_KEPT_IMAGE_PIXELS bounds the rest."""
+    return min(
+        1.0,
+        max(KEEP_SHORT / min(width, height), KEEP_LONG / max(width, height)),
+        math.sqrt(MAX_KEPT_IMAGE_PIXELS / (width * height)),
+    )
+
+
+def kept_size(image: Image.Image) -> Image.Image:
+    """The image no larger than the model and the page need (its middle part past MAX_ASPECT:1, at
+    most MAX_KEPT_IMAGE_PIXELS)."""
+    box = middle_box(*image.size)
+    if box != (0, 0, *image.size):
+        image = image.crop(box)
     w, h = image.size
-    scale = min(1.0, max(KEEP_SHORT / min(w, h), KEEP_LONG / max(w, h)), math.sqrt(MAX_KEPT_IMAGE_PIXELS / (w * h)))
+    scale = kept_scale(w, h)
     if scale >= 1.0:
         return image
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
+def _decode_small(im: Image.Image) -> Image.Image:
+    """Decode only what will be kept: a JPEG at the smallest scale (1/2, 1/4, 1/8) that still gives
+    the kept size, then the middle part of a very long picture, before any copy in RGB is made."""
+    left, top, right, bottom = middle_box(*im.size)
+    scale = kept_scale(right - left, bottom - top)
+    if im.format == "JPEG" and scale < 0.5:
+        im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+    im.load()
+    box = middle_box(*im.size)
+    return im.crop(box) if box != (0, 0, *im.size) else im
+
+
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Load an image as upright RGB (EXIF orientation applied), refusing decompression bombs."""
+    """Load an image as upright RGB (EXIF orientation applied), refusing decompression bombs; what is
+    decoded is bounded by MAX_IMAGE_PIXELS, what is kept by `kept_size`."""
     p = _check_file(path)
     bomb = MediaError(
         f"This image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels); please upload a smaller image."
@@ -200,11 +236,19 @@ def load_image(path: str | os.PathLike) -> Image.Image:
                 w, h = im.size
                 if w * h > MAX_IMAGE_PIXELS:
                     raise bomb
+                if max(w, h) > MAX_IMAGE_SIDE:
+                    raise MediaError(
+                        f"This image is {w:,}x{h:,} pixels, too long and thin to read; please upload one of at "
+                        f"most {MAX_IMAGE_SIDE:,} pixels on a side."
+                    )
                 if getattr(im, "n_frames", 1) > 1:
                     im.seek(0)
-                im.load()
-                im = ImageOps.exif_transpose(im) or im
-                out = _to_rgb(im)
+                exif = im.getexif()  # read before decoding: a draft or a crop is a new image without it
+                small = _decode_small(im)
+                if small is not im and "exif" not in small.info:
+                    small.info["exif"] = exif.tobytes()
+                small = ImageOps.exif_transpose(small) or small
+                out = _to_rgb(small)
                 out.load()
                 return kept_size(out)
     except MediaError:
@@ -276,10 +320,10 @@ class _Probe:
 
 
 class _Bounds:
-    """Decoded-frame budget and wall-clock deadline of one call."""
+    """Decoded-frame budget and wall-clock deadline of one call (DEADLINE_S, or the caller's sooner one)."""
 
-    def __init__(self) -> None:
-        self.deadline = time.monotonic() + DEADLINE_S
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = min(time.monotonic() + DEADLINE_S, deadline if deadline is not None else math.inf)
         self.frames_left = MAX_DECODED_FRAMES
 
     def expired(self) -> bool:
@@ -625,10 +669,13 @@ def sample_video(
     size: int | None = 336,
     exact: bool = False,
     every_s: float | None = None,
+    deadline: float | None = None,
 ) -> VideoClip:
     """Sample `num_frames` frames uniformly by time over [start, end] (seconds; default whole video).
 
     With `every_s`, one frame every `every_s` seconds of the range instead, `num_frames` at most.
+    Decoding stops at DEADLINE_S or at `deadline` (time.monotonic()), whichever comes first, and
+    keeps the frames it has (with a note).
     """
     if int(num_frames) < 1:
         raise MediaError("At least one frame must be requested.")
@@ -637,7 +684,7 @@ def sample_video(
     p = _check_file(path)
     container = _open_video(p)
     try:
-        return _sample(p, container, int(num_frames), start, end, size, exact, every_s)
+        return _sample(p, container, int(num_frames), start, end, size, exact, every_s, _Bounds(deadline))
     except MediaError:
         raise
     except _AV_ERRORS as e:
@@ -657,11 +704,11 @@ def _sample(
     end: float | None,
     size: int | None,
     exact: bool,
-    every_s: float | None = None,
+    every_s: float | None,
+    bounds: _Bounds,
 ) -> VideoClip:
     stream = container.streams.video[0]
     stream.thread_type = DECODER_THREADING
-    bounds = _Bounds()
     probe = _probe(container, stream, p, bounds)
     tb = float(stream.time_base)
     duration = max((probe.end - probe.origin) * tb, 0.0)
@@ -693,6 +740,11 @@ def _sample(
         cursor.heap.clear()
         if cursor.container is not container:
             cursor.container.close()
+    if not picked and stopped:
+        raise MediaError(
+            "Decoding this video took longer than this demo allows before a frame was found; "
+            "please upload a shorter or smaller video, or re-encode it as MP4 (H.264)."
+        )
     if not picked:
         raise MediaError(
             "No video frames could be decoded from this file, which may be damaged; please upload another copy."
@@ -724,8 +776,14 @@ def _probe_notes(probe: _Probe, tb: float, duration: float) -> list[str]:
 
 
 def _checked_size(stream) -> tuple[int, int]:
-    """The coded picture size, refused before decoding when it is over 8K."""
+    """The coded picture size, refused before decoding when it is over 8K (a GIF's canvas over
+    MAX_GIF_PIXELS: every one of its frames is decoded onto the whole canvas)."""
     coded_size = (stream.codec_context.width, stream.codec_context.height)
+    if stream.codec_context.name == "gif" and coded_size[0] * coded_size[1] > MAX_GIF_PIXELS:
+        raise MediaError(
+            f"This GIF's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); please upload a "
+            "GIF of at most 2048x2048, or the clip as an MP4."
+        )
     if coded_size[0] * coded_size[1] > MAX_VIDEO_PIXELS:
         raise MediaError(
             f"This video's picture is too large ({coded_size[0]}x{coded_size[1]} pixels); "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def scan_file(
     """Progress of scanning the video at `path`. Its timeline is kept in `store` by content: a
     finished one is used as it is, a stopped one is gone on with from its last part."""
     stop = stop or threading.Event()
-    key = store.key(content_key(path), options.segment_s, options.frames_per_segment, model)
+    key = store.key(content_key(path), model, **asdict(options))
     kept = store.get(key)
     duration = kept[0] if kept is not None else sample_video(path, 1, size=32).duration
     bounds = segment_bounds(duration, options.segment_s)

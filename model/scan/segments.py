@@ -194,8 +194,10 @@ class TimelineStore:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(content: str, segment_s: float, frames_per_segment: int, model: str) -> str:
-        return f"{content}|{segment_s:g}|{frames_per_segment}|{model}"
+    def key(content: str, model: str, **settings: float) -> str:
+        """By everything that shaped a timeline: the video's content, the model and every scan setting
+        (a timeline scanned with 1 token a part is never handed to a scan asking for 64)."""
+        return "|".join([content, model, *(f"{name}={value:g}" for name, value in sorted(settings.items()))])
 
     def get(self, key: str) -> tuple[float, list[Segment]] | None:
         """(duration, segments) of a scan, finished or stopped, or None."""

@@ -58,7 +58,10 @@ GRADIO_MODULES = ("gradio.queueing", "gradio.routes", "gradio.route_utils", "gra
 
 
 def guard_logs() -> None:
-    """Install both, once per process (idempotent)."""
+    """Install both, once per process (idempotent), and keep httpx's request lines out: they name
+    URLs a client sent (a file to fetch) and session hashes (gradio's MCP server calls its own queue)."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in GRADIO_MODULES:
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "traceback"):

@@ -55,6 +55,7 @@ http {{
             proxy_read_timeout 3600s;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;  # overwritten: a client's own is never passed on
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $http_connection;
@@ -86,7 +87,9 @@ def page_processes(server_url: str, count: int, log_dir: Path, *flags: str) -> I
         for i in range(count):
             port, log_path = free_port(), log_dir / f"page-{i}.log"
             command = [sys.executable, "app.py", "--backend", "vllm", "--server-url", server_url]
-            command += ["--host", "127.0.0.1", "--port", str(port), *flags]
+            command += ["--host", "127.0.0.1", "--port", str(port), "--trusted-proxies", "127.0.0.1"]
+            # nginx sets X-Forwarded-For, but every test visitor comes from 127.0.0.1 all the same
+            command += ["--jobs-per-address", "64", *flags]
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(
                     command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -48,10 +48,14 @@ def serve_demo(
     import app
     from ui.context import AppContext
 
-    settings = replace(settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000), concurrency=concurrency)
+    settings = settings or AppSettings(model="tiny", frames=4, max_new_tokens=2000)
+    # every client of a test comes from 127.0.0.1: one address's share of the queue (tests/test_crowd.py
+    # tries it on its own server) would make them one visitor
+    settings = replace(settings, concurrency=concurrency, jobs_per_address=max(settings.jobs_per_address, 1000))
     ctx = AppContext.create(engine, settings, (get_upload_folder(), str(app.ASSETS)))
     demo = app.build_demo(engine, settings, ctx)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    app.trust_proxies(settings.trusted_proxies)
     demo.launch(
         server_name="127.0.0.1",
         prevent_thread_lock=True,
@@ -61,7 +65,7 @@ def serve_demo(
         max_file_size=max_file_size,
         **app.page_look(),
         run_history=False,
-        app_kwargs={"middleware": app.guard_middleware(settings)},
+        app_kwargs={"middleware": app.guard_middleware(settings, demo, ctx)},
         mcp_server=settings.mcp,
     )
     try:
