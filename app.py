@@ -6,13 +6,20 @@ The page's parts live in `ui/` (layout, handlers, wiring), the work in `model/`
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and {"-h", "--help"} & set(sys.argv[1:]):  # the help, before anything heavy loads
+    from model.settings import build_parser
+
+    build_parser().print_help()
+    sys.exit(0)
+
 import spaces  # noqa: F401  - must come before anything touches CUDA on ZeroGPU
 
 # isort: split
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import gradio as gr
@@ -35,7 +42,7 @@ from ui.handlers import ChatHandlers
 from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
 from ui.player import PLAYER_JS as JS
-from ui.style import CSS, theme
+from ui.style import page_css, theme
 from ui.wiring import refresh_exports_after, wire_chat
 
 log = logging.getLogger("app")
@@ -79,7 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(engine, settings, ctx)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     trust_proxies(settings.trusted_proxies)
+    scheme = "https" if settings.ssl_certfile else "http"
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    log.info(
+        "serving the page at %s://%s:%d%s",
+        scheme,
+        shown,
+        settings.port,
+        " (and MCP at /gradio_api/mcp/)" * settings.mcp,
+    )
     demo.launch(
+        quiet=True,  # gradio's own lines would end with advice to set share=True, which this demo never does
         server_name=settings.host,
         server_port=settings.port,
         ssr_mode=False,
@@ -98,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def page_look() -> dict:
     """launch()'s theme, CSS and script: how the page looks and what its script does."""
-    return {"theme": theme(), "css": CSS, "js": JS}
+    return {"theme": theme(), "css": page_css(on_spaces=bool(os.environ.get("SPACE_ID"))), "js": JS}
 
 
 def guard_middleware(settings: AppSettings, demo: gr.Blocks, ctx: AppContext) -> list[Middleware]:

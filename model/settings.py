@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass
 
 DEFAULT_MODEL = "llava-hf/LLaVA-NeXT-Video-7B-hf"
@@ -92,9 +93,24 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+STATED_DEFAULT = re.compile(r"[(;] ?default:? [^)]")  # a help text that says its default itself
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help that ends with each flag's default, unless its text already says it (a switch is off)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if STATED_DEFAULT.search(text) or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {'none' if action.default == '' else '%(default)s'})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `python app.py`; defaults come from LLAVA_* environment variables."""
-    p = argparse.ArgumentParser(description="Chat with videos and images through LLaVA-NeXT-Video.")
+    p = argparse.ArgumentParser(
+        description="Chat with videos and images through LLaVA-NeXT-Video.", formatter_class=_DefaultsShown
+    )
     _model_flags(p)
     _serving_flags(p)
     _fair_use_flags(p)
@@ -141,7 +157,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         "--frames",
         type=int,
         default=_env_int("LLAVA_FRAMES", 16),
-        help="frames sampled per video by default (env LLAVA_FRAMES)",
+        help="frames sampled per video unless a visitor picks another number (env LLAVA_FRAMES)",
     )
     p.add_argument(
         "--max-frames",
@@ -366,12 +382,12 @@ def _camera_flags(p: argparse.ArgumentParser) -> None:
         "--ssl-certfile",
         default=env("LLAVA_SSL_CERTFILE"),
         help="serve over https with this certificate (PEM); browsers give the camera only "
-        "to https pages or localhost (env LLAVA_SSL_CERTFILE)",
+        "to https pages or localhost (default: plain http; env LLAVA_SSL_CERTFILE)",
     )
     camera.add_argument(
         "--ssl-keyfile",
         default=env("LLAVA_SSL_KEYFILE"),
-        help="the certificate's private key (PEM; env LLAVA_SSL_KEYFILE)",
+        help="the certificate's private key (PEM; default none; env LLAVA_SSL_KEYFILE)",
     )
 
 

@@ -57,7 +57,7 @@ def assert_frames_fully_visible(page, strip) -> None:
 def test_page_loads_with_model_line_and_examples(page):
     expect(page.get_by_text("Chat with videos and images")).to_be_visible()
     expect(page.get_by_text("tiny · cpu · float32")).to_be_visible()
-    expect(page.get_by_text("answers are random text")).to_be_visible()
+    expect(page.get_by_text("Answers are random text.")).to_be_visible()
     expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
     page.wait_for_timeout(1500)  # long enough for any event run at page load to answer
     expect(page.locator(".toast-body")).to_have_count(0)  # a fresh page greets nobody with an error
@@ -429,3 +429,67 @@ def test_no_serious_accessibility_violation_after_a_video_answer(browser, page_u
         assert axe_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_box_has_focus_after_an_answer_and_a_frame_plays_from_its_time(page, video_path):
+    """Before: when an answer ended the focus was on the page body, so a follow-up typed at once went
+    nowhere; a frame said "play from here" but only moved the player, paused."""
+    set_max_new_tokens(page, 16)
+    ask(page, "What happens?", [video_path])
+    wait_for_answer_end(page)
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#question')")
+    page.keyboard.type("And then?")  # at once, without a click
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => (document.querySelector('#chat').innerText.match(/tok\\/s/g) || []).length >= 2")
+    frame = page.locator("#chat .frame-strip figure[data-t]").nth(2)
+    target = float(frame.get_attribute("data-t"))
+    frame.click()
+    page.wait_for_function("() => !document.querySelector('#player video').paused")
+    assert abs(player_time(page) - target) < 1.0
+    frame.click()  # the same frame again, while it plays: paused
+    page.wait_for_function("() => document.querySelector('#player video').paused")
+    frame.focus()
+    page.keyboard.press("Enter")  # the keyboard plays too
+    page.wait_for_function("() => !document.querySelector('#player video').paused")
+    expect(page.get_by_role("button", name="Share")).to_have_count(0)  # off a Space it could only fail
+
+
+def test_a_video_being_made_playable_says_so(page, media_dir):
+    """Before: an AVI's player arrived seconds after the question, silently."""
+    from tests.support.videos import make_video
+
+    avi = make_video(media_dir / "slow.avi", seconds=2.0, fps=10, codec="mpeg4", size=(160, 96))
+    set_max_new_tokens(page, 16)
+    page.evaluate("""() => { window.__notes = []; new MutationObserver(() => {
+        const note = document.querySelector('#player-note'); if (note) window.__notes.push(note.innerText);
+    }).observe(document.body, { childList: true, subtree: true, characterData: true }); }""")
+    ask(page, "What is this?", [avi])
+    wait_for_answer_end(page)
+    expect(page.locator("#player video")).to_be_visible()
+    notes = page.evaluate("() => window.__notes")
+    assert any("Making a playable copy of slow.avi" in note for note in notes), notes[-5:]
+
+
+def test_a_long_banner_keeps_the_question_box_on_a_phones_first_screen(browser, loaded_tiny):
+    """Before: a plain start without a GPU showed a 293 px banner on a phone, and the question box ended
+    at 739-826 px of 844. Now the banner shows its first sentence; the rest opens from it."""
+    from model.engines.loading import cpu_advice
+
+    engine = cached_engine(loaded_tiny)
+    engine.notice = f"Answers are random text: no GPU here, so this demo runs a tiny model. {cpu_advice(24)}"
+    with serve(engine, AppSettings(model="tiny", frames=4, max_new_tokens=64)) as url:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        try:
+            page.goto(url)
+            box = page.locator("#question textarea")
+            box.wait_for()
+            bottom = box.bounding_box()["y"] + box.bounding_box()["height"]
+            assert bottom <= 740, f"the question box ends at {bottom} px"
+            expect(page.get_by_text("Answers are random text.")).to_be_visible()
+            expect(page.get_by_text("would not fit")).not_to_be_visible()
+            page.get_by_text("Answers are random text.").tap()
+            expect(page.get_by_text("would not fit")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "15-phone-banner-open.png"))
+        finally:
+            context.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.settings import build_parser
+from model.settings import STATED_DEFAULT, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "bench").glob("*.md"))]
@@ -76,3 +76,15 @@ def test_ci_runs_the_readme_test_commands():
     assert first == "python -m pytest -q tests"
     assert first in ci.splitlines()
     assert "python -m pytest -q tests_vllm" in ci.splitlines()
+
+
+def test_every_flag_has_help_that_says_its_default():
+    """`python app.py --help` describes every flag and says what it is when not given."""
+    parser = build_parser()
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = parser._get_formatter()._get_help_string(action) % {"default": action.default}
+        assert action.help and action.help.strip(), action.option_strings
+        switch = action.default in (None, False) and action.nargs == 0
+        assert switch or STATED_DEFAULT.search(text), (action.option_strings, text)

@@ -7,7 +7,7 @@ import time
 
 from model.chat.conversation import Conversation, Turn
 from model.engines.base import GenerationParams
-from model.engines.gate import WAITING, ModelGate, gated_describe, queued
+from model.engines.gate import WAITING, ModelGate, gated_describe, queued, waiting_line
 
 
 def test_turns_go_in_the_order_they_were_asked_for():
@@ -61,7 +61,7 @@ def test_stop_ends_a_wait_and_says_so_meanwhile():
     gate.enter(holder, 0.1)
     conv = Conversation(turns=[Turn(text="q")])
     stream = queued(lambda c, p: iter(["never"]), gate)(conv, GenerationParams())
-    assert next(stream) == "" and conv.last.progress == WAITING
+    assert next(stream) == "" and conv.last.progress == "Waiting for the model: 1 request is before yours…"
     conv.last.status = "stopped"
     assert list(stream) == [] and gate.waiting == 0
     stop = threading.Event()
@@ -90,3 +90,18 @@ def test_visitors_take_turns_whatever_one_of_them_has_waiting():
     for worker in workers:
         worker.join(5)
     assert order == ["a1", "b1", "c1", "a2", "a3"]
+
+
+def test_a_waiting_visitor_reads_their_place_and_an_estimate():
+    gate = ModelGate(1)
+    first = gate.join("a")
+    assert gate.enter(first, 0.1)
+    time.sleep(0.05)
+    gate.leave(first, True)  # one timed turn
+    holder = gate.join("a")
+    assert gate.enter(holder, 0.1)
+    mine_1, mine_2, other = gate.join("a"), gate.join("a"), gate.join("b")
+    assert [gate.ahead(t) for t in (mine_1, other, mine_2)] == [1, 2, 3]  # the round: a, b, then a again
+    assert waiting_line(0, None) == WAITING
+    assert waiting_line(2, None) == "Waiting for the model: 2 requests are before yours…"
+    assert waiting_line(2, gate.turn_s) == "Waiting for the model: 2 requests are before yours (about 1 s)…"

@@ -48,7 +48,7 @@ def test_without_a_gpu_the_default_starts_tiny_at_once_and_says_how_to_run_the_7
     monkeypatch.setattr(loading, "hub_reachable", no_download)
     loaded = load_model(AppSettings())
     assert loaded.name == "tiny" and loaded.notice.startswith("Answers are random text: no GPU here")
-    assert "--device cpu" in loaded.notice and "GB of memory" in loaded.notice and "tokens/s" in loaded.notice
+    assert "--device cpu" in loaded.notice and "GiB of memory" in loaded.notice and "tokens/s" in loaded.notice
 
 
 def test_a_default_model_that_is_broken_stops_the_app(tmp_path, monkeypatch, tiny_dir):
@@ -205,3 +205,12 @@ def test_flags_and_environment(monkeypatch):
     assert not parse_settings([]).model_explicit
     with pytest.raises(SystemExit):
         parse_settings(["--load-in-4bit", "--load-in-8bit"])
+
+
+def test_the_cpu_advice_fits_this_machine():
+    """Before: "needs about 28 GB of memory (fp32)" on a 24 GB machine, with nothing to say it would not fit."""
+    from model.engines.loading import cpu_advice
+
+    assert "this machine has 24 GiB, so it would not fit" in cpu_advice(24.0)
+    assert "this machine has 64 GiB)" in cpu_advice(64.0) and "not fit" not in cpu_advice(64.0)
+    assert "fp32" in cpu_advice(24.0) and "--device cpu" in cpu_advice(24.0)

@@ -51,17 +51,6 @@ def test_the_folder_has_the_hubs_4x_layout(standin_dir):
     )
 
 
-def test_autoprocessor_alone_cannot_load_it(standin_dir):
-    """The reason for `load_processor`: transformers 5 recurses on this layout."""
-    from transformers import AutoProcessor
-
-    try:
-        AutoProcessor.from_pretrained(standin_dir)
-    except RecursionError:
-        return
-    pytest.skip("this transformers loads the 4.x layout by itself; load_processor still must")
-
-
 def test_it_loads_through_load_model_with_the_real_shapes(standin):
     config = standin.model.config
     assert config.text_config.hidden_size == 4096 and config.text_config.intermediate_size == 11008

@@ -24,4 +24,10 @@ def test_webvtt_has_its_header_and_dot_times():
 def test_files_have_fixed_names(tmp_path):
     srt_path, vtt_path = write_subtitles(PARTS, tmp_path / "t")
     assert (srt_path.name, vtt_path.name) == ("timeline.srt", "timeline.vtt")
+    named, _ = write_subtitles(PARTS, tmp_path / "n", "My holiday (1)/../../ä.mp4")
+    assert named.name == "timeline.srt" and named.parent == tmp_path / "n"
+    named, _ = write_subtitles(PARTS, tmp_path / "n", "beach day 2.mp4")
+    assert named.name == "beach_day_2.timeline.srt"
+    named, _ = write_subtitles(PARTS, tmp_path / "n", "../.hidden")
+    assert named.name == "hidden.timeline.srt"
     assert vtt_path.read_text().startswith("WEBVTT")

@@ -58,7 +58,7 @@ def timeline_downloads(conv: Conversation, folder: Path) -> tuple[gr.DownloadBut
     video = latest_video(conv)
     if video is None or not video.timeline:
         return gr.DownloadButton(value=None, visible=False), gr.DownloadButton(value=None, visible=False)
-    srt, vtt = write_subtitles(video.timeline, folder)
+    srt, vtt = write_subtitles(video.timeline, folder, video.name)
     return (
         gr.DownloadButton(SRT_LABEL, value=str(srt), interactive=True, visible=True),
         gr.DownloadButton(VTT_LABEL, value=str(vtt), interactive=True, visible=True),

@@ -4,6 +4,7 @@ called and returned as a dataclass of its components; `Page` holds them all for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 import gradio as gr
 
@@ -70,9 +71,26 @@ def header(ctx: AppContext) -> None:
     )
     gr.Markdown(f"<sub>{ABOUT}</sub>", elem_id="about")  # left out on a phone: the question box comes first
     if ctx.engine.notice:
-        gr.Markdown(f"⚠️ **{ctx.engine.notice}**", elem_id="notice")
+        headline, details = notice_parts(ctx.engine.notice)
+        gr.HTML(
+            f"<details><summary>⚠️ <strong>{escape(headline)}</strong></summary><p>{escape(details)}</p></details>"
+            if details
+            else f"<p>⚠️ <strong>{escape(headline)}</strong></p>",
+            elem_id="notice",
+        )
     if ctx.support.summary():
         gr.Markdown(f"ℹ️ This model server takes {ctx.support.summary()}.", elem_id="limits")
+
+
+def notice_parts(notice: str) -> tuple[str, str]:
+    """(what a visitor must know, the rest): the banner shows the first, the second behind a disclosure,
+    so that a long banner never pushes the question box off a phone's first screen."""
+    for mark in (": ", ". "):
+        head, found, rest = notice.partition(mark)
+        if found and rest.strip():
+            rest = rest.strip()
+            return head.rstrip(".") + ".", rest[0].upper() + rest[1:]
+    return notice, ""
 
 
 def chat_column(ctx: AppContext, examples: list[dict]) -> ChatColumn:

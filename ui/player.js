@@ -25,14 +25,52 @@
       box.appendChild(close);
     }
   };
+  // "Play from here": the player goes to the moment and plays; the same moment pressed again while it
+  // plays (and is in sight) pauses it. Asked for before the player is ready (a preview still being made), the seek
+  // waits and is honoured when the video arrives.
+  let last = null;
+  let pending = null;
   const seek = (t) => {
+    if (!isFinite(t)) return;
     const box = player();
     const video = box && box.querySelector('video');
-    if (!video || !isFinite(t)) return;
-    const go = () => { video.currentTime = t; };
+    if (!video) { pending = t; return; }
+    pending = null;
+    const shown = box.classList.contains('docked') || inSight(box);
+    if (last === t && !video.paused && shown) { video.pause(); return; }  // out of sight: show it instead
+    last = t;
+    const go = () => {
+      video.currentTime = t;
+      const playing = video.play();
+      if (playing) playing.catch(() => {});
+    };
     if (video.readyState >= 1) go(); else video.addEventListener('loadedmetadata', go, { once: true });
     if (!box.classList.contains('docked') && !inSight(box)) dock(box);
   };
+  new MutationObserver(() => {
+    const video = pending !== null && document.querySelector('#player video');
+    if (video) seek(pending);
+  }).observe(document.body, { childList: true, subtree: true });
+  // The question box has focus whenever the visitor can type: when it opens again after an answer,
+  // Stop, Retry, Undo or Clear, unless the visitor went on to something else meanwhile.
+  let wasLocked = false;
+  const box = () => document.querySelector('#question textarea');
+  new MutationObserver(() => {
+    const area = box();
+    if (!area) return;
+    const locked = area.disabled;
+    const idle = !document.activeElement || document.activeElement === document.body;
+    if (wasLocked && !locked && idle) area.focus({ preventScroll: true });
+    wasLocked = locked;
+  }).observe(document.body, { attributes: true, attributeFilter: ['disabled'], subtree: true });
+  // An example chosen (the box has it, ready to send), Clear or Undo pressed: the box takes the focus.
+  const BACK_TO_BOX = '.gallery, [data-testid="examples"], .examples, #chat button[aria-label="Clear"], '
+    + '#chat button[aria-label="Undo"]';
+  document.addEventListener('click', (event) => {
+    if (event.target.closest(BACK_TO_BOX)) {
+      setTimeout(() => { const area = box(); if (area && !area.disabled) area.focus({ preventScroll: true }); }, 300);
+    }
+  });
   document.addEventListener('click', (event) => {
     const link = event.target.closest('a[href^="#t="]');
     if (link) {

@@ -20,6 +20,7 @@ from model.chat.conversation import Conversation, MediaItem, latest_video
 from model.media.preview import browser_playable, make_preview
 from model.scan.subtitles import write_subtitles
 from model.serving.storage import item_dir, new_id
+from ui.messages import escape_markdown
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def player_update(conv: Conversation, previews: bool = True) -> tuple[gr.Video, 
     video = latest_video(conv)
     path = video.path if video is not None else None
     if not previews and path is not None and not browser_playable(path) and path not in conv.previews:
-        return gr.skip(), gr.skip()
+        making = f"Making a playable copy of {escape_markdown(video.name)} for your browser…"
+        return gr.skip(), gr.Markdown(making, visible=True)  # said at once; the copy comes with `show_player`
     subtitles = player_subtitles(conv, video)
     if conv.player_shows == (path, subtitles):
         return gr.skip(), gr.skip()

@@ -5,6 +5,14 @@ from pathlib import Path
 import gradio as gr
 
 CSS = (Path(__file__).parent / "style.css").read_text()
+# gradio's Share button (on a video or picture in the chat) posts to a Space's discussions: off a
+# Space it can only answer "Must be on Spaces to share", so it is not shown there.
+NO_SHARE = '#chat button[aria-label="Share"], #player button[aria-label="Share"] { display: none !important; }\n'
+
+
+def page_css(on_spaces: bool) -> str:
+    """The page's CSS; off a Space without the Share buttons that only error there."""
+    return CSS if on_spaces else CSS + NO_SHARE
 
 
 def theme() -> gr.themes.Base:

@@ -23,6 +23,16 @@ from model.engines.base import Finished, GenerationParams
 POLL_S = 0.25  # how often a waiter looks whether it was stopped
 WAITING = "Waiting for the model: another question or a scan is using it…"
 
+
+def waiting_line(ahead: int, turn_s: float | None) -> str:
+    """What a waiting visitor reads: their place in the line and, once turns have been timed, how long."""
+    if ahead <= 0:
+        return WAITING
+    place = "1 request is" if ahead == 1 else f"{ahead} requests are"
+    estimate = f" (about {max(1, round(ahead * turn_s))} s)" if turn_s else ""
+    return f"Waiting for the model: {place} before yours{estimate}…"
+
+
 GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
 
 
@@ -35,6 +45,8 @@ class ModelGate:
         self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # owners in the order they are served
         self._tickets = count()
         self._cond = threading.Condition()
+        self._entered: dict[int, float] = {}  # when each turn now held began
+        self.turn_s: float | None = None  # how long a turn lasts, a moving average
 
     def join(self, owner: str = "") -> int:
         """Take a place in the line of `owner`; returns the ticket to `enter` with."""
@@ -64,13 +76,30 @@ class ModelGate:
             if tickets:  # the owner's next request waits for everyone else's turn
                 self._waiting[owner] = tickets
             self._busy += 1
+            self._entered[ticket] = time.monotonic()
             return True
+
+    def ahead(self, ticket: int) -> int:
+        """Requests that will hold the model before `ticket` does: the turns held now, and the waiting
+        ones served first in the round of owners."""
+        with self._cond:
+            rounds = [list(tickets) for tickets in self._waiting.values()]
+        for owner_index, tickets in enumerate(rounds):
+            if ticket in tickets:
+                mine = tickets.index(ticket)
+                before = sum(min(len(t), mine + (i < owner_index)) for i, t in enumerate(rounds))
+                return self._busy + before
+        return 0
 
     def leave(self, ticket: int, entered: bool) -> None:
         """Give the turn back (entered) or the place in the line (not yet)."""
         with self._cond:
             if entered:
                 self._busy -= 1
+                began = self._entered.pop(ticket, None)
+                if began is not None:
+                    took = time.monotonic() - began
+                    self.turn_s = took if self.turn_s is None else 0.8 * self.turn_s + 0.2 * took
             else:
                 for owner, tickets in list(self._waiting.items()):
                     if ticket in tickets:
@@ -109,8 +138,9 @@ def queued(generate: GenerateFn, gate: ModelGate) -> GenerateFn:
             while not (entered := gate.enter(ticket, POLL_S)):
                 if turn is None or turn.status == "stopped":
                     return
-                if turn.progress != WAITING:
-                    turn.progress = WAITING
+                line = waiting_line(gate.ahead(ticket), gate.turn_s)
+                if turn.progress != line:
+                    turn.progress = line
                     yield ""
             if turn is not None:
                 turn.progress = ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,17 +24,37 @@ log = logging.getLogger(__name__)
 
 
 TINY_NOTICE = (
-    "This is the tiny random-weight test model: answers are random text. "
+    "Answers are random text: this is the tiny random-weight test model. "
     "Start with --model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU for real answers."
 )
 
 
-# From `python -m bench.bench_cpu`: the 7B's widths at 1-2 layers on a 2-core machine, scaled to 32+24.
-CPU_ADVICE = (
-    "To run the real 7B on this CPU anyway: python app.py --device cpu. It needs about 28 GB of "
-    "memory (fp32), and on 2 cores a 16-frame question waits about 4 to 5 minutes for its first word, "
-    "then about 0.5 tokens/s."
-)
+FP32_GIB_7B = 28  # 7.06 B parameters in fp32 (26.3 GiB) and the activations of one answer
+
+
+def cpu_advice(machine_gb: float | None = None) -> str:
+    """How to run the real 7B on this CPU anyway, and what it costs here: the memory figure for the
+    precision it would run in (fp32 on a CPU) against this machine's memory; the times measured with
+    `python -m bench.bench_cpu` (the 7B's widths at 1-2 layers on 2 cores, scaled to 32 + 24)."""
+    machine_gb = machine_memory_gb() if machine_gb is None else machine_gb
+    fits = (
+        f"this machine has {machine_gb:.0f} GiB, so it would not fit"
+        if machine_gb < FP32_GIB_7B
+        else f"this machine has {machine_gb:.0f} GiB"
+    )
+    return (
+        "To run the real 7B on this CPU anyway: python app.py --device cpu. It runs in fp32 there and "
+        f"needs about {FP32_GIB_7B} GiB of memory ({fits}); on 2 cores a 16-frame question waits about 4 "
+        "to 5 minutes for its first word, then about 0.5 tokens/s."
+    )
+
+
+def machine_memory_gb() -> float:
+    """This machine's memory in GiB (0 where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return 0.0
 
 
 class LoadError(RuntimeError):
@@ -258,7 +279,7 @@ def load_model(settings: AppSettings) -> LoadedModel:
         return load_tiny(settings)
     if not settings.model_explicit and settings.device == "auto" and pick_device("auto") == "cpu":
         log.warning("No CUDA GPU and no --model or --device given: starting on the tiny random-weight model.")
-        return _fallback(settings, f"no GPU here, so this demo runs a tiny random-weight model. {CPU_ADVICE}")
+        return _fallback(settings, f"no GPU here, so this demo runs a tiny random-weight model. {cpu_advice()}")
     local_only = not Path(settings.model).is_dir() and not hub_reachable()
     try:
         return _from_pretrained(settings.model, settings, local_only)

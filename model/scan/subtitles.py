@@ -36,10 +36,19 @@ def webvtt(segments: list[Segment]) -> str:
     return "WEBVTT\n\n" + cues
 
 
-def write_subtitles(segments: list[Segment], folder: Path) -> tuple[Path, Path]:
-    """timeline.srt and timeline.vtt in `folder` (fixed names: nothing a visitor sent names a file)."""
+def write_subtitles(segments: list[Segment], folder: Path, video_name: str = "") -> tuple[Path, Path]:
+    """NAME.timeline.srt and NAME.timeline.vtt in `folder`, NAME from the video's name kept to letters,
+    digits, '.', '_' and '-' (a visitor's file name never becomes a path of its own), else timeline.*."""
     folder.mkdir(parents=True, exist_ok=True)
-    srt_path, vtt_path = folder / "timeline.srt", folder / "timeline.vtt"
+    stem = safe_stem(video_name)
+    base = f"{stem}.timeline" if stem else "timeline"
+    srt_path, vtt_path = folder / f"{base}.srt", folder / f"{base}.vtt"
     srt_path.write_text(srt(segments), encoding="utf-8")
     vtt_path.write_text(webvtt(segments), encoding="utf-8")
     return srt_path, vtt_path
+
+
+def safe_stem(name: str, limit: int = 60) -> str:
+    """A file name's stem reduced to [A-Za-z0-9._-] (other characters become '_'), no leading dots."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:limit]
+    return stem.lstrip("._-")
