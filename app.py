@@ -28,7 +28,7 @@ from starlette.middleware import Middleware
 
 from model.chat.conversation import Conversation
 from model.engines.base import Engine
-from model.media.decode import VIDEO_EXTENSIONS
+from model.media.formats import VIDEO_EXTENSIONS
 from model.serving.guard import Guard, GuardLimits
 from model.serving.logs import guard_logs
 from model.serving.memory import return_big_buffers

@@ -31,8 +31,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from model.dev.tiny import tiny_checkpoint_dir  # noqa: E402
 from model.engines.loading import load_tiny  # noqa: E402
+from model.engines.tiny import tiny_checkpoint_dir  # noqa: E402
 from model.engines.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
 from tests.support.serving import cached_engine, serve  # noqa: E402

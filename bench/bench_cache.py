@@ -26,10 +26,10 @@ import torch  # noqa: E402
 
 from model.chat.conversation import Conversation  # noqa: E402
 from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
-from model.dev.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
 from model.engines.base import Finished, GenerationParams  # noqa: E402
 from model.engines.kv_cache import CacheStore  # noqa: E402
 from model.engines.loading import load_model  # noqa: E402
+from model.engines.tiny import MEDIUM, build_tiny_checkpoint  # noqa: E402
 from model.engines.transformers_engine import TransformersEngine  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
 

@@ -33,6 +33,7 @@ import httpx  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tests.support.app_process import status_kb  # noqa: E402
 from tests.support.videos import make_video  # noqa: E402
 from tests.support.vllm_server import free_port, stop_group, wait_until_up  # noqa: E402
 
@@ -59,10 +60,7 @@ class Server:
         wait_until_up(self.process, self.url + "/config", self.log_path, "the app", 120)
 
     def kb(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise KeyError(field)
+        return status_kb(self.process.pid, field)
 
     def reset_peak(self) -> float:
         Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")

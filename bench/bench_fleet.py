@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--frames", type=int, default=8)
     args = parser.parse_args()
-    from model.dev.tiny import build_tiny_checkpoint
+    from model.engines.tiny import build_tiny_checkpoint
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:

@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--turns", type=int, default=3)
     args = parser.parse_args()
-    from model.dev.tiny import build_tiny_checkpoint
+    from model.engines.tiny import build_tiny_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = build_tiny_checkpoint(Path(tmp) / "tiny")

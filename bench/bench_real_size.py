@@ -48,6 +48,7 @@ from model.engines.kv_cache import CacheStore  # noqa: E402
 from model.engines.loading import load_model  # noqa: E402
 from model.engines.transformers_engine import TransformersEngine  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
+from tests.support.app_process import status_kb  # noqa: E402
 from tests.support.videos import make_video  # noqa: E402
 from tests.support.vllm_server import free_port, stop_group, wait_until_up  # noqa: E402
 
@@ -61,13 +62,6 @@ FEATURE_SCALE = 2 / 4  # the projected features are 4096 wide in both; bf16 inst
 
 # ---------------------------------------------------------------------------------------------
 # 1. The page and one answer, in a process of their own
-
-
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
 
 
 def peak_growth_mb(pid: int, step) -> float:

@@ -4,7 +4,7 @@
 
 A generated 10-minute 360p H.264 video (bench/.cache) is scanned in 45-second segments of 8 frames
 (13 segments), each described in `--tokens` greedy tokens (no early end), on the CPU by the tiny and
-the medium checkpoints (model/dev/tiny.py), one segment per `generate` call (the baseline) and
+the medium checkpoints (model/engines/tiny.py), one segment per `generate` call (the baseline) and
 `--batch` segments per call; with VLLM_PYTHON set, also through a vLLM server on the tiny
 checkpoint, one request at a time against `--batch` in flight. Each configuration runs in a fresh
 process, which reports its peak resident memory. Prints segments per second and the ratio to one at
@@ -40,7 +40,7 @@ def long_video() -> Path:
 
 
 def checkpoint(model: str) -> Path:
-    from model.dev.tiny import tiny_checkpoint_dir
+    from model.engines.tiny import tiny_checkpoint_dir
 
     if model == "medium":
         from bench.bench_cache import medium_checkpoint

@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """The tiny random-weight checkpoint, built once for the test session."""
-    from model.dev.tiny import tiny_checkpoint_dir
+    from model.engines.tiny import tiny_checkpoint_dir
 
     path = tiny_checkpoint_dir(tmp_path_factory.mktemp("tiny") / "tiny")
     os.environ["LLAVA_TINY_DIR"] = str(path)

@@ -8,7 +8,8 @@ import pytest
 
 from model.chat.budget import make_room, spread, thin_clip
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, stream_answer, undo_last
+from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, undo_last
+from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore, SessionCache
 from model.engines.transformers_engine import TransformersEngine

@@ -8,21 +8,19 @@ import numpy as np
 import pytest
 
 from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
+from model.chat.limits import ChatLimits, MediaSupport, UserInputError, validate_message
 from model.chat.turns import (
-    ChatLimits,
     MediaOptions,
-    UserInputError,
     add_turn,
     clip_range,
     mark_stopped,
     parse_clip_time,
     release_media,
     retry_last,
-    stream_answer,
     undo_last,
-    validate_message,
 )
-from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.engines.answering import stream_answer
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
 from model.media.decode import VideoClip, format_timestamp
 from ui.messages import FrameStrip, chatbot_messages
 

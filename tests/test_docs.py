@@ -88,3 +88,40 @@ def test_every_flag_has_help_that_says_its_default():
         assert action.help and action.help.strip(), action.option_strings
         switch = action.default in (None, False) and action.nargs == 0
         assert switch or STATED_DEFAULT.search(text), (action.option_strings, text)
+
+
+def architecture_modules(text: str) -> set[str]:
+    """The modules a bullet of docs/architecture.md names (`- `a.py`, `b.py` — ...`), with their folder."""
+    listed, folder = set(), None
+    for line in text.splitlines():
+        heading = re.match(r"^(?:## )?`((?:model|ui)/[a-z_/]*)` — ", line)
+        if heading:
+            folder = heading.group(1)
+            continue
+        if line.startswith("#"):
+            folder = None
+        bullet = re.match(r"^- (`.+?`) — ", line)
+        for name in re.findall(r"`([a-z_/]+\.(?:py|js|css))`", bullet.group(1)) if bullet else []:
+            if "/" in name:
+                listed.add(name)
+            elif folder:
+                listed.add(folder + name)
+    return listed
+
+
+def test_the_architecture_page_lists_every_module_and_only_real_ones():
+    """docs/architecture.md names each module of model/ and ui/ under its package, and every module
+    and `file.py:name` it names exists (it had named `ChatHandlers.send` and left modules out)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = {name for name in architecture_modules(text) if name.startswith(("model/", "ui/"))}
+    modules = {
+        str(p.relative_to(ROOT))
+        for folder in ("model", "ui")
+        for p in (ROOT / folder).rglob("*")
+        if p.suffix in (".py", ".js", ".css") and p.name != "__init__.py" and not p.name.endswith(".pyi")
+    }
+    assert modules - listed == set(), "modules the architecture page does not list"
+    assert listed - modules == set(), "modules the architecture page lists that do not exist"
+    for path, name in re.findall(r"`((?:model|ui)/[a-z_/]+\.py):([A-Za-z_.]+)`", text):
+        source = (ROOT / path).read_text()
+        assert re.search(rf"(def|class) {name.split('.')[-1]}\b", source), f"{path}:{name}"

@@ -6,8 +6,8 @@ import numpy as np
 from PIL import Image
 
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.chat.ledger import FREED, MediaLedger, held_bytes
 from model.media.clip import VideoClip
-from model.serving.ledger import FREED, MediaLedger, held_bytes
 
 MB = 1 << 20
 

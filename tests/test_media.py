@@ -15,16 +15,8 @@ import pytest
 from PIL import Image
 
 from model.media import decode as media
-from model.media.decode import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    MediaError,
-    VideoClip,
-    format_timestamp,
-    load_image,
-    media_kind,
-    sample_video,
-)
+from model.media.decode import MediaError, VideoClip, format_timestamp, load_image, media_kind, sample_video
+from model.media.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from tests.support.videos import (
     decode_all,
     inflate_avi_frame_count,

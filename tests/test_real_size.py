@@ -26,7 +26,8 @@ from PIL import Image
 
 from model.camera.live import add_camera_turn
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn, start_session, stream_answer
+from model.chat.turns import MediaOptions, add_turn, start_session
+from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.media.clip import VideoClip
 from model.settings import AppSettings

@@ -1,4 +1,4 @@
-"""Files named by URL (model/serving/remote.py): the app's own files in place, public URLs fetched
+"""Files named by URL (model/media/remote.py): the app's own files in place, public URLs fetched
 within bounds, nothing else. A local HTTP server stands in for the internet: the tests' resolver
 calls its name public (the real one never would)."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model.serving.remote import RemoteFileError, RemoteFiles, is_public, own_file, public_address, resolve_url
+from model.media.remote import RemoteFileError, RemoteFiles, is_public, own_file, public_address, resolve_url
 
 PUBLIC = "files.example"  # the name the tests' resolver lets through
 

@@ -47,3 +47,11 @@ def test_pyproject_lists_the_same_runtime_as_requirements_txt():
     assert declared == {str(r) for r in _requirements("requirements.txt")}
     dev = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]}
     assert dev == {canonicalize_name(r.name) for r in _requirements("requirements-dev.txt")}
+
+
+def test_one_license_everywhere():
+    """It was MIT in the README's front matter and LICENSE, Apache-2.0 in pyproject.toml."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    front = (ROOT / "README.md").read_text().split("---\n")[1]
+    assert project["license"] == "MIT" and "license: mit" in front
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")

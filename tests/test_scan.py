@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from model.chat.conversation import segment_conversation
 from model.engines.base import GenerationParams
 from model.media.decode import sample_video
 from model.scan.segments import (
@@ -15,7 +16,6 @@ from model.scan.segments import (
     relevant_segments,
     scan,
     segment_bounds,
-    segment_conversation,
     split_clip,
     timeline_text,
 )

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn, start_session, stream_answer
+from model.chat.turns import MediaOptions, add_turn, start_session
+from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore
 from model.engines.transformers_engine import TransformersEngine

@@ -1,4 +1,4 @@
-"""Tests for the tiny offline LLaVA-NeXT-Video checkpoint (model/dev/tiny.py)."""
+"""Tests for the tiny offline LLaVA-NeXT-Video checkpoint (model/engines/tiny.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoProcessor, LlavaNextVideoForConditionalGeneration  # noqa: E402
 
-from model.dev.tiny import (  # noqa: E402
+from model.engines.tiny import (  # noqa: E402
     HUB_PREFIXES,
     MARKER,
     TINY,

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from model.chat.conversation import Conversation, MediaItem, Turn
-from model.chat.turns import ChatLimits, UserInputError, validate_message
-from model.engines.base import EngineError, Finished, GenerationParams, MediaSupport
+from model.chat.limits import ChatLimits, MediaSupport, UserInputError, validate_message
+from model.engines.base import EngineError, Finished, GenerationParams
 from model.engines.gpu import generate_for, generate_remote, generate_stream
 from model.engines.vllm_engine import ServerConfig, VLLMEngine, chat_messages, check_media, request_body, sse_events
 from model.media.decode import VideoClip

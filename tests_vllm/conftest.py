@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-# The main suite's offline environment and media files.
-from tests.conftest import browser, image_path, media_dir, video_path  # noqa: F401
 from tests.support.videos import make_video
 from tests.support.vllm_server import vllm_python, vllm_server
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
+pytest_plugins = ["tests.conftest"]  # the main suite's offline environment, media files and browser
+
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory) -> Path:
     """A random-weight checkpoint of the tiny family that vLLM runs at about 15 tokens/s here."""
-    from model.dev.tiny import PACED, build_tiny_checkpoint
+    from model.engines.tiny import PACED, build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("paced") / "paced", PACED)
 

@@ -11,19 +11,15 @@ from pathlib import Path
 import gradio as gr
 
 from model.chat.conversation import Conversation, Turn, latest_video
-from model.chat.turns import (
-    MediaOptions,
-    UserInputError,
-    add_turn,
-    check_file_count,
-    stream_answer,
-    validate_message,
-)
+from model.chat.limits import UserInputError, check_file_count, validate_message
+from model.chat.turns import MediaOptions, add_turn
+from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
-from model.media.decode import VIDEO_EXTENSIONS, MediaError
+from model.media.decode import MediaError
+from model.media.formats import VIDEO_EXTENSIONS
+from model.media.remote import RemoteFileError, is_url, resolve_url
 from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
 from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S
-from model.serving.remote import RemoteFileError, is_url, resolve_url
 from ui.context import AppContext
 from ui.examples import API_EXAMPLE, SCAN_EXAMPLE, server_root
 from ui.inputs import ProgramFiles, describe_inputs, program_files, with_example

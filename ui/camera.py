@@ -16,13 +16,15 @@ import gradio as gr
 from model.camera.frames import CameraStore, FrameError, decode_frame
 from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
 from model.chat.conversation import Conversation
-from model.chat.turns import start_session, stream_answer
+from model.chat.turns import start_session
+from model.engines.answering import stream_answer
 from model.engines.base import Engine, GenerationParams
 from model.media.clip import VideoClip, format_duration
 from model.serving.sessions import request_tab
 from ui.chat_view import render_chat
 from ui.context import AppContext
 from ui.controls import busy_box, idle_box
+from ui.gradio_internals import cameras_running
 from ui.inputs import CameraInput
 from ui.panels import SidePanel, frames_panel
 
@@ -92,12 +94,6 @@ def live_clip(store: CameraStore, request: gr.Request | None, frames: int) -> Vi
     """The clip of this tab's running camera, or None when it does not run."""
     key = camera_key(request)
     return store.live_clip(key, max(1, int(frames))) if key else None
-
-
-def cameras_running(demo: gr.Blocks) -> int:
-    """Camera streams running or waiting for a place (gradio's own count of the 'camera' group)."""
-    group = getattr(getattr(demo, "_queue", None), "event_queue_per_concurrency_id", {}).get("camera")
-    return group.current_concurrency + len(group.queue) if group is not None else 0
 
 
 def question_text(text: str | None, clip: VideoClip | None) -> str | None:

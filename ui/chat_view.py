@@ -6,7 +6,7 @@ from pathlib import Path
 
 from model.camera.live import is_camera
 from model.chat.conversation import Conversation, MediaItem
-from model.media.decode import IMAGE_EXTENSIONS
+from model.media.formats import IMAGE_EXTENSIONS
 from ui.messages import FrameStrip, chatbot_messages, escape_markdown
 from ui.strips import strip_message
 

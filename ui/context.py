@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 from model.camera.frames import CameraLimits, CameraStore
 from model.chat.conversation import Conversation
-from model.chat.turns import ChatLimits, Reading, release_media
-from model.engines.base import Engine, MediaSupport
+from model.chat.ledger import MediaLedger
+from model.chat.limits import ChatLimits, MediaSupport
+from model.chat.turns import Reading, release_media
+from model.engines.base import Describer, Engine
 from model.engines.gate import ModelGate, gated_describe, queued
 from model.engines.gpu import describe_for, generate_for
+from model.media.remote import RemoteFiles
 from model.media.work import DecodeSlots, MediaWork
-from model.scan.runner import Describer
 from model.scan.segments import TimelineStore
-from model.serving.ledger import MediaLedger
-from model.serving.remote import RemoteFiles
 from model.serving.sessions import Tabs
 from model.serving.storage import remove_conversation, upload_folder
 from model.serving.visitors import Visitor, VisitorStamp
@@ -31,24 +31,26 @@ class AppContext:
     engine: Engine
     settings: AppSettings
     limits: ChatLimits
+    gate: ModelGate  # turns at the model: answers and scan batches, waiting visitors in turn
     generate: Callable  # the engine's streamed generation, taking its turn at the model gate
     describe: Describer  # scan captions, taking their turns at the same gate
     timelines: TimelineStore  # finished scans by video content: the same video is scanned once
     cameras: CameraStore  # every tab's last seconds of camera
     tabs: Tabs  # the conversations each tab opened, freed when it closes
     ledger: MediaLedger  # decoded media of all conversations, under one budget
-    remote: RemoteFiles  # what a file input named by URL may be (model/serving/remote.py)
+    remote: RemoteFiles  # what a file input named by URL may be (model/media/remote.py)
     media: MediaWork  # decoder slots and the time one message's files may take
     stamp: VisitorStamp  # signs an agent's address for gradio's loopback MCP calls (model/serving/visitors.py)
 
     @classmethod
     def create(cls, engine: Engine, settings: AppSettings, readable_roots: tuple[str, ...]) -> AppContext:
         """The context for `engine`; only files under `readable_roots` may be read."""
-        gate = ModelGate(settings.concurrency)  # answers and scan batches, first come first served
+        gate = ModelGate(settings.concurrency)
         return cls(
             engine=engine,
             settings=settings,
             limits=ChatLimits.for_backend(engine.media_support, settings.max_frames, readable_roots),
+            gate=gate,
             generate=queued(generate_for(engine), gate),
             describe=gated_describe(describe_for(engine), gate),
             timelines=TimelineStore(),

@@ -9,18 +9,9 @@ from __future__ import annotations
 import gradio as gr
 
 from model.chat.conversation import Conversation, attached_files, latest_video
-from model.chat.turns import (
-    UserInputError,
-    mark_stopped,
-    read_files,
-    resample_latest,
-    retry_last,
-    start_session,
-    start_turn,
-    stream_answer,
-    undo_last,
-    validate_message,
-)
+from model.chat.limits import UserInputError, validate_message
+from model.chat.turns import mark_stopped, read_files, resample_latest, retry_last, start_session, start_turn, undo_last
+from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.engines.zerogpu import on_zero_gpu
 from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan

@@ -1,5 +1,5 @@
 """The app's inputs as programs see them: a file URL in a request resolved by the app's rules
-(model/serving/remote.py) instead of gradio's unbounded fetch; the API page's descriptions and
+(model/media/remote.py) instead of gradio's unbounded fetch; the API page's descriptions and
 examples real.
 
 A client may send any input's file as `{"path": "https://…"}` instead of uploading it; gradio then
@@ -23,35 +23,14 @@ from gradio.data_classes import ListFiles
 from gradio.utils import get_function_description
 from pydantic import model_validator
 
-from model.serving.remote import OWN_FILE_ROUTE, RemoteFileError, RemoteFiles, is_url, resolve_url
+from model.media.remote import OWN_FILE_ROUTE, RemoteFiles
+from ui.gradio_internals import ResolvesUrls
 
 FILE_META = {"_type": "gradio.FileData"}
 
-
-class _ResolvesUrls:
-    """Mixed into a gradio input: URL inputs go through `resolve_url` under `self.remote_files`."""
-
-    remote_files: RemoteFiles | None = None  # None refuses every URL
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
-        if url_or_file_path is None or not is_url(str(url_or_file_path)):
-            return await super().async_move_resource_to_block_cache(url_or_file_path)
-        if self.remote_files is None:
-            raise gr.Error("Upload the file instead of naming it by URL.", print_exception=False)
-        try:
-            return await resolve_url(str(url_or_file_path), self.remote_files)
-        except RemoteFileError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def get_block_name(self) -> str:
-        """The gradio component's own name: the page draws it with gradio's own frontend."""
-        return next(c for c in type(self).__mro__ if c.__module__.startswith("gradio.")).__name__.lower()
-
-    get_block_class = get_block_name
-
 from gradio.events import Dependency
 
-class ChatInput(_ResolvesUrls, gr.MultimodalTextbox):
+class ChatInput(ResolvesUrls, gr.MultimodalTextbox):
     """The chat's question box (its files are uploads; a URL is refused)."""
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
@@ -60,7 +39,7 @@ class ChatInput(_ResolvesUrls, gr.MultimodalTextbox):
         from gradio.components.base import Component
 
 
-class CameraInput(_ResolvesUrls, gr.Image):
+class CameraInput(ResolvesUrls, gr.Image):
     """The live camera's pictures (never a URL)."""
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
@@ -69,7 +48,7 @@ class CameraInput(_ResolvesUrls, gr.Image):
         from gradio.components.base import Component
 
 
-class ProgramFiles(_ResolvesUrls, gr.File):
+class ProgramFiles(ResolvesUrls, gr.File):
     """A file parameter of /ask or /scan: files by upload, by the app's own URL or by public URL."""
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block

@@ -8,7 +8,7 @@ from html import escape
 
 import gradio as gr
 
-from model.media.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.media.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.settings import AppSettings
 from ui.camera import CameraPanel, camera_panel
 from ui.context import AppContext

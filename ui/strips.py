@@ -10,8 +10,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-import gradio as gr
-
+from ui.gradio_internals import html_block_props
 from ui.messages import FrameStrip
 
 STRIP_CLASS = "frame-strip"
@@ -58,12 +57,7 @@ def _figure(path: str, time: str, seconds: float | None, i: int, total: int, fir
     )
 
 
-def _html_props() -> dict:
-    """The configuration of a plain gr.HTML block, without its value and click script."""
-    return {**gr.HTML(render=False).get_config(), "value": None, "js_on_load": None}
-
-
-HTML_PROPS = _html_props()  # built once, outside any page: gr.HTML cannot be made inside a handler
+HTML_PROPS = html_block_props()  # built once, outside any page: gr.HTML cannot be made inside a handler
 
 
 def strip_message(strip: FrameStrip) -> dict:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
-from model.chat.turns import ChatLimits, MediaOptions, UserInputError, clip_range
+from model.chat.limits import ChatLimits, UserInputError
+from model.chat.turns import MediaOptions, clip_range
 from model.settings import AppSettings
 
 SPREAD, EVERY = "Spread over the video", "One every N seconds"

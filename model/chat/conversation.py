@@ -219,3 +219,13 @@ def latest_video(conv: Conversation) -> MediaItem | None:
     about); a live camera's clip is no file and is left out."""
     videos = [m for turn in conv.turns for m in turn.media if m.kind == "video" and Path(m.path).is_file()]
     return videos[-1] if videos else None
+
+
+SCAN_QUESTION = "Describe what happens in this part of the video in one or two sentences."
+
+
+def segment_conversation(clip: VideoClip, question: str = SCAN_QUESTION) -> Conversation:
+    """A one-turn conversation asking `question` about one segment's frames."""
+    return Conversation(
+        turns=[Turn(text=question, media=[MediaItem(path="segment.mp4", kind="video", clip=clip)])], keep_cache=False
+    )

@@ -15,13 +15,10 @@ from functools import partial
 from pathlib import Path
 
 from model.chat.conversation import Conversation, MediaItem, Turn, keep_earlier_timeline, latest_video
+from model.chat.limits import UserInputError
 from model.chat.sampling import Sampling, span_words
-from model.engines.base import Engine, EngineError, Finished, GenerationParams, MediaSupport
 from model.media.clip import parse_clock
 from model.media.decode import (
-    ACCEPTED,
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
     MediaError,
     RangeError,
     format_timestamp,
@@ -37,33 +34,9 @@ from model.serving.storage import remove_conversation
 
 log = logging.getLogger(__name__)
 
-RENDER_INTERVAL_S = 0.1  # at most 10 chat updates a second: rendering must keep up with the model
 DISK_FULL = "The demo's disk is full right now; please try again in a few minutes."
 DEFAULT_VIDEO_QUESTION = "Describe this video in detail."
 DEFAULT_IMAGE_QUESTION = "Describe this image in detail."
-
-
-class UserInputError(ValueError):
-    """The message cannot be sent as it is; the text says what to change."""
-
-
-@dataclass(frozen=True)
-class ChatLimits:
-    """Server-side limits on what one message and one conversation may hold."""
-
-    max_media_per_message: int = 4
-    max_media_per_conversation: int = 8
-    max_question_chars: int = 4000
-    max_frames: int = 32
-    allowed_roots: tuple[str, ...] = ()  # folders files may come from (uploads, examples); empty: any
-    images: bool = True  # False when the backend takes text and video only
-    max_videos: int | None = None  # videos per conversation the backend takes; None: no own limit
-
-    @classmethod
-    def for_backend(cls, support: MediaSupport, max_frames: int, allowed_roots: tuple[str, ...]) -> ChatLimits:
-        """The demo's limits narrowed to what the backend accepts."""
-        frames = min(max_frames, support.max_frames) if support.max_frames else max_frames
-        return cls(max_frames=frames, allowed_roots=allowed_roots, images=support.images, max_videos=support.max_videos)
 
 
 @dataclass(frozen=True)
@@ -106,60 +79,6 @@ class Reading:
         """One file, in a decoder slot, by the deadline."""
         reading = self.started()
         return reading.work.run(reading.owner, reading.deadline, load_media, path, options, conv)
-
-
-def check_file_count(files: list, limits: ChatLimits) -> None:
-    """UserInputError when a message names more files than one message may hold."""
-    if len(files) > limits.max_media_per_message:
-        raise UserInputError(f"Attach at most {limits.max_media_per_message} files per message.")
-
-
-def validate_message(
-    text: str | None, files: list[str] | None, conv: Conversation, limits: ChatLimits
-) -> tuple[str, list[str]]:
-    """Check a message before anything is loaded; returns (question, file paths)."""
-    text = (text or "").strip()
-    files = [str(f) for f in (files or []) if f]
-    if not text and not files:
-        raise UserInputError(
-            "Type a question, or attach a video or an image."
-            if limits.images
-            else "Type a question, or attach a video."
-        )
-    if len(text) > limits.max_question_chars:
-        raise UserInputError(
-            f"The question is {len(text):,} characters long; please keep it under {limits.max_question_chars:,}."
-        )
-    check_file_count(files, limits)
-    if len(conv.media()) + len(files) > limits.max_media_per_conversation:
-        raise UserInputError(
-            f"A conversation holds at most {limits.max_media_per_conversation} files: press Clear to start a new one."
-        )
-    for f in files:
-        if limits.allowed_roots and not _inside(f, limits.allowed_roots):
-            raise UserInputError(f"{Path(f).name} was not uploaded to this demo; attach the file itself.")
-        if Path(f).suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
-            raise UserInputError(f"{Path(f).name} is not a video or an image this demo reads: attach {ACCEPTED}.")
-        if not limits.images and Path(f).suffix.lower() in IMAGE_EXTENSIONS:
-            raise UserInputError(
-                f"{Path(f).name} is an image; this demo's model server takes text and "
-                "video only. Attach a video instead."
-            )
-    videos = sum(Path(f).suffix.lower() in VIDEO_EXTENSIONS for f in files)
-    if limits.max_videos is not None and conv.count("video") + videos > limits.max_videos:
-        raise UserInputError(
-            "This demo's model server takes one video per conversation: press Clear to ask about another video."
-            if limits.max_videos == 1
-            else f"This demo's model server takes at most {limits.max_videos} videos per "
-            "conversation: press Clear to start a new one."
-        )
-    return text, files
-
-
-def _inside(path: str, roots: tuple[str, ...]) -> bool:
-    """True when `path` (links resolved) lies inside one of `roots`."""
-    real = Path(path).resolve()
-    return any(real.is_relative_to(Path(root).resolve()) for root in roots)
 
 
 def parse_clip_time(text: str | float | None, name: str) -> float | None:
@@ -362,66 +281,6 @@ def add_turn(
     for path in files:
         load_file(conv, turn, path, options, reading)
     return finish_turn(turn)
-
-
-GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
-
-
-def stream_answer(
-    conv: Conversation,
-    params: GenerationParams,
-    engine: Engine,
-    generate: GenerateFn,
-    render_every_s: float = RENDER_INTERVAL_S,
-) -> Iterator[Conversation]:
-    """Fill the last turn's answer, yielding the conversation as it grows (at most once per
-    `render_every_s`: pieces that come faster go out together, so the page keeps up with the model).
-
-    `engine.prepare_turn` tokenizes and fits the context first (on the CPU); `generate` (the GPU
-    entry point) streams the answer. Closing this generator (Stop, a closed tab) closes `generate`
-    too, which stops the model, and leaves the partial answer marked as stopped.
-    """
-    turn = conv.last
-    if turn is None or turn.status != "pending":
-        return
-    if not conv.media():
-        kinds = "video or image" if engine.media_support.images else "video"
-        turn.notes.append(f"No {kinds} yet: the answer uses the text alone.")
-    stream = None
-    try:
-        turn.notes.extend(engine.prepare_turn(conv, params))
-        yield conv
-        stream = generate(conv, params)
-        shown_at = 0.0
-        for item in stream:
-            if turn.status == "stopped":  # Stop pressed: mark_stopped ran in another handler
-                break
-            if isinstance(item, Finished):
-                turn.stats = item.stats.line()
-                turn.answer_ids = item.answer_ids
-            else:
-                turn.answer += item
-            if time.monotonic() - shown_at >= render_every_s:
-                shown_at = time.monotonic()
-                yield conv
-        else:
-            if turn.status == "pending":  # a Stop that came after the last piece keeps its mark
-                turn.status = "done"
-    except EngineError as exc:
-        turn.status = "error"
-        turn.warn(str(exc))
-    except GeneratorExit:
-        turn.status = "stopped"
-        raise
-    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user (or the log: it may quote them)
-        log.error("answer failed: %s", summary(exc))
-        turn.status = "error"
-        turn.warn("Something went wrong while answering; please try again.")
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
-    yield conv
 
 
 def start_session(conv: Conversation, tab: str | None = None, tabs: Tabs | None = None) -> None:

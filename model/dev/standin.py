@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from model.dev.tiny import CHAT_TEMPLATE, build_once, hub_name
+from model.engines.tiny import CHAT_TEMPLATE, build_once, hub_name
 
 VERSION = "standin-7b-v1"
 MARKER = ".standin-complete"

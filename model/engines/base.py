@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from model.chat.conversation import Conversation
+from model.chat.limits import MediaSupport
 from model.media.clip import VideoClip
 
 
@@ -75,28 +76,7 @@ class Finished:
     answer_ids: list[int] | None = None
 
 
-@dataclass(frozen=True)
-class MediaSupport:
-    """What a backend accepts: images or not, videos per conversation, frames it keeps per video."""
-
-    images: bool = True
-    max_videos: int | None = None  # per conversation; None: as many as the context holds
-    max_frames: int | None = None  # frames per video; None: any number
-
-    def summary(self) -> str:
-        """The limits in one line for the page ('' when there are none)."""
-        parts = []
-        if not self.images:
-            parts.append("text and video only (no images)")
-        if self.max_videos is not None:
-            parts.append(
-                "one video per conversation"
-                if self.max_videos == 1
-                else f"at most {self.max_videos} videos per conversation"
-            )
-        if self.max_frames is not None:
-            parts.append(f"at most {self.max_frames} frames per video")
-        return "; ".join(parts)
+Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]  # a scan's batch
 
 
 class Engine(Protocol):

@@ -17,10 +17,9 @@ from functools import partial
 import spaces
 
 from model.chat.conversation import Conversation
-from model.engines.base import Engine, Finished, GenerationParams
+from model.engines.base import Describer, Engine, Finished, GenerationParams
 from model.engines.zerogpu import describe_seconds, gpu_seconds, on_zero_gpu
 from model.media.clip import VideoClip
-from model.scan.runner import Describer
 
 # by key: what a GPU call names (the engine itself holds the model); an engine no page uses goes
 _engines: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()

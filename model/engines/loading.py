@@ -349,7 +349,7 @@ def weights_unavailable(exc: BaseException) -> str | None:
 
 def load_tiny(settings: AppSettings) -> LoadedModel:
     """The offline tiny random-weight checkpoint, always on the CPU in fp32."""
-    from model.dev.tiny import tiny_checkpoint_dir
+    from model.engines.tiny import tiny_checkpoint_dir
 
     folder = str(tiny_checkpoint_dir())
     tiny = AppSettings(model=folder, device="cpu", attn="sdpa", frames=settings.frames)

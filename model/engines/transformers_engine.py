@@ -23,15 +23,15 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from model.chat.budget import make_room
-from model.chat.conversation import Conversation, MediaItem, template_messages
+from model.chat.conversation import Conversation, MediaItem, segment_conversation, template_messages
+from model.chat.limits import MediaSupport
 from model.chat.plain import plain_text
 from model.chat.prompt import turn_prompt_text
-from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
 from model.engines.kv_cache import CacheStore, SessionCache
 from model.engines.loading import LoadedModel
 from model.engines.zerogpu import on_zero_gpu
 from model.media.clip import VideoClip
-from model.scan.segments import segment_conversation
 from model.serving.logs import summary
 
 log = logging.getLogger(__name__)

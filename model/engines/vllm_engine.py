@@ -29,11 +29,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from model.chat.conversation import Conversation, MediaItem, template_messages
-from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats, MediaSupport
+from model.chat.conversation import Conversation, MediaItem, segment_conversation, template_messages
+from model.chat.limits import MediaSupport
+from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
 from model.media.clip import VideoClip
 from model.media.pictures import jpeg_base64
-from model.scan.segments import segment_conversation
 
 log = logging.getLogger(__name__)
 

@@ -31,25 +31,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.media.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
-
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".mov",
-    ".m4v",
-    ".webm",
-    ".mkv",
-    ".avi",
-    ".gif",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".flv",
-    ".ogv",
-    ".3gp",
-    ".wmv",
-)
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-ACCEPTED = "MP4, MOV, WebM, MKV, AVI or GIF videos, or PNG, JPEG, WebP, BMP or TIFF images"
+from model.media.formats import ACCEPTED
 
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard for images
 MAX_IMAGE_SIDE = 32_768  # and on a side: decoding costs by the row too (a 76 KB PNG of 1 x 39,000,000)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from model.chat.conversation import Conversation, MediaItem, Turn, latest_video
-from model.engines.base import GenerationParams
+from model.chat.conversation import SCAN_QUESTION, Conversation, MediaItem, Turn, latest_video
+from model.engines.base import Describer, GenerationParams
 from model.engines.zerogpu import request_seconds
 from model.media.clip import VideoClip, format_timestamp
 from model.media.decode import sample_video
@@ -24,7 +24,6 @@ from model.scan.segments import (
     MAX_SEGMENT_S,
     MIN_SEGMENT_S,
     SCAN_NEW_TOKENS,
-    SCAN_QUESTION,
     SEGMENT_S,
     ScanProgress,
     Segment,
@@ -37,7 +36,6 @@ from model.scan.segments import (
     timeline_text,
 )
 
-Describer = Callable[[list[VideoClip], str, GenerationParams, threading.Event], list[str]]
 FRAMES_PER_RELEVANT = 4  # frames of each relevant segment shown to the model with the timeline
 
 

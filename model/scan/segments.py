@@ -20,14 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from model.chat.conversation import Conversation, MediaItem, Turn
 from model.media.clip import Segment, VideoClip, format_timestamp
 
 SEGMENT_S = 45.0  # default segment length, seconds
 MIN_SEGMENT_S = 2.0  # shorter parts describe little and cost a call each
 MAX_SEGMENT_S = 600.0  # longer parts are described from too few frames
 FRAMES_PER_SEGMENT = 8
-SCAN_QUESTION = "Describe what happens in this part of the video in one or two sentences."
 SCAN_NEW_TOKENS = 64
 MAX_SEGMENTS = 400  # an hour in 9-second segments; longer scans get longer segments
 
@@ -130,13 +128,6 @@ def scan(
     if not progress.done:
         progress.stopped = True
         yield progress.snapshot()
-
-
-def segment_conversation(clip: VideoClip, question: str = SCAN_QUESTION) -> Conversation:
-    """A one-turn conversation asking `question` about one segment's frames."""
-    return Conversation(
-        turns=[Turn(text=question, media=[MediaItem(path="segment.mp4", kind="video", clip=clip)])], keep_cache=False
-    )
 
 
 def timeline_text(name: str, duration: float, segments: list[Segment], parts: int = 0) -> str:

@@ -16,7 +16,7 @@
   declares); an upload whose client goes away is ended quietly (gradio's
   partial file is left to the janitor), and a full disk is named as such.
 - gradio's own fetch of `/gradio_api/file=<URL>` and its `/proxy=` route are closed: files by URL go
-  through the app's bounded fetch (`model/serving/remote.py`) only.
+  through the app's bounded fetch (`model/media/remote.py`) only.
 """
 
 from __future__ import annotations

@@ -19,6 +19,14 @@ from gradio_client import Client
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def status_kb(pid: int, field: str) -> int:
+    """A field of /proc/PID/status in kB (VmRSS: resident now, VmHWM: its peak since the last reset)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
 @dataclass
 class App:
     url: str
@@ -37,10 +45,7 @@ class App:
         return client
 
     def status_kb(self, field: str) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise KeyError(field)
+        return status_kb(self.proc.pid, field)
 
     def reset_peak(self) -> None:
         """Start measuring peak memory (VmHWM) from now on."""

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from model.media.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.media.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from model.serving.storage import new_id
 
 OWN_FILE_ROUTE = "/gradio_api/file="
