@@ -33,17 +33,14 @@ from model.serving.guard import Guard, GuardLimits
 from model.serving.logs import guard_logs
 from model.serving.memory import return_big_buffers
 from model.settings import AppSettings, parse_settings
-from ui.api import wire_api
-from ui.camera import wire_camera
 from ui.context import AppContext
 from ui.examples import ASSETS, EXAMPLES
 from ui.gradio_internals import job_counter
-from ui.handlers import ChatHandlers
 from ui.janitor import start_file_janitor
 from ui.layout import Page, chat_column, header, side_column
 from ui.player import PLAYER_JS as JS
 from ui.style import page_css, theme
-from ui.wiring import refresh_exports_after, wire_chat
+from ui.wiring import wire_page
 
 log = logging.getLogger("app")
 
@@ -53,7 +50,6 @@ def build_demo(engine: Engine, settings: AppSettings, ctx: AppContext | None = N
     # Only files uploaded through gradio (its upload folder) and the examples may be read.
     ctx = ctx or AppContext.create(engine, settings, (get_upload_folder(), str(ASSETS)))
     examples = [e for e in EXAMPLES if ctx.support.images or Path(e["files"][0]).suffix in VIDEO_EXTENSIONS]
-    handlers = ChatHandlers(ctx)
     with gr.Blocks(title="LLaVA-NeXT-Video chat", fill_width=True) as demo:
         header(ctx)
         conv = gr.State(Conversation(), time_to_live=settings.session_ttl, delete_callback=ctx.state_callback())
@@ -63,9 +59,7 @@ def build_demo(engine: Engine, settings: AppSettings, ctx: AppContext | None = N
             with gr.Column(scale=1, min_width=260):
                 side, scan, video, answer = side_column(ctx)
         page = Page(conv, chat, side, scan, video, answer)
-        wire_chat(demo, page, handlers, settings.scans, settings.at_model)
-        refresh_exports_after(page, handlers, wire_camera(demo, page, ctx))
-        wire_api(ctx)
+        wire_page(demo, page, ctx)
     start_file_janitor(
         demo,
         every_s=max(1, min(60, settings.file_ttl // 2)),

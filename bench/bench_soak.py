@@ -30,8 +30,9 @@ from gradio.utils import get_upload_folder  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from model.engines.loading import load_tiny  # noqa: E402
-from model.media.thumbnails import frames_root  # noqa: E402
+from model.serving.storage import frames_root  # noqa: E402
 from model.settings import AppSettings  # noqa: E402
+from tests.support.client import step  # noqa: E402
 from tests.support.serving import cached_engine, serve  # noqa: E402
 from tests.support.videos import make_video  # noqa: E402
 
@@ -59,8 +60,8 @@ def visitor(url: str, video: Path) -> None:
     """Upload, ask, read the answer, vanish."""
     client = Client(url, verbose=False, download_files=False)
     message = {"text": "What happens?", "files": [handle_file(str(video))]}
-    client.predict(message, 8, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send")
-    client.predict(16, 0.0, 0.9, api_name="/answer")
+    step(client, "/send", message=message, frames=8).result()
+    step(client, "/answer", max_new_tokens=16).result()
 
 
 def run_visitors(url: str, videos: list[Path]) -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: offline environment, the tiny checkpoint, an engine, small media files."""
+"""Shared fixtures: offline environment, the tiny checkpoint, an engine, small media files, a launched
+app and its client, the browser."""
 
 from __future__ import annotations
 
@@ -111,6 +112,40 @@ def _wait_until(condition, timeout_s: float) -> bool:
 def wait_until():
     """`wait_until(condition, timeout_s)`: poll a condition with a bound."""
     return _wait_until
+
+
+@pytest.fixture(scope="module")
+def app_settings():
+    """The settings of a module's launched app (a module overrides this fixture to change them)."""
+    from model.settings import AppSettings
+
+    return AppSettings(model="tiny", frames=4, max_new_tokens=2000, concurrency=1)
+
+
+@pytest.fixture(scope="module")
+def app_engine(loaded_tiny):
+    """The engine of a module's launched app: the tiny model with per-session caches, as `python app.py`
+    runs it (a module overrides this fixture to serve another engine)."""
+    from tests.support.serving import cached_engine
+
+    return cached_engine(loaded_tiny)
+
+
+@pytest.fixture(scope="module")
+def app_url(app_engine, app_settings):
+    """The app launched on 127.0.0.1 for a module's tests, with its engine and settings; closed after."""
+    from tests.support.serving import serve
+
+    with serve(app_engine, app_settings, concurrency=app_settings.concurrency) as url:
+        yield url
+
+
+@pytest.fixture()
+def client(app_url):
+    """A gradio client of the launched app: a session of its own, as a new browser tab."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, download_files=False)
 
 
 @pytest.fixture(scope="module")

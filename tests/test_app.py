@@ -6,24 +6,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.support.client import LATER_OPTIONS, answers, bubbles, chat, send, strips
-from tests.support.serving import cached_engine, serve
-
-
-@pytest.fixture(scope="module")
-def app_engine(loaded_tiny):
-    return cached_engine(loaded_tiny)
-
-
-@pytest.fixture(scope="module")
-def app_url(app_engine):
-    with serve(app_engine) as url:
-        yield url
-
-
-@pytest.fixture()
-def client(app_url):
-    return Client(app_url, verbose=False, download_files=False)
+from tests.support.client import answers, bubbles, chat, send, step, strips
 
 
 def test_the_ask_api_has_no_page_event(app_url):
@@ -116,8 +99,8 @@ def test_a_range_past_the_end_keeps_the_file_and_says_why(client, video_path):
 
 def test_one_frame_every_n_seconds(client, video_path):
     message = {"text": "What happens?", "files": [handle_file(str(video_path))]}
-    client.predict(message, 16, False, "", "", False, "One every N seconds", 0.5, True, False, api_name="/send")
-    history = client.submit(16, 0.0, 0.9, api_name="/answer").result()
+    step(client, "/send", message=message, frames=16, pick="One every N seconds", every=0.5).result()
+    history = step(client, "/answer", max_new_tokens=16).result()
     label, frames = strips(history)[-1]
     assert label == "clip.mp4 · 4 frames the model saw (one every 0.5 s)" and len(frames) == 4
 
@@ -230,7 +213,7 @@ def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_wor
     steps = []
     hook = app_engine.model.register_forward_hook(lambda *a: steps.append(time.monotonic()))
     try:
-        job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+        job = step(client, "/answer", max_new_tokens=2000)
         deadline = time.monotonic() + 60
         while len(steps) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -300,8 +283,9 @@ def raw_call(base: str, api_name: str, data: list) -> str:
 
 
 def send_data(message: dict) -> list:
-    """/send's values as a plain HTTP call sends them: the message, the conversation's state (None), the options."""
-    return [message, None, 4, False, "", "", False, *LATER_OPTIONS]
+    """/send's values as a plain HTTP call sends them, in the order of the event's inputs: the message, the
+    conversation's state (None), then the video settings as the page starts (4 frames)."""
+    return [message, None, 4, False, "", "", False, "Spread over the video", 2.0, True, False]
 
 
 def test_files_outside_the_uploads_cannot_be_read(app_url, tmp_path_factory, video_path):

@@ -21,7 +21,7 @@ from model.chat.turns import (
 )
 from model.engines.answering import stream_answer
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
-from model.media.decode import VideoClip, format_timestamp
+from model.media.clip import VideoClip, format_timestamp
 from ui.messages import FrameStrip, chatbot_messages
 
 

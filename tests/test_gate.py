@@ -22,7 +22,7 @@ def test_turns_go_in_the_order_they_were_asked_for():
         )
         worker.start()
         waiters.append(worker)
-    time.sleep(0.2)
+    # the order is the tickets' (taken above, in this thread), not the threads': nothing to wait for
     assert order == [] and gate.waiting == 3
     gate.leave(first, True)
     for worker in waiters:
@@ -30,28 +30,33 @@ def test_turns_go_in_the_order_they_were_asked_for():
     assert order == ["a", "b", "c"] and gate.waiting == 0
 
 
-def test_a_scan_gives_the_model_to_a_waiting_question_between_batches():
+def test_a_scan_gives_the_model_to_a_waiting_question_between_batches(wait_until):
     """A question that arrives while a batch runs is served before the scan's next batch."""
-    gate, log = ModelGate(1), []
-    stop = threading.Event()
+    gate, log, got = ModelGate(1), [], []
+    stop, batch_runs, release = threading.Event(), threading.Event(), threading.Event()
 
     def describe(clips, question, params, stop):
         log.append("batch")
-        time.sleep(0.3)
+        batch_runs.set()
+        release.wait(5)  # the first batch holds the model until the question waits for it
         return ["x"] * len(clips)
-
-    scan_describe = gated_describe(describe, gate)
-    scanner = threading.Thread(target=lambda: [scan_describe([1], "q", GenerationParams(), stop) for _ in range(4)])
-    scanner.start()
-    time.sleep(0.1)  # the first batch runs
 
     def generate(conv, params):
         log.append("answer")
         yield "ok"
 
+    scan_describe = gated_describe(describe, gate)
+    scanner = threading.Thread(target=lambda: [scan_describe([1], "q", GenerationParams(), stop) for _ in range(4)])
+    scanner.start()
+    assert batch_runs.wait(5)
     conv = Conversation(turns=[Turn(text="q")])
-    assert list(queued(generate, gate)(conv, GenerationParams())) in (["", "ok"], ["ok"])
+    asker = threading.Thread(target=lambda: got.extend(queued(generate, gate)(conv, GenerationParams())))
+    asker.start()
+    assert wait_until(lambda: gate.waiting == 1, 5)  # the question waits at the gate
+    release.set()
+    asker.join(5)
     scanner.join(5)
+    assert got in (["", "ok"], ["ok"])
     assert log[:3] == ["batch", "answer", "batch"], log
 
 

@@ -34,6 +34,7 @@ from PIL import Image
 
 from model.settings import AppSettings
 from tests.support.client import send_with_warnings as send
+from tests.support.client import step
 from tests.support.serving import cached_engine, serve
 from tests.support.videos import inflate_avi_frame_count, make_audio_only, make_video
 
@@ -290,7 +291,7 @@ def model_calls(engine):
 
 def answer(client: Client, max_new_tokens: int = 16) -> list[dict]:
     """The page's second step (/answer); returns the chat once the answer is complete."""
-    return client.submit(max_new_tokens, 0.0, 0.9, api_name="/answer").result(timeout=TIMEOUT)
+    return step(client, "/answer", max_new_tokens=max_new_tokens).result(timeout=TIMEOUT)
 
 
 def ask(client: Client, files, question: str = QUESTION, max_new_tokens: int = 16) -> str:

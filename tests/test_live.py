@@ -24,8 +24,7 @@ from model.camera.live import COMMENTARY_QUESTION, add_camera_turn, attach_camer
 from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
 from model.engines.base import GenerationStats
 from model.media.clip import VideoClip
-from model.media.thumbnails import frames_root
-from model.serving.storage import new_id
+from model.serving.storage import frames_root, new_id
 from model.settings import parse_settings
 from ui.chat_view import render_chat
 from ui.messages import chatbot_messages

@@ -12,7 +12,7 @@ from gradio_client import Client
 
 from model.engines.base import Finished
 from model.settings import AppSettings
-from tests.support.client import answers, bubbles, chat, send, strips
+from tests.support.client import answers, bubbles, chat, send, step, strips
 from tests.support.serving import cached_engine, serve, serve_demo
 from tests.support.videos import make_video
 
@@ -162,8 +162,8 @@ def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(
         clients = [new_client(url) for _ in range(8)]
         for client, video in zip(clients, colour_videos):
             send(client, "Tell me everything.", [video])
-        long_jobs = [c.submit(3000, 0.0, 0.9, api_name="/answer") for c in clients[:4]]
-        short_jobs = [c.submit(300, 0.0, 0.9, api_name="/answer") for c in clients[4:]]
+        long_jobs = [step(c, "/answer", max_new_tokens=3000) for c in clients[:4]]
+        short_jobs = [step(c, "/answer", max_new_tokens=300) for c in clients[4:]]
         deadline = time.monotonic() + 60
         while spy.running < 8 and time.monotonic() < deadline:
             time.sleep(0.02)

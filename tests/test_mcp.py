@@ -19,15 +19,15 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from model.settings import AppSettings
-from tests.support.serving import serve, serve_demo
+from tests.support.serving import serve_demo
 
 CALL_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
-def app_url(engine):
-    with serve(engine, replace(AppSettings(model="tiny", frames=4, max_new_tokens=64), mcp=True)) as url:
-        yield url
+def app_settings():
+    """The launched app (conftest's `app_url`) serves MCP."""
+    return AppSettings(model="tiny", frames=4, max_new_tokens=64, concurrency=1, mcp=True)
 
 
 def mcp(url: str, calls, local_address: str | None = None):

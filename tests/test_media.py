@@ -15,8 +15,12 @@ import pytest
 from PIL import Image
 
 from model.media import decode as media
-from model.media.decode import MediaError, VideoClip, format_timestamp, load_image, media_kind, sample_video
+from model.media import images
+from model.media.clip import VideoClip, format_timestamp
+from model.media.decode import media_kind, sample_video
+from model.media.files import MediaError
 from model.media.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from model.media.images import load_image
 from tests.support.videos import (
     decode_all,
     inflate_avi_frame_count,
@@ -261,7 +265,7 @@ def test_zero_length_window(h264):
 
 @pytest.mark.parametrize("start,end", [(5.0, None), (3.0, 1.0), (-1.0, 2.0), (4.5, 6.0)])
 def test_window_outside_video(h264, start, end):
-    from model.media.decode import RangeError
+    from model.media.frame_times import RangeError
 
     with pytest.raises(RangeError) as e:  # the range is wrong, not the file
         sample_video(h264, 4, start=start, end=end)
@@ -489,7 +493,7 @@ def test_an_image_is_kept_at_the_size_the_model_needs(tmp_path, size, kept):
     middle part is kept (the processor's tiling takes the middle anyway)."""
     Image.new("RGB", size, (20, 120, 200)).save(tmp_path / "big.png")
     out = load_image(tmp_path / "big.png")
-    assert out.size == kept and out.width * out.height <= media.MAX_KEPT_IMAGE_PIXELS
+    assert out.size == kept and out.width * out.height <= images.MAX_KEPT_IMAGE_PIXELS
 
 
 def test_an_image_longer_than_32768_pixels_is_refused_before_decoding(tmp_path):
@@ -637,3 +641,15 @@ def test_times_written_into_the_frames(h264):
     assert (stamped.frames[0][corner] != clip.frames[0][corner]).any()  # the time is drawn there
     assert (stamped.frames[0][:40] == clip.frames[0][:40]).all()  # the rest is untouched
     assert not (stamped.frames[0][corner] == stamped.frames[2][corner]).all()  # each frame its own time
+
+
+def test_frame_times_are_a_pure_choice_of_times():
+    """Which times frames are taken at: evenly (slice centres), by interval (the count at most), or the
+    start of an empty range."""
+    from model.media.frame_times import frame_times
+
+    assert frame_times(0, 8, 4) == [1, 3, 5, 7]
+    assert frame_times(2, 4, 1) == [3]
+    assert frame_times(0, 10, 16, every_s=2.5) == [1.25, 3.75, 6.25, 8.75]
+    assert frame_times(0, 10, 2, every_s=1) == [2.5, 7.5]
+    assert frame_times(5, 5, 8) == [5]

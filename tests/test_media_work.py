@@ -9,7 +9,8 @@ import pytest
 
 from model.chat.conversation import Conversation
 from model.chat.turns import MediaOptions, Reading, add_turn
-from model.media.decode import MediaError, sample_video
+from model.media.decode import sample_video
+from model.media.files import MediaError
 from model.media.work import DecodeSlots, MediaBusy, MediaWork
 
 

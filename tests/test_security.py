@@ -28,6 +28,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.support.app_process import App, launched
+from tests.support.client import step
 from tests.support.videos import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def avi(media) -> Path:
 def submit_send(client: Client, text: str, files=(), frames: int = 4, pick: str = SPREAD, every: float = 2.0):
     """The page's /send, run to its end; returns the finished job."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    job = client.submit(message, frames, False, "", "", False, pick, every, True, False, api_name="/send")
+    job = step(client, "/send", message=message, frames=frames, pick=pick, every=every)
     job.result(timeout=TIMEOUT)
     return job
 
@@ -107,7 +108,7 @@ def toasts(job) -> list[str]:
 
 
 def answer(client: Client) -> list:
-    job = client.submit(16, 0.0, 0.9, api_name="/answer")
+    job = step(client, "/answer", max_new_tokens=16)
     job.result(timeout=TIMEOUT)
     return job.outputs()
 

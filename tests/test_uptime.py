@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from gradio_client import Client
 
-from model.media.thumbnails import frames_root
+from model.serving.storage import frames_root
 from model.settings import AppSettings
 from tests.support.client import chat, strips
 from tests.support.serving import cached_engine, serve

@@ -20,7 +20,7 @@ from model.chat.limits import ChatLimits, MediaSupport, UserInputError, validate
 from model.engines.base import EngineError, Finished, GenerationParams
 from model.engines.gpu import generate_for, generate_remote, generate_stream
 from model.engines.vllm_engine import ServerConfig, VLLMEngine, chat_messages, check_media, request_body, sse_events
-from model.media.decode import VideoClip
+from model.media.clip import VideoClip
 from model.settings import parse_settings
 
 URL = "http://vllm.test/v1"

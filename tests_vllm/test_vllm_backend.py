@@ -37,8 +37,7 @@ from tests.support.browser import (
     stop_mid_answer,
     wait_for_answer_end,
 )
-from tests.support.client import answers, chat, send, send_with_warnings
-from tests.support.serving import serve
+from tests.support.client import answers, chat, send, send_with_warnings, step
 from tests.support.vllm_server import free_port
 
 SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
@@ -52,18 +51,11 @@ def app_engine(server):
 
 
 @pytest.fixture(scope="module")
-def app_url(server, app_engine):
-    engine = app_engine
-    settings = AppSettings(
+def app_settings(server):
+    """The launched app (conftest's `app_url`) in front of the vLLM server."""
+    return AppSettings(
         model="tiny", backend="vllm", server_url=server.url, frames=4, max_frames=48, max_new_tokens=2000, concurrency=8
     )
-    with serve(engine, settings, concurrency=8) as url:
-        yield url
-
-
-@pytest.fixture()
-def client(app_url):
-    return Client(app_url, verbose=False, download_files=False)
 
 
 def requests_seen(server) -> float:
@@ -171,7 +163,7 @@ def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video
 
 def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, server, video_path):
     send(client, "Tell me everything.", [video_path])
-    job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+    job = step(client, "/answer", max_new_tokens=2000)
     wait_for_answer_text(job)
     assert server.metric("vllm:num_requests_running") == 1
     client.predict(api_name="/stop")  # marks the answer; its stream ends itself with the final state
@@ -284,7 +276,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
 
 def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url, video_path):
     send(client, "Tell me everything.", [video_path])
-    job = client.submit(2000, 0.0, 0.9, api_name="/answer")
+    job = step(client, "/answer", max_new_tokens=2000)
     partial = wait_for_answer_text(job)
     os.killpg(server.process.pid, signal.SIGTERM)  # as Ctrl-C or a container stop would
     history = job.result(timeout=SILENCE_S + 60)

@@ -14,12 +14,12 @@ from model.chat.conversation import Conversation, Turn, latest_video
 from model.chat.limits import UserInputError, check_file_count, validate_message
 from model.chat.turns import MediaOptions, add_turn
 from model.engines.answering import stream_answer
-from model.engines.base import GenerationParams
-from model.media.decode import MediaError
+from model.media.files import MediaError
 from model.media.formats import VIDEO_EXTENSIONS
 from model.media.remote import RemoteFileError, is_url, resolve_url
 from model.scan.runner import ScanOptions, run_scan, scan_file, timeline_question
 from model.scan.segments import FRAMES_PER_SEGMENT, SCAN_NEW_TOKENS, SEGMENT_S
+from ui.answer_settings import AnswerChoice
 from ui.context import AppContext
 from ui.examples import API_EXAMPLE, SCAN_EXAMPLE, server_root
 from ui.inputs import ProgramFiles, describe_inputs, program_files, with_example
@@ -74,11 +74,7 @@ class ProgramApi:
             raise gr.Error(" ".join(turn.plain_notes), print_exception=False)
         if scan:
             self._answer_from_scan(conv, turn, text, options.frames)
-        params = GenerationParams(
-            max_new_tokens=max(1, min(int(max_new_tokens), ctx.settings.max_new_tokens)),
-            temperature=float(temperature),
-            top_p=float(top_p),
-        )
+        params = AnswerChoice(max_new_tokens, temperature, top_p).params(ctx.settings.max_new_tokens)
         for _ in stream_answer(conv, params, ctx.engine, ctx.generate):
             if turn.status == "error":
                 raise gr.Error(" ".join(turn.plain_notes), print_exception=False)

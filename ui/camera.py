@@ -18,15 +18,15 @@ from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, t
 from model.chat.conversation import Conversation
 from model.chat.turns import start_session
 from model.engines.answering import stream_answer
-from model.engines.base import Engine, GenerationParams
+from model.engines.base import Engine
 from model.media.clip import VideoClip, format_duration
 from model.serving.sessions import request_tab
+from ui.answer_settings import AnswerChoice
 from ui.chat_view import render_chat
 from ui.context import AppContext
 from ui.controls import busy_box, idle_box
 from ui.gradio_internals import cameras_running
 from ui.inputs import CameraInput
-from ui.panels import SidePanel, frames_panel
 
 if TYPE_CHECKING:
     from ui.layout import Page
@@ -108,10 +108,10 @@ def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engi
 
 
 class CameraHandlers:
-    """The panel's handlers, sharing the page's context."""
+    """The panel's handlers, sharing the page's context and its components."""
 
-    def __init__(self, demo: gr.Blocks, ctx: AppContext):
-        self.demo, self.ctx, self.store = demo, ctx, ctx.cameras
+    def __init__(self, demo: gr.Blocks, ctx: AppContext, page: Page):
+        self.demo, self.ctx, self.page, self.store = demo, ctx, page, ctx.cameras
 
     def may_join(self, payload, commentary_on, request: gr.Request) -> list:
         """Refuse a camera join while every place is taken (a join would wait in the queue every
@@ -161,44 +161,32 @@ class CameraHandlers:
         if prefix:
             self.store.forget(prefix)
 
-    def commentary(
-        self,
-        conv: Conversation,
-        on: bool,
-        frame_count: int,
-        max_new: int,
-        temperature: float,
-        top_p: float,
-        request: gr.Request,
-    ):
-        """One commentary about the camera's last seconds, streamed into the chat with its time range."""
-        ctx, keep = self.ctx, SidePanel.unchanged()
-        idle = (gr.skip(),) * 3 + keep
+    def commentary(self, conv: Conversation, on: bool, frame_count: int, request: gr.Request, **answer):
+        """One commentary about the camera's last seconds, streamed into the chat with its time range;
+        `answer` holds the answer settings' values by name (`AnswerChoice`)."""
+        ctx, page = self.ctx, self.page
         clip = live_clip(self.store, request, frame_count) if on else None
         if clip is None:
-            yield (*idle, gr.Timer(active=False))  # the camera stopped: no more ticks until it starts
+            yield {page.chat.camera.timer: gr.Timer(active=False)}  # the camera stopped: no ticks until it starts
             return
         if conv.running:
-            yield (*idle, gr.skip())  # an answer is running: this tick passes
+            yield {}  # an answer is running: this tick passes
             return
         start_session(conv, request_tab(request), ctx.tabs)
         add_camera_turn(conv, "", clip, ctx.support.max_videos is not None, commentary=True)
         trim_commentary(conv)
-        params = GenerationParams(
-            max_new_tokens=max(1, min(int(max_new), COMMENTARY_TOKENS, ctx.settings.max_new_tokens)),
-            temperature=float(temperature),
-            top_p=float(top_p),
-        )
-        yield render_chat(conv), conv, busy_box(), *frames_panel(conv), gr.skip()
+        params = AnswerChoice(**answer).params(ctx.settings.max_new_tokens, cap=COMMENTARY_TOKENS)
+        chat = {page.chat.chatbot: render_chat(conv), page.conv: conv}
+        yield {**chat, page.chat.textbox: busy_box(), **page.side.showing(conv)}
         for _ in stream_answer(conv, params, ctx.engine, ctx.generate):
-            yield render_chat(conv), conv, gr.skip(), *keep, gr.skip()
-        yield render_chat(conv), conv, idle_box(), *keep, gr.skip()
+            yield {page.chat.chatbot: render_chat(conv), page.conv: conv}
+        yield {page.chat.chatbot: render_chat(conv), page.conv: conv, page.chat.textbox: idle_box()}
 
 
 def wire_camera(demo: gr.Blocks, page: Page, ctx: AppContext):
     """Connect the panel: frames into the store, commentary on its timer, freeing on stop/Clear/close;
     returns the commentary event (what must follow each commentary chains on it)."""
-    handlers, panel, chat = CameraHandlers(demo, ctx), page.chat.camera, page.chat
+    handlers, panel, chat = CameraHandlers(demo, ctx, page), page.chat.camera, page.chat
     streaming = panel.video.stream(
         handlers.frame_in,
         [panel.video, panel.commentary],
@@ -222,8 +210,9 @@ def wire_camera(demo: gr.Blocks, page: Page, ctx: AppContext):
     chat.chatbot.clear(handlers.forget_camera, None, None, **private)
     commenting = panel.timer.tick(
         handlers.commentary,
-        [page.conv, panel.commentary, page.video.frames, *page.answer.inputs],
+        [page.conv, panel.commentary, page.video.frames],
         [chat.chatbot, page.conv, chat.textbox, *page.side.outputs, panel.timer],
+        inputs_kwargs=page.answer.by_name,
         concurrency_id="gpu",
         concurrency_limit=ctx.settings.at_model,
         show_progress="hidden",

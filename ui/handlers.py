@@ -1,7 +1,8 @@
 """The chat's event handlers: send, answer, scan, Stop, Retry, Undo, Clear, a closed tab, downloads.
 
-Each is a method of `ChatHandlers`, which holds the page's `AppContext`; what they return is in the
-order of the outputs `ui/wiring.py` gives their events.
+Each is a method of `ChatHandlers`, which holds the page's `AppContext` and its components; each
+returns its updates by component (a dict: a component left out stays as it is), so that the order of
+the outputs `ui/wiring.py` lists never matters.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from model.chat.conversation import Conversation, attached_files, latest_video
 from model.chat.limits import UserInputError, validate_message
 from model.chat.turns import mark_stopped, read_files, resample_latest, retry_last, start_session, start_turn, undo_last
 from model.engines.answering import stream_answer
-from model.engines.base import GenerationParams
 from model.engines.zerogpu import on_zero_gpu
 from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
 from model.scan.segments import SEGMENT_S, ScanProgress, segment_bounds
 from model.serving.sessions import request_tab
+from ui.answer_settings import AnswerChoice
 from ui.camera import add_live_clip, live_clip, question_text
 from ui.chat_view import render_chat
 from ui.context import AppContext
 from ui.controls import busy_box, idle_box
 from ui.export import refresh_exports
-from ui.panels import SidePanel, frames_panel
-from ui.player import player_update
+from ui.layout import Page
 from ui.scan import timeline_for, timeline_html
 from ui.video_settings import VideoChoice
 
@@ -39,17 +39,21 @@ def crafted_session(request: gr.Request | None) -> bool:
 
 
 class ChatHandlers:
-    """The handlers of one page, sharing its context."""
+    """The handlers of one page, sharing its context and its components."""
 
-    def __init__(self, ctx: AppContext):
-        self.ctx = ctx
+    def __init__(self, ctx: AppContext, page: Page):
+        self.ctx, self.page = ctx, page
+
+    def chat_of(self, conv: Conversation) -> dict:
+        """The chat as it stands, and the conversation (every handler that changes one returns both)."""
+        return {self.page.chat.chatbot: render_chat(conv), self.page.conv: conv}
 
     def submit(self, message: dict | None, conv: Conversation, request: gr.Request = None, **video):
         """Validate the message, show it at once, then sample its media (Stop ends the sampling).
         `video` holds the video settings' values by name (`VideoChoice`)."""
-        ctx, message, choice = self.ctx, message or {}, VideoChoice(**video)
+        ctx, page, message, choice = self.ctx, self.page, message or {}, VideoChoice(**video)
         if crafted_session(request):
-            yield gr.skip(), gr.skip(), conv, *SidePanel.unchanged()
+            yield {page.conv: conv}
             return
         start_session(conv, request_tab(request), ctx.tabs)
         conv.owner = ctx.visitor(request).address
@@ -60,30 +64,31 @@ class ChatHandlers:
             options = choice.options(ctx.limits)
         except UserInputError as exc:
             gr.Warning(str(exc))
-            yield gr.skip(), render_chat(conv), conv, *SidePanel.unchanged()
+            yield self.chat_of(conv)
             return
         files, resampled, options = resample_latest(conv, files, options) if camera is None else (files, None, options)
         turn = start_turn(conv, text, files, options)
         turn.notes.extend(note for note in (ctx.ledger.take_notice(conv), resampled) if note)
         add_live_clip(conv, turn, camera, ctx.engine)
+        locked = {page.chat.textbox: busy_box(value=None)}
         for _ in read_files(conv, turn, options, ctx.reading(request)):
-            yield busy_box(value=None), render_chat(conv), conv, *SidePanel.unchanged()
+            yield {**locked, **self.chat_of(conv)}
         ctx.ledger.note(conv)
         if not files and camera is None and choice.from_scan and turn.status == "pending":
             answer_from_timeline(conv, turn, options.frames, with_frames=ctx.support.max_videos != 1)
-        yield busy_box(value=None), render_chat(conv), conv, *frames_panel(conv, previews=False)
+        yield {**locked, **self.chat_of(conv), **page.side.showing(conv, previews=False)}
 
-    def show_player(self, conv: Conversation):
+    def show_player(self, conv: Conversation) -> dict:
         """The player for the newest video, its browser preview made if it needs one: beside the
         answer, not before it."""
-        return player_update(conv)
+        return self.page.side.player_of(conv)
 
     def scan_newest(self, conv: Conversation, segment_s: float, request: gr.Request = None):
         """Describe every part of the newest video into its timeline (Stop keeps the parts done; scanning
         again goes on from them); its parts become the player's subtitles."""
-        ctx = self.ctx
+        ctx, page = self.ctx, self.page
         if crafted_session(request):
-            yield gr.skip(), gr.skip(), conv, gr.skip(), gr.skip()
+            yield {page.conv: conv}
             return
         start_session(conv, request_tab(request), ctx.tabs)
         video = latest_video(conv)
@@ -93,7 +98,7 @@ class ChatHandlers:
                 if video is None
                 else "Wait for the answer to finish, then scan."
             )
-            yield gr.skip(), gr.skip(), conv, gr.skip(), gr.skip()
+            yield {page.conv: conv}
             return
         options = ScanOptions(segment_s=float(segment_s or SEGMENT_S)).bounded(
             ctx.settings.scan_max_frames, ctx.settings.scan_max_tokens
@@ -101,47 +106,46 @@ class ChatHandlers:
         batch = ctx.engine.scan_batch(options.frames_per_segment, options.max_new_tokens)
         cost = scan_gpu_cost(video.clip.duration, options, batch) if on_zero_gpu() else ""
         parts = len(segment_bounds(video.clip.duration, options.segment_s))
-        unchanged = gr.skip(), gr.skip()  # the player, until the scan ends
+        timeline, box = page.scan.timeline, page.chat.textbox
         start = ScanProgress(total=parts, duration=video.clip.duration)
-        yield timeline_html(video.name, start, cost), busy_box(), conv, *unchanged
+        yield {timeline: timeline_html(video.name, start, cost), box: busy_box(), page.conv: conv}
         for item, progress in run_scan(conv, ctx.describe, ctx.timelines, ctx.engine.description, options, batch):
-            yield timeline_html(item.name, progress, cost), busy_box(), conv, *unchanged
-        yield timeline_for(conv), idle_box(), conv, *player_update(conv)  # its parts as the player's subtitles
+            yield {timeline: timeline_html(item.name, progress, cost), box: busy_box(), page.conv: conv}
+        # the player changes once the scan ends: its parts become the player's subtitles
+        yield {timeline: timeline_for(conv), box: idle_box(), page.conv: conv, **page.side.player_of(conv)}
 
-    def answer(self, conv: Conversation, max_new_tokens: int, temperature: float, top_p: float):
-        """Stream the answer to the last turn into the chat."""
-        params = GenerationParams(
-            max_new_tokens=min(int(max_new_tokens), self.ctx.settings.max_new_tokens),
-            temperature=float(temperature),
-            top_p=float(top_p),
-        )
-        yield render_chat(conv), conv
+    def answer(self, conv: Conversation, **answer):
+        """Stream the answer to the last turn into the chat; `answer` holds the answer settings' values
+        by name (`AnswerChoice`)."""
+        params = AnswerChoice(**answer).params(self.ctx.settings.max_new_tokens)
+        yield self.chat_of(conv)
         for _ in stream_answer(conv, params, self.ctx.engine, self.ctx.generate):
-            yield render_chat(conv), conv
+            yield self.chat_of(conv)
 
     def stop(self, conv: Conversation) -> None:
         """Mark what runs as stopped; its own stream ends at its next step and renders the final state."""
         mark_stopped(conv)
         stop_scan(conv)
 
-    def retry(self, conv: Conversation):
+    def retry(self, conv: Conversation) -> dict:
         """Clear the last answer and lock the input, as a new question does."""
         if conv.running:
-            return gr.skip(), conv, gr.skip()  # an answer is being written: let it finish or be stopped
+            return {self.page.conv: conv}  # an answer is being written: let it finish or be stopped
         if not retry_last(conv):
             gr.Warning("There is no answer to retry.")
-            return render_chat(conv), conv, gr.skip()
-        return render_chat(conv), conv, busy_box()
+            return self.chat_of(conv)
+        return {**self.chat_of(conv), self.page.chat.textbox: busy_box()}
 
-    def undo(self, conv: Conversation):
+    def undo(self, conv: Conversation) -> dict:
         files = attached_files(conv, conv.last) if conv.last else []
         turn = undo_last(conv)
         restored = {"text": turn.text, "files": files} if turn else None
-        return render_chat(conv), conv, idle_box(value=restored), *frames_panel(conv)
+        return {**self.chat_of(conv), self.page.chat.textbox: idle_box(value=restored), **self.page.side.showing(conv)}
 
-    def clear(self, conv: Conversation):
+    def clear(self, conv: Conversation) -> dict:
         self.ctx.forget(conv)
-        return [], Conversation(), *frames_panel(Conversation())
+        fresh = Conversation()
+        return {self.page.chat.chatbot: [], self.page.conv: fresh, **self.page.side.showing(fresh)}
 
     def tab_closed(self, request: gr.Request) -> None:
         """A closed tab: free its conversations' caches and files now, not when its state expires."""
@@ -150,15 +154,8 @@ class ChatHandlers:
     def unlock(self):
         return idle_box()
 
-    def exports_for(self, conv: Conversation, frames: int, max_new_tokens: int, temperature: float, top_p: float):
-        """The download buttons' files for the conversation as it stands."""
-        return refresh_exports(
-            conv,
-            self.ctx.engine.description,
-            {
-                "frames per video": int(frames),
-                "max new tokens": int(max_new_tokens),
-                "temperature": float(temperature),
-                "top-p": float(top_p),
-            },
-        )
+    def exports_for(self, conv: Conversation, frames: int, **answer):
+        """The download buttons' files for the conversation as it stands, and the settings it was
+        answered with."""
+        recorded = {"frames per video": int(frames), **AnswerChoice(**answer).recorded()}
+        return refresh_exports(conv, self.ctx.engine.description, recorded)

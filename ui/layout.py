@@ -9,7 +9,7 @@ from html import escape
 import gradio as gr
 
 from model.media.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from model.settings import AppSettings
+from ui.answer_settings import AnswerSettings, answer_accordion
 from ui.camera import CameraPanel, camera_panel
 from ui.context import AppContext
 from ui.export import export_buttons
@@ -17,19 +17,6 @@ from ui.inputs import ChatInput
 from ui.panels import ABOUT, SidePanel, player_and_frames, upload_limits
 from ui.scan import ScanControls, scan_accordion
 from ui.video_settings import VideoSettings, video_accordion
-
-
-@dataclass
-class AnswerSettings:
-    """How the answer is sampled; `inputs` in the order the answer handlers take them."""
-
-    max_new: gr.Slider
-    temperature: gr.Slider
-    top_p: gr.Slider
-
-    @property
-    def inputs(self) -> list:
-        return [self.max_new, self.temperature, self.top_p]
 
 
 @dataclass
@@ -52,15 +39,6 @@ class Page:
     scan: ScanControls
     video: VideoSettings
     answer: AnswerSettings
-
-    @property
-    def answer_inputs(self) -> list:
-        return [self.conv, *self.answer.inputs]
-
-    @property
-    def export_inputs(self) -> list:
-        """What the download files record: the conversation and the settings it was answered with."""
-        return [self.conv, self.video.frames, *self.answer.inputs]
 
 
 def header(ctx: AppContext) -> None:
@@ -131,20 +109,3 @@ def side_column(ctx: AppContext) -> tuple[SidePanel, ScanControls, VideoSettings
     video = video_accordion(ctx.limits, ctx.settings, scan.from_scan)
     answer = answer_accordion(ctx.settings)
     return side, scan, video, answer
-
-
-def answer_accordion(settings: AppSettings) -> AnswerSettings:
-    with gr.Accordion("Answer", open=True):
-        max_new = gr.Slider(
-            16,
-            settings.max_new_tokens,
-            value=min(256, settings.max_new_tokens),
-            step=16,
-            label="Max new tokens",
-            elem_id="max-new-tokens",
-        )
-        temperature = gr.Slider(
-            0.0, 1.5, value=0.0, step=0.05, label="Temperature", info="0 answers greedily (the same every time)."
-        )
-        top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
-    return AnswerSettings(max_new, temperature, top_p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -16,12 +16,10 @@ FRAMES_TITLE = '<h2 class="panel-title">Frames the model saw</h2>'
 NO_FRAMES = FRAMES_TITLE + '<p class="frames-empty">Send a video: the frames the model sees of it show here.</p>'
 
 
-def frames_panel(conv: Conversation, previews: bool = True) -> tuple:
-    """The side panel for the conversation: the player and its note (a preview still to be made
-    left for later without `previews`), the newest video's frames under their title, and its timeline."""
+def frames_html(conv: Conversation) -> str:
+    """The newest video's frames under their title."""
     strip = latest_strip(conv)
-    frames = NO_FRAMES if strip is None else FRAMES_TITLE + strip_html(strip, label=strip.summary(), grid=True)
-    return *player_update(conv, previews), frames, timeline_for(conv)
+    return NO_FRAMES if strip is None else FRAMES_TITLE + strip_html(strip, label=strip.summary(), grid=True)
 
 
 ABOUT = (
@@ -46,7 +44,8 @@ def upload_limits(limits, max_file_mb: int, images: bool) -> str:
 
 @dataclass
 class SidePanel:
-    """The side panel's components, in the order `frames_panel` updates them."""
+    """The side panel's components; its methods give their updates by component, for a handler to
+    return (a part left out of the dict stays as it is)."""
 
     player: gr.Video
     player_note: gr.Markdown
@@ -55,12 +54,17 @@ class SidePanel:
 
     @property
     def outputs(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]
+        return [self.player, self.player_note, self.frames, self.timeline]
 
-    @classmethod
-    def unchanged(cls) -> tuple:
-        """An update that leaves every part of the panel as it is."""
-        return (gr.skip(),) * len(fields(cls))
+    def player_of(self, conv: Conversation, previews: bool = True) -> dict:
+        """The player and its note for the newest video (`player_update`)."""
+        shown = player_update(conv, previews)
+        return {self.player: shown.video, self.player_note: shown.note}
+
+    def showing(self, conv: Conversation, previews: bool = True) -> dict:
+        """Every part for the conversation: the player and its note (a preview still to be made left
+        for later without `previews`), the newest video's frames, and its timeline."""
+        return {**self.player_of(conv, previews), self.frames: frames_html(conv), self.timeline: timeline_for(conv)}
 
 
 def player_and_frames() -> tuple[gr.Video, gr.Markdown, gr.HTML]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import gradio as gr
@@ -61,7 +62,14 @@ def player_subtitles(conv: Conversation, video: MediaItem | None) -> str | None:
     return made
 
 
-def player_update(conv: Conversation, previews: bool = True) -> tuple[gr.Video, gr.Markdown]:
+class PlayerUpdate(NamedTuple):
+    """The player's update and its note's (either may be `gr.skip()`)."""
+
+    video: gr.Video
+    note: gr.Markdown
+
+
+def player_update(conv: Conversation, previews: bool = True) -> PlayerUpdate:
     """The player and its note for the conversation's newest video, with its timeline as subtitles
     (the same file and timeline: left as it is, so a playing video does not restart). Without
     `previews`, a video that needs a preview not made yet is left for a later update
@@ -70,12 +78,14 @@ def player_update(conv: Conversation, previews: bool = True) -> tuple[gr.Video, 
     path = video.path if video is not None else None
     if not previews and path is not None and not browser_playable(path) and path not in conv.previews:
         making = f"Making a playable copy of {escape_markdown(video.name)} for your browser…"
-        return gr.skip(), gr.Markdown(making, visible=True)  # said at once; the copy comes with `show_player`
+        return PlayerUpdate(
+            gr.skip(), gr.Markdown(making, visible=True)
+        )  # said at once; the copy comes with `show_player`
     subtitles = player_subtitles(conv, video)
     if conv.player_shows == (path, subtitles):
-        return gr.skip(), gr.skip()
+        return PlayerUpdate(gr.skip(), gr.skip())
     conv.player_shows = (path, subtitles)
     value = player_value(path, conv)
     note = "" if path is None or value is not None else NOT_PLAYABLE
     player = gr.Video(value=value, subtitles=subtitles, visible=value is not None)
-    return player, gr.Markdown(note, visible=bool(note))
+    return PlayerUpdate(player, gr.Markdown(note, visible=bool(note)))

@@ -1,5 +1,6 @@
-"""The chat's listeners: which handler each event runs, with what inputs and outputs, in which
-concurrency group, and what follows it.
+"""The page's listeners: which handler each event of the chat runs, with what inputs and outputs, in
+which concurrency group, and what follows it; `wire_page` wires the whole page (the camera's panel
+and the API wire their own, in ui/camera.py and ui/api.py).
 
 The chat's own steps (send, answer, stop, retry, undo, clear) are callable by programs too, but
 undocumented: /ask is the public API. Everything else is private.
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ui.api import wire_api
+from ui.camera import wire_camera
+from ui.context import AppContext
 from ui.export import lock_exports
 from ui.handlers import ChatHandlers
 from ui.layout import Page
@@ -18,14 +22,31 @@ UNDOCUMENTED = {"api_visibility": "undocumented"}
 INSTANT = {"queue": False}  # runs at once, outside the queue: nothing heavy
 
 
+def wire_page(demo: gr.Blocks, page: Page, ctx: AppContext) -> None:
+    """Every listener of the page: the chat, the camera's panel, the API, the closed tab."""
+    handlers = ChatHandlers(ctx, page)
+    chat_events = wire_chat(page, handlers, ctx.settings.scans, ctx.settings.at_model)
+    refresh_exports_after(page, handlers, *chat_events, wire_camera(demo, page, ctx))
+    wire_api(ctx)
+    demo.unload(handlers.tab_closed)
+
+
 def refresh_exports_after(page: Page, handlers: ChatHandlers, *events) -> None:
     """Fresh download files once each of `events` is done."""
     for event in events:
-        event.then(handlers.exports_for, page.export_inputs, page.chat.exports, **PRIVATE, **INSTANT)
+        event.then(
+            handlers.exports_for,
+            [page.conv, page.video.frames],
+            page.chat.exports,
+            inputs_kwargs=page.answer.by_name,
+            **PRIVATE,
+            **INSTANT,
+        )
 
 
-def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> None:
-    """Connect the chat, its settings and the side panel to the handlers."""
+def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> tuple:
+    """Connect the chat, its settings and the side panel to the handlers; returns the events after
+    which the downloads are made again."""
     chat, conv, side = page.chat, page.conv, page.side.outputs
     page.video.wire()
     scanning = page.scan.button.click(
@@ -50,8 +71,9 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int, a
     )
     answering = submitted.then(
         handlers.answer,
-        page.answer_inputs,
+        [conv],
         [chat.chatbot, conv],
+        inputs_kwargs=page.answer.by_name,
         concurrency_id="gpu",
         concurrency_limit=at_model,
         api_name="answer",
@@ -81,8 +103,9 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int, a
     )
     reanswered = retried.then(
         handlers.answer,
-        page.answer_inputs,
+        [conv],
         [chat.chatbot, conv],
+        inputs_kwargs=page.answer.by_name,
         concurrency_id="gpu",
         concurrency_limit=at_model,
         **PRIVATE,
@@ -93,5 +116,4 @@ def wire_chat(demo: gr.Blocks, page: Page, handlers: ChatHandlers, scans: int, a
     cleared = chat.chatbot.clear(
         handlers.clear, [conv], [chat.chatbot, conv, *side], api_name="clear", **UNDOCUMENTED, **INSTANT
     )
-    refresh_exports_after(page, handlers, scanning, answered, reanswered, undone, cleared)
-    demo.unload(handlers.tab_closed)
+    return scanning, answered, reanswered, undone, cleared

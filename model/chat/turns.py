@@ -17,15 +17,11 @@ from pathlib import Path
 from model.chat.conversation import Conversation, MediaItem, Turn, keep_earlier_timeline, latest_video
 from model.chat.limits import UserInputError
 from model.chat.sampling import Sampling, span_words
-from model.media.clip import parse_clock
-from model.media.decode import (
-    MediaError,
-    RangeError,
-    format_timestamp,
-    load_image,
-    media_kind,
-    sample_video,
-)
+from model.media.clip import format_timestamp, parse_clock
+from model.media.decode import media_kind, sample_video
+from model.media.files import MediaError
+from model.media.frame_times import RangeError
+from model.media.images import load_image
 from model.media.stamp import stamp_times
 from model.media.work import MediaWork
 from model.serving.logs import summary

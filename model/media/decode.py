@@ -1,4 +1,5 @@
-"""Media layer: sample frames from videos and load images for the model.
+"""Video frames for the model: the frames at the times `frame_times` picks, and what kind a file is
+(images are read by `model/media/images.py`).
 
 Videos are read with PyAV packet by packet, seeking only where a keyframe lies between the
 current decoding position and the next target, so the work grows with the number of frames
@@ -19,27 +20,23 @@ import bisect
 import heapq
 import math
 import os
-import struct
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from model.media.clip import VideoClip, format_timestamp  # noqa: F401 - part of this module's interface
+from model.media.clip import VideoClip, format_timestamp
+from model.media.files import MediaError, check_file, file_head, image_magic, looks_like_text
 from model.media.formats import ACCEPTED
+from model.media.frame_times import clip_window, frame_times
+from model.media.images import MAX_ASPECT
 
-MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard for images
-MAX_IMAGE_SIDE = 32_768  # and on a side: decoding costs by the row too (a 76 KB PNG of 1 x 39,000,000)
-KEEP_SHORT, KEEP_LONG = 672, 1008  # an image is kept at least this large on its short and long sides
-MAX_KEPT_IMAGE_PIXELS = 4_000_000  # and never larger than this once loaded (12 MB of RGB)
 MAX_VIDEO_PIXELS = 8192 * 4608  # a video's picture, checked before decoding (8K is 7680x4320)
 MAX_GIF_PIXELS = 2048 * 2048  # a GIF's canvas: each of its frames is decoded at this size, in order
-MAX_ASPECT = 4  # frames wider or taller than this keep their middle part (32:9 is 3.6)
 MAX_DECODED_FRAMES = 20_000  # per sample_video call
 DEADLINE_S = 40.0  # wall-clock bound per sample_video call
 MAX_SCANNED_PACKETS = 400_000  # bound for demux-only passes
@@ -78,171 +75,27 @@ _VIDEO_FORMATS = {
 _AV_ERRORS = (av.FFmpegError, OSError, EOFError, ValueError, RuntimeError, IndexError, OverflowError, ZeroDivisionError)
 
 
-class MediaError(ValueError):
-    """A problem with a user's file; the message is one sentence fit to show in the chat."""
-
-
 # ----------------------------------------------------------------------------------------------
 # File checks and kind detection
 
 
-def _check_file(path: str | os.PathLike) -> Path:
-    """The path as a Path, or MediaError when it is missing or empty."""
-    p = Path(path)
-    if not p.is_file():
-        raise MediaError("The file could not be found; please upload it again.")
-    if p.stat().st_size == 0:
-        raise MediaError("The file is empty; please upload it again.")
-    return p
-
-
-def _head(p: Path, n: int = 64) -> bytes:
-    with open(p, "rb") as f:
-        return f.read(n)
-
-
-def _looks_like_text(head: bytes) -> bool:
-    """True for content that is printable text (HTML, JSON, an error page...)."""
-    if not head:
-        return False
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return all(c.isprintable() or c in "\r\n\t" for c in text)
-
-
-def _image_magic(head: bytes) -> bool:
-    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")) or (
-        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    )
-
-
 def media_kind(path: str | os.PathLike) -> str:
     """'image' or 'video', decided by the file's content (an animated GIF is a video)."""
-    p = _check_file(path)
-    head = _head(p)
+    p = check_file(path)
+    head = file_head(p)
     if head.startswith((b"GIF87a", b"GIF89a")):
         try:
             with Image.open(p) as im:
                 return "video" if getattr(im, "n_frames", 1) > 1 else "image"
         except (OSError, ValueError, Image.DecompressionBombError) as e:
             raise MediaError("This GIF file is damaged and could not be read; please upload another file.") from e
-    if _image_magic(head):
+    if image_magic(head):
         return "image"
-    if _looks_like_text(head):
+    if looks_like_text(head):
         raise MediaError(f"This file is text, not an image or a video; please upload {ACCEPTED}.")
     container = _open_video(p)
     container.close()
     return "video"
-
-
-# ----------------------------------------------------------------------------------------------
-# Images
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """RGB image from any PIL mode: 16-bit/float gray scaled, alpha composited on white."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(im).astype(np.float64)
-        top = 65535.0 if im.mode.startswith("I") and arr.max(initial=0) > 255 else max(arr.max(initial=0), 255.0)
-        if im.mode == "F":
-            top = arr.max(initial=0) if arr.max(initial=0) > 1.0 else 1.0
-        im = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if im.mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    if im.mode in ("LA", "La", "PA", "RGBa") or (im.mode != "RGBA" and "transparency" in im.info):
-        im = im.convert("RGBA")
-    if im.mode == "RGBA":
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, im).convert("RGB")
-    return im.convert("RGB")
-
-
-def middle_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """The middle part of a picture no wider or taller than MAX_ASPECT:1 (left, top, right, bottom);
-    the processor's tiling takes the middle anyway. The same box whichever way the picture is turned."""
-    keep_w, keep_h = min(width, height * MAX_ASPECT), min(height, width * MAX_ASPECT)
-    left, top = (width - keep_w) // 2, (height - keep_h) // 2
-    return left, top, left + keep_w, top + keep_h
-
-
-def kept_scale(width: int, height: int) -> float:
-    """How much a picture of this size is scaled down to be kept: the processor never uses more than
-    1008 px on a side, and its choice of tiling is the same for any size at least 672 px short and
-    1008 px long; MAX_KEPT_IMAGE_PIXELS bounds the rest."""
-    return min(
-        1.0,
-        max(KEEP_SHORT / min(width, height), KEEP_LONG / max(width, height)),
-        math.sqrt(MAX_KEPT_IMAGE_PIXELS / (width * height)),
-    )
-
-
-def kept_size(image: Image.Image) -> Image.Image:
-    """The image no larger than the model and the page need (its middle part past MAX_ASPECT:1, at
-    most MAX_KEPT_IMAGE_PIXELS)."""
-    box = middle_box(*image.size)
-    if box != (0, 0, *image.size):
-        image = image.crop(box)
-    w, h = image.size
-    scale = kept_scale(w, h)
-    if scale >= 1.0:
-        return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-
-
-def _decode_small(im: Image.Image) -> Image.Image:
-    """Decode only what will be kept: a JPEG at the smallest scale (1/2, 1/4, 1/8) that still gives
-    the kept size, then the middle part of a very long picture, before any copy in RGB is made."""
-    left, top, right, bottom = middle_box(*im.size)
-    scale = kept_scale(right - left, bottom - top)
-    if im.format == "JPEG" and scale < 0.5:
-        im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
-    im.load()
-    box = middle_box(*im.size)
-    return im.crop(box) if box != (0, 0, *im.size) else im
-
-
-def load_image(path: str | os.PathLike) -> Image.Image:
-    """Load an image as upright RGB (EXIF orientation applied), refusing decompression bombs; what is
-    decoded is bounded by MAX_IMAGE_PIXELS, what is kept by `kept_size`."""
-    p = _check_file(path)
-    bomb = MediaError(
-        f"This image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels); please upload a smaller image."
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                w, h = im.size
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise bomb
-                if max(w, h) > MAX_IMAGE_SIDE:
-                    raise MediaError(
-                        f"This image is {w:,}x{h:,} pixels, too long and thin to read; please upload one of at "
-                        f"most {MAX_IMAGE_SIDE:,} pixels on a side."
-                    )
-                if getattr(im, "n_frames", 1) > 1:
-                    im.seek(0)
-                exif = im.getexif()  # read before decoding: a draft or a crop is a new image without it
-                small = _decode_small(im)
-                if small is not im and "exif" not in small.info:
-                    small.info["exif"] = exif.tobytes()
-                small = ImageOps.exif_transpose(small) or small
-                out = _to_rgb(small)
-                out.load()
-                return kept_size(out)
-    except MediaError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise bomb from e
-    except UnidentifiedImageError as e:
-        raise MediaError(f"This file is not an image that can be read; please upload {ACCEPTED}.") from e
-    except (OSError, ValueError, SyntaxError, struct.error, MemoryError) as e:
-        raise MediaError(
-            "This image is damaged or incomplete and could not be read; please upload another copy."
-        ) from e
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,15 +104,15 @@ def load_image(path: str | os.PathLike) -> Image.Image:
 
 def _open_failure(p: Path) -> MediaError:
     """The sentence to show when a file cannot be opened as a video."""
-    head = _head(p)
+    head = file_head(p)
     if head[4:8] == b"ftyp":
         return MediaError(
             "This MP4/MOV file is incomplete or damaged (its index could not be read, "
             "often because the upload was cut off); please upload the complete file."
         )
-    if _looks_like_text(head):
+    if looks_like_text(head):
         return MediaError(f"This file is text, not a video; please upload {ACCEPTED}.")
-    if _image_magic(head):
+    if image_magic(head):
         return MediaError("This file is a still image, not a video; please upload it as an image.")
     return MediaError(
         f"This file could not be read as a video (it may be damaged or in an unsupported format); "
@@ -617,31 +470,6 @@ def _resize_like_processor(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarra
 # Sampling
 
 
-class RangeError(MediaError):
-    """The clip range asked for does not fit the video (the video itself is fine)."""
-
-
-def _window(start: float | None, end: float | None, duration: float, frame_s: float) -> tuple[float, float]:
-    """Validated [start, end] in seconds relative to the video's start; an end past the video's
-    end is brought back to it (the caller says so)."""
-    tol = max(0.25, frame_s)
-    s = 0.0 if start is None else float(start)
-    e = duration if end is None else float(end)
-    if not (math.isfinite(s) and math.isfinite(e)):
-        raise RangeError("The start and end times must be numbers of seconds.")
-    if s < -1e-6:
-        raise RangeError("The start time cannot be negative; please pick a start inside the video.")
-    if s > duration + tol:
-        raise RangeError(
-            f"The clip start ({format_timestamp(s)}) is after the end of the video ({format_timestamp(duration)} long)."
-        )
-    if s > e:
-        raise RangeError(
-            f"The start time ({format_timestamp(s)}) is after the end time ({format_timestamp(e)}); please swap them."
-        )
-    return min(s, duration), min(e, duration)
-
-
 def sample_video(
     path: str | os.PathLike,
     num_frames: int,
@@ -663,7 +491,7 @@ def sample_video(
         raise MediaError("At least one frame must be requested.")
     if every_s is not None and not every_s > 0:
         raise MediaError("The time between frames must be more than 0 seconds.")
-    p = _check_file(path)
+    p = check_file(path)
     container = _open_video(p)
     try:
         return _sample(p, container, int(num_frames), start, end, size, exact, every_s, _Bounds(deadline))
@@ -695,15 +523,14 @@ def _sample(
     tb = float(stream.time_base)
     duration = max((probe.end - probe.origin) * tb, 0.0)
     notes = _probe_notes(probe, tb, duration)
-    s, e = _window(start, end, duration, probe.frame_pts * tb)
+    s, e = clip_window(start, end, duration, probe.frame_pts * tb)
     if end is not None and end > duration + max(0.25, probe.frame_pts * tb):
         notes.append(f"the video is {format_timestamp(duration)} long, so the clip ends there")
+    times = frame_times(s, e, n, every_s)
     if every_s is not None:
-        n = max(1, min(n, math.ceil((e - s) / every_s - 1e-9)))
-    step = (e - s) / n
-    targets = [probe.origin + (s + (i + 0.5) * step) / tb for i in range(n)]
-    if e - s <= 0:
-        targets = [probe.origin + s / tb]
+        n = len(times)  # the frames an interval gives are the frames asked for
+    targets = [probe.origin + t / tb for t in times]
+    step = (e - s) / len(times)
     slack = step / 4 / tb  # how far a stand-in keyframe may be from its target, pts units
     coded_size = _checked_size(stream)
     cursor = _Cursor(p, container, stream, probe, bounds)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from model.media.clip import VideoClip, format_timestamp
 from model.media.pictures import shrink_to_height
-from model.serving.storage import frames_root, inside_root  # noqa: F401 - frames_root is part of this module's interface
+from model.serving.storage import inside_root
 
 THUMB_HEIGHT = 240  # pixels; the strips show them small, the side panel larger (two a row)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from model.media.decode import MediaError
+from model.media.files import MediaError
 
 T = TypeVar("T")
 BUSY = "The demo is busy reading other visitors' files; please try again in a minute."

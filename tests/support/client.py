@@ -6,11 +6,24 @@ import asyncio
 import re
 from html import unescape
 
+import httpx
 from gradio_client import Client, handle_file
 
-# The page's other options as it starts: frames spread over the video (else one every 2 s), answers
-# from a scan when there is one, no time written into the frames.
-LATER_OPTIONS = ("Spread over the video", 2.0, True, False)
+
+def by_name(client: Client, api_name: str, **values) -> list:
+    """A page step's values in the order its event takes them, given by name (the handlers take the
+    settings by name too); a value left out is the component's own as the page starts. gradio_client
+    knows no names for the page's undocumented steps, so they come from the app's full API info."""
+    info = httpx.get(f"{client.src.rstrip('/')}/gradio_api/info", params={"all_endpoints": "true"}).json()
+    parameters = info["named_endpoints"][api_name]["parameters"]
+    unknown = set(values) - {p["parameter_name"] for p in parameters}
+    assert not unknown, f"{api_name} takes no {sorted(unknown)}"
+    return [values.get(p["parameter_name"], p.get("parameter_default")) for p in parameters]
+
+
+def step(client: Client, api_name: str, **values):
+    """Start one of the page's steps (/send, /answer) with its values by name; returns the job."""
+    return client.submit(*by_name(client, api_name, **values), api_name=api_name)
 
 
 def send(
@@ -18,13 +31,13 @@ def send(
 ):
     """The page's first step: validate, sample frames, add the user's turn."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    return client.predict(message, frames, False, start, end, frame_times, *LATER_OPTIONS, api_name="/send")
+    return step(client, "/send", message=message, frames=frames, start=start, end=end, frame_times=frame_times).result()
 
 
 def chat(client: Client, text: str, files=(), frames: int = 4, max_new_tokens: int = 24, **options):
     """Send one chat message the way the page does (send, then answer); returns the chat and the updates."""
     send(client, text, files, frames, **options)
-    job = client.submit(max_new_tokens, 0.0, 0.9, api_name="/answer")
+    job = step(client, "/answer", max_new_tokens=max_new_tokens, temperature=0.0)
     updates = list(job)
     return job.result(), updates
 
@@ -90,8 +103,6 @@ def warnings_of(job) -> list[str]:
 def send_with_warnings(client: Client, text: str, files=(), frames: int = 4) -> tuple[list[dict], list[str]]:
     """The page's first step (/send); returns the chat and the warnings shown."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
-    job = client.submit(
-        message, frames, False, "", "", False, "Spread over the video", 2.0, True, False, api_name="/send"
-    )
+    job = step(client, "/send", message=message, frames=frames)
     _box, history, *_frames_panel = job.result(timeout=60)
     return history, warnings_of(job)
