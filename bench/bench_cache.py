@@ -25,7 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from model.chat.conversation import Conversation  # noqa: E402
-from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
+from model.chat.options import MediaOptions  # noqa: E402
+from model.chat.reading import add_turn  # noqa: E402
+from model.chat.turns import start_session  # noqa: E402
 from model.engines.base import Finished, GenerationParams  # noqa: E402
 from model.engines.kv_cache import CacheStore  # noqa: E402
 from model.engines.loading import load_model  # noqa: E402

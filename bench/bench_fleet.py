@@ -26,7 +26,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from model.chat.conversation import Conversation  # noqa: E402
-from model.chat.turns import MediaOptions, add_turn  # noqa: E402
+from model.chat.options import MediaOptions  # noqa: E402
+from model.chat.reading import add_turn  # noqa: E402
 from model.engines.base import GenerationParams  # noqa: E402
 from model.engines.vllm_engine import ServerConfig, VLLMEngine  # noqa: E402
 from tests.support.vllm_server import vllm_python, vllm_router, vllm_server  # noqa: E402

@@ -40,7 +40,9 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from model.chat.conversation import Conversation  # noqa: E402
-from model.chat.turns import MediaOptions, add_turn, start_session  # noqa: E402
+from model.chat.options import MediaOptions  # noqa: E402
+from model.chat.reading import add_turn  # noqa: E402
+from model.chat.turns import start_session  # noqa: E402
 from model.dev.standin import FULL_7B, STANDIN_7B, standin_checkpoint_dir  # noqa: E402
 from model.engines.base import Finished, GenerationParams  # noqa: E402
 from model.engines.gpu import engine_key, generate_stream  # noqa: E402

@@ -157,6 +157,18 @@ def browser():
         yield browser
 
 
+@pytest.fixture()
+def page(browser, app_url):
+    """The launched app open in a desktop-sized Chromium tab, its question box ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+
+
 # Markers by module (pyproject.toml declares them): the fast inner loop is
 # `python -m pytest -q tests -m "not slow and not browser"`.
 BROWSER_MODULES = {"test_browser", "test_camera_page"}

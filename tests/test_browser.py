@@ -25,20 +25,9 @@ from tests.support.serving import cached_engine, serve
 
 
 @pytest.fixture(scope="module")
-def page_url(loaded_tiny):
-    with serve(cached_engine(loaded_tiny), AppSettings(model="tiny", frames=4, max_new_tokens=4000)) as url:
-        yield url
-
-
-@pytest.fixture()
-def page(browser, page_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(page_url)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
+def app_settings():
+    """The launched app (conftest's `app_url`) writes long answers: there is always one to stop."""
+    return AppSettings(model="tiny", frames=4, max_new_tokens=4000, concurrency=1)
 
 
 def assert_frames_fully_visible(page, strip) -> None:
@@ -111,11 +100,11 @@ def test_a_broken_file_gets_a_readable_message(page, broken_video_path):
     page.screenshot(path=str(ARTIFACTS / "05-broken-file.png"))
 
 
-def test_phone_sized_screen(browser, page_url, image_path):
+def test_phone_sized_screen(browser, app_url, image_path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        page.goto(page_url)
+        page.goto(app_url)
         page.locator("#question textarea").wait_for()
         ask(page, "What is in the picture?", [image_path])
         wait_for_answer_end(page)
@@ -126,7 +115,7 @@ def test_phone_sized_screen(browser, page_url, image_path):
         context.close()
 
 
-def test_the_page_keeps_up_with_the_model(page, page_url, media_dir):
+def test_the_page_keeps_up_with_the_model(page, app_url, media_dir):
     """Three videos in one conversation: each answer shows in full about as fast as /ask gives it.
 
     A generous bound (5x /ask + 3 s), not a timing claim: frame strips that travelled and
@@ -141,7 +130,7 @@ def test_the_page_keeps_up_with_the_model(page, page_url, media_dir):
     frames = page.locator("#frames-per-video input[type=number]")
     frames.fill("16")
     frames.press("Enter")
-    client = Client(page_url, verbose=False, download_files=False)
+    client = Client(app_url, verbose=False, download_files=False)
     for turn, video in enumerate(videos, start=1):
         page.locator("#question input[type=file]").set_input_files([str(video)])
         expect(page.locator('#question [aria-label="File thumbnail"]')).to_have_count(1)
@@ -374,14 +363,14 @@ def test_a_strip_is_one_tab_stop_and_the_keyboard_seeks(page, media_dir):
     assert page.evaluate("getComputedStyle(document.activeElement).position") != "fixed"
 
 
-def test_seeking_on_a_phone_docks_the_player_instead_of_scrolling(browser, page_url, media_dir):
+def test_seeking_on_a_phone_docks_the_player_instead_of_scrolling(browser, app_url, media_dir):
     from tests.support.videos import make_video
 
     video = make_video(media_dir / "phone.mp4", seconds=8.0, fps=10, size=(160, 96))
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        page.goto(page_url)
+        page.goto(app_url)
         box = page.locator("#question textarea")
         box.wait_for()
         bottom = box.bounding_box()["y"] + box.bounding_box()["height"]
@@ -415,11 +404,11 @@ def test_seeking_on_a_phone_docks_the_player_instead_of_scrolling(browser, page_
 
 
 @pytest.mark.parametrize("size", [(1280, 1000), (390, 844)], ids=["desktop", "phone"])
-def test_no_serious_accessibility_violation_after_a_video_answer(browser, page_url, video_path, size):
+def test_no_serious_accessibility_violation_after_a_video_answer(browser, app_url, video_path, size):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     try:
-        page.goto(page_url)
+        page.goto(app_url)
         page.locator("#question textarea").wait_for()
         set_max_new_tokens(page, 16)
         ask(page, "What happens?", [video_path])

@@ -8,7 +8,10 @@ import pytest
 
 from model.chat.budget import make_room, spread, thin_clip
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn, retry_last, start_session, undo_last
+from model.chat.editing import retry_last, undo_last
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
+from model.chat.turns import start_session
 from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore, SessionCache

@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 
 from model.chat.conversation import Conversation, MediaItem, Turn, template_messages
+from model.chat.editing import mark_stopped, retry_last, undo_last
 from model.chat.limits import ChatLimits, MediaSupport, UserInputError, validate_message
-from model.chat.turns import (
-    MediaOptions,
-    add_turn,
-    clip_range,
-    mark_stopped,
-    parse_clip_time,
-    release_media,
-    retry_last,
-    undo_last,
-)
+from model.chat.options import MediaOptions, clip_range, parse_clip_time
+from model.chat.reading import add_turn
+from model.chat.turns import release_media
 from model.engines.answering import stream_answer
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
 from model.media.clip import VideoClip, format_timestamp
@@ -252,15 +246,16 @@ def test_a_full_disk_is_named_as_such(video_path, monkeypatch):
     """Before: a full disk read 'This file could not be read; please try another file'."""
     import errno
 
-    from model.chat import turns as chat
+    from model.chat import reading
+    from model.chat.turns import start_turn
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(chat, "load_media", full)
+    monkeypatch.setattr(reading, "load_media", full)
     conv = Conversation()
-    turn = chat.start_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=2))
-    list(chat.read_files(conv, turn, MediaOptions(frames=2)))
+    turn = start_turn(conv, "What happens?", [str(video_path)], MediaOptions(frames=2))
+    list(reading.read_files(conv, turn, MediaOptions(frames=2)))
     assert turn.status == "error" and any("disk is full" in note for note in turn.notes), turn.notes
 
 

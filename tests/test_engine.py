@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
 from model.engines.answering import stream_answer
 from model.engines.base import EngineError, Finished, GenerationParams
 from model.engines.gpu import engine_key, generate_for, generate_stream

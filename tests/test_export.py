@@ -7,7 +7,8 @@ import re
 import shutil
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
 from model.export import ExportInfo, conversation_data, conversation_html, conversation_json
 
 HOSTILE = "<img src=x onerror=alert(1)>.mp4"

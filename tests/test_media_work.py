@@ -8,7 +8,8 @@ import time
 import pytest
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, Reading, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import Reading, add_turn
 from model.media.decode import sample_video
 from model.media.files import MediaError
 from model.media.work import DecodeSlots, MediaBusy, MediaWork

@@ -157,7 +157,9 @@ def test_a_file_is_scanned_once_then_its_timeline_is_kept(engine, media_dir):
 
 def test_stop_ends_a_conversations_scan_and_keeps_the_parts_done(engine, media_dir):
     from model.chat.conversation import Conversation
-    from model.chat.turns import MediaOptions, add_turn, start_session
+    from model.chat.options import MediaOptions
+    from model.chat.reading import add_turn
+    from model.chat.turns import start_session
     from model.scan.runner import ScanOptions, run_scan, stop_scan
     from tests.support.videos import make_video
 

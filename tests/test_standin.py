@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn, start_session
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
+from model.chat.turns import start_session
 from model.engines.answering import stream_answer
 from model.engines.base import GenerationParams
 from model.engines.kv_cache import CacheStore

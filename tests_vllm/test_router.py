@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
 from model.engines.base import EngineError, GenerationParams
 from model.engines.vllm_engine import ServerConfig, VLLMEngine
 from tests.support.vllm_server import vllm_python, vllm_router, vllm_server

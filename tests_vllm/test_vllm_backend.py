@@ -25,7 +25,8 @@ from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
 
 from model.chat.conversation import Conversation
-from model.chat.turns import MediaOptions, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
 from model.engines.base import Finished, GenerationParams
 from model.engines.vllm_engine import ServerConfig, VLLMEngine, media_uuid
 from model.settings import AppSettings

@@ -7,12 +7,13 @@ Adding a setting: a component here, a field in `AnswerChoice` of the same name, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import gradio as gr
 
 from model.engines.base import GenerationParams
 from model.settings import AppSettings
+from ui.controls import ByName
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,12 @@ class AnswerChoice:
 
 
 @dataclass
-class AnswerSettings:
+class AnswerSettings(ByName):
     """The components, one per `AnswerChoice` field and of the same name."""
 
     max_new_tokens: gr.Slider
     temperature: gr.Slider
     top_p: gr.Slider
-
-    @property
-    def by_name(self) -> dict[str, gr.components.Component]:
-        """The handlers' `inputs_kwargs`: each value reaches them under its field's name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def answer_accordion(settings: AppSettings) -> AnswerSettings:

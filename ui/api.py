@@ -12,7 +12,8 @@ import gradio as gr
 
 from model.chat.conversation import Conversation, Turn, latest_video
 from model.chat.limits import UserInputError, check_file_count, validate_message
-from model.chat.turns import MediaOptions, add_turn
+from model.chat.options import MediaOptions
+from model.chat.reading import add_turn
 from model.engines.answering import stream_answer
 from model.media.files import MediaError
 from model.media.formats import VIDEO_EXTENSIONS

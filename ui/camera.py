@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from model.camera.frames import CameraStore, FrameError, decode_frame
-from model.camera.live import CAMERA_QUESTION, add_camera_turn, attach_camera, trim_commentary
+from model.camera.live import add_camera_turn, trim_commentary
 from model.chat.conversation import Conversation
 from model.chat.turns import start_session
 from model.engines.answering import stream_answer
-from model.engines.base import Engine
 from model.media.clip import VideoClip, format_duration
 from model.serving.sessions import request_tab
 from ui.answer_settings import AnswerChoice
@@ -94,17 +93,6 @@ def live_clip(store: CameraStore, request: gr.Request | None, frames: int) -> Vi
     """The clip of this tab's running camera, or None when it does not run."""
     key = camera_key(request)
     return store.live_clip(key, max(1, int(frames))) if key else None
-
-
-def question_text(text: str | None, clip: VideoClip | None) -> str | None:
-    """The typed question; an empty one asks what happens when the camera runs."""
-    return text if (text or "").strip() or clip is None else CAMERA_QUESTION
-
-
-def add_live_clip(conv: Conversation, turn, clip: VideoClip | None, engine: Engine) -> None:
-    """Put the camera's clip into a question's turn (nothing when the camera does not run)."""
-    if clip is not None:
-        attach_camera(conv, turn, clip, one_video=engine.media_support.max_videos is not None)
 
 
 class CameraHandlers:

@@ -10,10 +10,12 @@ from model.camera.frames import CameraLimits, CameraStore
 from model.chat.conversation import Conversation
 from model.chat.ledger import MediaLedger
 from model.chat.limits import ChatLimits, MediaSupport
-from model.chat.turns import Reading, release_media
+from model.chat.reading import Reading
+from model.chat.turns import release_media
 from model.engines.base import Describer, Engine
 from model.engines.gate import ModelGate, gated_describe, queued
 from model.engines.gpu import describe_for, generate_for
+from model.flow.message import MessageServices
 from model.media.remote import RemoteFiles
 from model.media.work import DecodeSlots, MediaWork
 from model.scan.segments import TimelineStore
@@ -89,6 +91,10 @@ class AppContext:
     def reading(self, request) -> Reading:
         """How the files of a request are read: in its visitor's decoder slot, within --media-seconds."""
         return Reading(self.media, owner=self.visitor(request).address)
+
+    def message_services(self, request) -> MessageServices:
+        """What taking a message of this request needs (`model/flow/message.py`)."""
+        return MessageServices(self.limits, self.support, self.ledger, self.reading(request))
 
     def visitor(self, request) -> Visitor:
         """Who sent a gradio request (an agent's own address for gradio's loopback MCP calls)."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 import gradio as gr
 
 from model.chat.conversation import Conversation, attached_files, latest_video
-from model.chat.limits import UserInputError, validate_message
-from model.chat.turns import mark_stopped, read_files, resample_latest, retry_last, start_session, start_turn, undo_last
+from model.chat.editing import mark_stopped, retry_last, undo_last
+from model.chat.limits import UserInputError
+from model.chat.turns import start_session
 from model.engines.answering import stream_answer
 from model.engines.zerogpu import on_zero_gpu
-from model.scan.runner import ScanOptions, answer_from_timeline, run_scan, scan_gpu_cost, stop_scan
+from model.flow.message import Message, take_message
+from model.scan.runner import ScanOptions, run_scan, scan_gpu_cost, stop_scan
 from model.scan.segments import SEGMENT_S, ScanProgress, segment_bounds
 from model.serving.sessions import request_tab
 from ui.answer_settings import AnswerChoice
-from ui.camera import add_live_clip, live_clip, question_text
+from ui.camera import live_clip
 from ui.chat_view import render_chat
 from ui.context import AppContext
 from ui.controls import busy_box, idle_box
@@ -49,33 +51,33 @@ class ChatHandlers:
         return {self.page.chat.chatbot: render_chat(conv), self.page.conv: conv}
 
     def submit(self, message: dict | None, conv: Conversation, request: gr.Request = None, **video):
-        """Validate the message, show it at once, then sample its media (Stop ends the sampling).
-        `video` holds the video settings' values by name (`VideoChoice`)."""
+        """Hand the message down (`take_message`: checked, its files read, Stop ends the reading) and show
+        the chat each time it changes. `video` holds the video settings' values by name (`VideoChoice`)."""
         ctx, page, message, choice = self.ctx, self.page, message or {}, VideoChoice(**video)
         if crafted_session(request):
             yield {page.conv: conv}
             return
         start_session(conv, request_tab(request), ctx.tabs)
-        conv.owner = ctx.visitor(request).address
-        camera = live_clip(ctx.cameras, request, choice.frame_count(ctx.limits))  # None: no camera runs
         try:
-            question = question_text(message.get("text"), camera)
-            text, files = validate_message(question, message.get("files"), conv, ctx.limits)
-            options = choice.options(ctx.limits)
+            steps = take_message(
+                conv,
+                Message(
+                    text=message.get("text"),
+                    files=message.get("files"),
+                    options=choice.options(ctx.limits),
+                    from_scan=choice.from_scan,
+                    camera=live_clip(ctx.cameras, request, choice.frame_count(ctx.limits)),
+                    owner=ctx.visitor(request).address,
+                ),
+                ctx.message_services(request),
+            )
         except UserInputError as exc:
             gr.Warning(str(exc))
             yield self.chat_of(conv)
             return
-        files, resampled, options = resample_latest(conv, files, options) if camera is None else (files, None, options)
-        turn = start_turn(conv, text, files, options)
-        turn.notes.extend(note for note in (ctx.ledger.take_notice(conv), resampled) if note)
-        add_live_clip(conv, turn, camera, ctx.engine)
         locked = {page.chat.textbox: busy_box(value=None)}
-        for _ in read_files(conv, turn, options, ctx.reading(request)):
+        for _ in steps:
             yield {**locked, **self.chat_of(conv)}
-        ctx.ledger.note(conv)
-        if not files and camera is None and choice.from_scan and turn.status == "pending":
-            answer_from_timeline(conv, turn, options.frames, with_frames=ctx.support.max_videos != 1)
         yield {**locked, **self.chat_of(conv), **page.side.showing(conv, previews=False)}
 
     def show_player(self, conv: Conversation) -> dict:

@@ -51,6 +51,11 @@
     const video = pending !== null && document.querySelector('#player video');
     if (video) seek(pending);
   }).observe(document.body, { childList: true, subtree: true });
+  // gradio marks each file attached to the question box as a list item with no list around it (axe:
+  // aria-required-parent, serious; the box also holds the upload button): a labelled group instead.
+  new MutationObserver(() => {
+    document.querySelectorAll('#question [role="listitem"]').forEach((item) => item.setAttribute('role', 'group'));
+  }).observe(document.body, { childList: true, subtree: true });
   // The question box has focus whenever the visitor can type: when it opens again after an answer,
   // Stop, Retry, Undo or Clear, unless the visitor went on to something else meanwhile.
   let wasLocked = false;

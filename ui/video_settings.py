@@ -7,13 +7,14 @@ Adding an option: a component here, a field in `VideoChoice` of the same name, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import gradio as gr
 
 from model.chat.limits import ChatLimits, UserInputError
-from model.chat.turns import MediaOptions, clip_range
+from model.chat.options import MediaOptions, clip_range
 from model.settings import AppSettings
+from ui.controls import ByName
 
 SPREAD, EVERY = "Spread over the video", "One every N seconds"
 
@@ -53,7 +54,7 @@ class VideoChoice:
 
 
 @dataclass
-class VideoSettings:
+class VideoSettings(ByName):
     """The components, one per `VideoChoice` field and of the same name."""
 
     frames: gr.Slider
@@ -65,11 +66,6 @@ class VideoSettings:
     every: gr.Number
     from_scan: gr.Checkbox
     stamp: gr.Checkbox
-
-    @property
-    def by_name(self) -> dict[str, gr.components.Component]:
-        """The handlers' `inputs_kwargs`: each value reaches them under its field's name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def wire(self) -> None:
         """The interval box shows only when frames are picked by interval."""

@@ -13,6 +13,7 @@ import gradio as gr
 from ui.api import wire_api
 from ui.camera import wire_camera
 from ui.context import AppContext
+from ui.controls import keep_in_range
 from ui.export import lock_exports
 from ui.handlers import ChatHandlers
 from ui.layout import Page
@@ -48,7 +49,10 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
     """Connect the chat, its settings and the side panel to the handlers; returns the events after
     which the downloads are made again."""
     chat, conv, side = page.chat, page.conv, page.side.outputs
+    answer_outputs = [chat.chatbot, conv]  # what `handlers.answer` may update, after a question and after Retry
     page.video.wire()
+    for slider in (page.video.frames, *page.answer.by_name.values()):
+        keep_in_range(slider)
     scanning = page.scan.button.click(
         handlers.scan_newest,
         [conv, page.scan.segment_s],
@@ -72,7 +76,7 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
     answering = submitted.then(
         handlers.answer,
         [conv],
-        [chat.chatbot, conv],
+        answer_outputs,
         inputs_kwargs=page.answer.by_name,
         concurrency_id="gpu",
         concurrency_limit=at_model,
@@ -104,7 +108,7 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
     reanswered = retried.then(
         handlers.answer,
         [conv],
-        [chat.chatbot, conv],
+        answer_outputs,
         inputs_kwargs=page.answer.by_name,
         concurrency_id="gpu",
         concurrency_limit=at_model,

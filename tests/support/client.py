@@ -104,5 +104,5 @@ def send_with_warnings(client: Client, text: str, files=(), frames: int = 4) -> 
     """The page's first step (/send); returns the chat and the warnings shown."""
     message = {"text": text, "files": [handle_file(str(f)) for f in files]}
     job = step(client, "/send", message=message, frames=frames)
-    _box, history, *_frames_panel = job.result(timeout=60)
+    _box, history, *_side = job.result(timeout=60)
     return history, warnings_of(job)
