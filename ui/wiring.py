@@ -49,7 +49,15 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
     """Connect the chat, its settings and the side panel to the handlers; returns the events after
     which the downloads are made again."""
     chat, conv, side = page.chat, page.conv, page.side.outputs
-    answer_outputs = [chat.chatbot, conv]  # what `handlers.answer` may update, after a question and after Retry
+    # the answer's step, after a question and after Retry: `outputs` is what `handlers.answer` may update
+    answer_step = {
+        "fn": handlers.answer,
+        "inputs": [conv],
+        "outputs": [chat.chatbot, conv],
+        "inputs_kwargs": page.answer.by_name,
+        "concurrency_id": "gpu",
+        "concurrency_limit": at_model,
+    }
     page.video.wire()
     for slider in (page.video.frames, *page.answer.by_name.values()):
         keep_in_range(slider)
@@ -73,16 +81,7 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
         show_progress="hidden",
         **UNDOCUMENTED,
     )
-    answering = submitted.then(
-        handlers.answer,
-        [conv],
-        answer_outputs,
-        inputs_kwargs=page.answer.by_name,
-        concurrency_id="gpu",
-        concurrency_limit=at_model,
-        api_name="answer",
-        **UNDOCUMENTED,
-    )
+    answering = submitted.then(**answer_step, api_name="answer", **UNDOCUMENTED)
     # The browser's preview of a video it cannot play is made beside the answer, not on its path.
     submitted.then(
         handlers.show_player,
@@ -105,15 +104,7 @@ def wire_chat(page: Page, handlers: ChatHandlers, scans: int, at_model: int) -> 
     retried = chat.chatbot.retry(
         handlers.retry, [conv], [chat.chatbot, conv, chat.textbox], api_name="retry", **UNDOCUMENTED, **INSTANT
     )
-    reanswered = retried.then(
-        handlers.answer,
-        [conv],
-        answer_outputs,
-        inputs_kwargs=page.answer.by_name,
-        concurrency_id="gpu",
-        concurrency_limit=at_model,
-        **PRIVATE,
-    ).then(handlers.unlock, None, chat.textbox, **PRIVATE)
+    reanswered = retried.then(**answer_step, **PRIVATE).then(handlers.unlock, None, chat.textbox, **PRIVATE)
     undone = chat.chatbot.undo(
         handlers.undo, [conv], [chat.chatbot, conv, chat.textbox, *side], api_name="undo", **UNDOCUMENTED, **INSTANT
     )
