@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import stat
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -364,13 +366,18 @@ def content_length(scope: Scope) -> int:
 
 
 def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under `folder`. Files and folders removed while it counts (the
+    janitor, an upload moved into place) are passed over: `os.walk` skips a folder that vanished
+    between being listed and being read, where `Path.rglob` raised, and the upload that asked got 500."""
     total = 0
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
-        except OSError:
-            continue  # removed while counting
+    for root, _folders, files in os.walk(folder):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue  # removed while counting
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_size
     return total
 
 
