@@ -6,7 +6,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.support.client import answers, bubbles, chat, send, step, strips
+from tests.support.client import answers, bubbles, chat, instant, send, step, strips
 
 
 def test_the_ask_api_has_no_page_event(app_url):
@@ -218,7 +218,7 @@ def test_stop_ends_generation_keeps_the_partial_answer_and_the_next_question_wor
         while len(steps) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(steps) >= 20, "the answer never started generating"
-        client.predict(api_name="/stop")  # marks the answer; its stream ends itself with the final state
+        instant(client, "/stop")  # marks the answer; its stream ends itself with the final state
         stopped_at = time.monotonic()
         history = job.result(timeout=30)
         time.sleep(1.0)

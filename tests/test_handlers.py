@@ -9,7 +9,7 @@ import pytest
 from gradio_client.exceptions import AppError
 
 from model.settings import AppSettings
-from tests.support.client import answers, bubbles, chat, send, step
+from tests.support.client import answers, bubbles, chat, instant, send, step
 from tests.support.scripted import ScriptedEngine
 
 MOST_TOKENS = 200
@@ -74,7 +74,7 @@ def test_stop_mid_answer_keeps_the_words_so_far_and_says_it_stopped(client, scri
     job = step(client, "/answer", max_new_tokens=64)
     try:
         assert scripted.started.wait(30)  # the first word is out; the answer waits for the hold
-        client.predict(api_name="/stop")
+        instant(client, "/stop")
     finally:
         scripted.hold.set()
     answer = answers(job.result(timeout=30))[-1]

@@ -12,7 +12,7 @@ from gradio_client import Client
 
 from model.engines.base import Finished
 from model.settings import AppSettings
-from tests.support.client import answers, bubbles, chat, send, step, strips
+from tests.support.client import answers, bubbles, chat, instant, send, step, strips
 from tests.support.serving import cached_engine, serve, serve_demo
 from tests.support.videos import make_video
 
@@ -171,7 +171,7 @@ def test_stopping_half_of_eight_answers_frees_their_work_and_the_rest_finish(
         stopped_at = time.monotonic()
         for client, job in zip(clients[:2], long_jobs[:2]):  # two press Stop
             job.cancel()
-            client.predict(api_name="/stop")
+            instant(client, "/stop")
         for job in long_jobs[2:]:  # two close their tab
             job.cancel()
         while len(spy.stop_latencies) < 4 and time.monotonic() - stopped_at < 30:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.videos import make_video
-from tests.support.vllm_server import vllm_python, vllm_server
+from tests.support.vllm_server import LONG_ANSWER, vllm_python, vllm_server
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -25,8 +25,10 @@ def checkpoint_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(checkpoint_dir):
-    """A vLLM server of its own for each test module (one module stops its server on purpose)."""
-    with vllm_server(checkpoint_dir, ARTIFACTS / "vllm-server.log", python=vllm_python()) as running:
+    """A vLLM server of its own for each test module (one module stops its server on purpose), with
+    room for a long answer (LONG_ANSWER) to stop."""
+    log_path = ARTIFACTS / "vllm-server.log"
+    with vllm_server(checkpoint_dir, log_path, max_model_len=LONG_ANSWER + 96, python=vllm_python()) as running:
         yield running
 
 

@@ -38,8 +38,8 @@ from tests.support.browser import (
     stop_mid_answer,
     wait_for_answer_end,
 )
-from tests.support.client import answers, chat, send, send_with_warnings, step
-from tests.support.vllm_server import free_port
+from tests.support.client import answers, chat, instant, send, send_with_warnings, step
+from tests.support.vllm_server import LONG_ANSWER, free_port
 
 SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
 
@@ -55,7 +55,13 @@ def app_engine(server):
 def app_settings(server):
     """The launched app (conftest's `app_url`) in front of the vLLM server."""
     return AppSettings(
-        model="tiny", backend="vllm", server_url=server.url, frames=4, max_frames=48, max_new_tokens=2000, concurrency=8
+        model="tiny",
+        backend="vllm",
+        server_url=server.url,
+        frames=4,
+        max_frames=48,
+        max_new_tokens=LONG_ANSWER,
+        concurrency=8,
     )
 
 
@@ -164,15 +170,15 @@ def test_closing_an_answer_stream_aborts_the_request_on_the_server(server, video
 
 def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_works(client, server, video_path):
     send(client, "Tell me everything.", [video_path])
-    job = step(client, "/answer", max_new_tokens=2000)
+    job = step(client, "/answer", max_new_tokens=LONG_ANSWER)
     wait_for_answer_text(job)
     assert server.metric("vllm:num_requests_running") == 1
-    client.predict(api_name="/stop")  # marks the answer; its stream ends itself with the final state
+    instant(client, "/stop")  # as the page does (no queue): marks the answer; its stream ends itself
     stopped_at = time.monotonic()
     while server.metric("vllm:num_requests_running") and time.monotonic() - stopped_at < 10:
         time.sleep(0.02)
     assert server.metric("vllm:num_requests_running") == 0, "the answer's request still runs after Stop"
-    assert time.monotonic() - stopped_at < 5.0  # the server has ended the request, well within its 2,000 tokens
+    assert time.monotonic() - stopped_at < 5.0  # the server has ended the request, well within its 4,000 tokens
     last = answers(job.result(timeout=10))[-1]
     assert "stopped" in last and "tok/s" not in last
     history, _ = chat(client, "A short follow-up?", max_new_tokens=16)
@@ -260,7 +266,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
         page.get_by_text("Invalid file type: picture.png. Only .mp4").wait_for()
         page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-01-image-refused.png"))
         assert last_answer(page) == "" and "picture.png" not in page.locator("#question").inner_text()
-        set_max_new_tokens(page, 2000)
+        set_max_new_tokens(page, LONG_ANSWER)
         frames = page.locator("#frames-per-video input[type=number]")
         frames.fill("8")
         frames.press("Enter")
@@ -277,7 +283,7 @@ def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_u
 
 def test_a_server_stopped_mid_answer_becomes_a_message_and_the_app_keeps_serving(client, server, app_url, video_path):
     send(client, "Tell me everything.", [video_path])
-    job = step(client, "/answer", max_new_tokens=2000)
+    job = step(client, "/answer", max_new_tokens=LONG_ANSWER)
     partial = wait_for_answer_text(job)
     os.killpg(server.process.pid, signal.SIGTERM)  # as Ctrl-C or a container stop would
     history = job.result(timeout=SILENCE_S + 60)

@@ -26,6 +26,23 @@ def step(client: Client, api_name: str, **values):
     return client.submit(*by_name(client, api_name, **values), api_name=api_name)
 
 
+def instant(client: Client, api_name: str, **values):
+    """Run one of the page's instant steps (Stop, Undo, Clear: `queue=False`) the way the page does,
+    posting to gradio's direct route with the client's session, outside the queue (where
+    gradio_client would put it, behind whatever the queue holds); returns its outputs."""
+    src, name = client.src.rstrip("/"), api_name.strip("/")
+    config = httpx.get(f"{src}/config").json()
+    kinds = {c["id"]: c["type"] for c in config["components"]}
+    inputs = next(d["inputs"] for d in config["dependencies"] if d.get("api_name") == name)
+    given = iter(by_name(client, api_name, **values))
+    data = [None if kinds[i] == "state" else next(given) for i in inputs]  # the server holds the state
+    response = httpx.post(
+        f"{src}/gradio_api/run/{name}", json={"data": data, "session_hash": client.session_hash}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()["data"]
+
+
 def send(
     client: Client, text: str, files=(), frames: int = 4, start: str = "", end: str = "", frame_times: bool = False
 ):

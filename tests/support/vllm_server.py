@@ -19,6 +19,9 @@ from pathlib import Path
 import httpx
 
 READY_TIMEOUT_S = 420.0
+# New tokens of an answer a test stops: minutes of work for PACED here (15-20 tokens/s), so a Stop
+# cannot come after its natural end however slow the machine is.
+LONG_ANSWER = 4000
 
 
 def vllm_python() -> str:
