@@ -18,6 +18,7 @@ from PIL import Image
 from model.chat.conversation import Conversation, MediaItem, Turn
 from model.chat.limits import ChatLimits, MediaSupport, UserInputError, validate_message
 from model.engines.base import EngineError, Finished, GenerationParams
+from model.engines.families import LLAVA_NEXT_VIDEO
 from model.engines.gpu import generate_for, generate_remote, generate_stream
 from model.engines.vllm_engine import ServerConfig, VLLMEngine, chat_messages, check_media, request_body, sse_events
 from model.media.clip import VideoClip
@@ -276,22 +277,55 @@ def test_the_engine_refuses_what_the_server_would_before_sending():
     check_media(video_conversation("x"), support)
 
 
-def test_the_page_limits_refuse_images_and_a_second_video_up_front():
-    limits = ChatLimits.for_backend(MediaSupport(images=False, max_videos=1, max_frames=32), 64, ())
-    assert limits.max_frames == 32
+def test_the_page_limits_take_one_video_or_image_a_message_and_say_what_the_server_takes():
+    support = LLAVA_NEXT_VIDEO.server_media(32, 144)
+    limits = ChatLimits.for_backend(support, 64, ())
+    assert limits.max_frames == 32 and limits.images and limits.images_as_videos
     empty = Conversation()
-    with pytest.raises(UserInputError, match="is an image; this demo's model server takes text and video only"):
-        validate_message("What is it?", ["/up/photo.PNG"], empty, limits)
-    with pytest.raises(UserInputError, match="one video per conversation"):
-        validate_message("Compare", ["/up/a.mp4", "/up/b.webm"], empty, limits)
-    with pytest.raises(UserInputError, match="press Clear to ask about another video"):
-        validate_message("And this one?", ["/up/b.mp4"], video_conversation(), limits)
-    assert validate_message("More?", [], video_conversation(), limits) == ("More?", [])
-    assert validate_message("Hi", ["/up/a.mp4"], empty, limits) == ("Hi", ["/up/a.mp4"])
-    assert MediaSupport(images=False, max_videos=1, max_frames=32).summary() == (
-        "text and video only (no images); one video per conversation; at most 32 frames per video"
+    with pytest.raises(UserInputError, match="takes one video or image at a time: attach one per message"):
+        validate_message("Compare", ["/up/a.mp4", "/up/photo.PNG"], empty, limits)
+    assert validate_message("What is it?", ["/up/photo.PNG"], empty, limits) == ("What is it?", ["/up/photo.PNG"])
+    assert validate_message("And this one?", ["/up/b.mp4"], video_conversation(), limits)[1] == ["/up/b.mp4"]
+    assert support.summary(frames_asked=64) == (
+        "an image as one video frame (144 tokens, without high-resolution tiles); one video or image at a time "
+        "(a new one takes the place of the one before); at most 32 frames per video"
     )
+    assert "frames per video" not in support.summary(frames_asked=32)  # the slider says it already
+    text_only = ChatLimits.for_backend(MediaSupport(images=False, max_videos=1, max_frames=32), 64, ())
+    with pytest.raises(UserInputError, match="is an image; this demo's model server takes text and video only"):
+        validate_message("What is it?", ["/up/photo.PNG"], empty, text_only)
     assert MediaSupport().summary() == ""
+
+
+def test_an_image_goes_as_a_one_frame_video_and_takes_the_earlier_video_s_place():
+    sent = []
+
+    def handler(request):
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, content=sse(chunk("A red square."), USAGE, "[DONE]"))
+
+    engine = engine_with(handler)
+    conv = video_conversation("And this?")
+    photo = MediaItem(path="/up/photo.png", kind="image", image=Image.new("RGB", (40, 30), (255, 0, 0)))
+    conv.last.media.append(photo)
+    notes = engine.prepare_turn(conv, GenerationParams())
+    assert notes == [
+        "clip.mp4 left the model's context: the model server takes one video or image at a time, so this answer "
+        "is about the newest (earlier answers stay in the chat).",
+        "photo.png goes to the model server as one video frame (144 tokens).",
+    ]
+    assert conv.turns[0].media[0].dropped and not photo.dropped
+    run(engine, conv)
+    first, _answer, last = sent[0]["messages"]
+    assert first["content"] == [{"type": "text", "text": "What happens?"}]  # the earlier turn as text
+    video = last["content"][0]
+    url = video["video_url"]["url"]
+    frames = [Image.open(io.BytesIO(base64.b64decode(part))) for part in url.split(",")[1:]]
+    assert video["type"] == "video_url" and len(frames) == 1 and frames[0].size == (40, 30)
+    assert np.abs(np.asarray(frames[0])[15, 20].astype(int) - (255, 0, 0)).max() < 12
+    assert engine.prepare_turn(conv, GenerationParams()) == [
+        "photo.png goes to the model server as one video frame (144 tokens)."
+    ]
 
 
 def test_the_vllm_backend_claims_no_gpu(engine):

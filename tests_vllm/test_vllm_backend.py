@@ -33,7 +33,6 @@ from model.settings import AppSettings
 from tests.support.browser import ARTIFACTS as BROWSER_ARTIFACTS
 from tests.support.browser import (
     ask,
-    last_answer,
     set_max_new_tokens,  # noqa: F401
     stop_mid_answer,
     wait_for_answer_end,
@@ -42,11 +41,12 @@ from tests.support.client import answers, chat, instant, send, send_with_warning
 from tests.support.vllm_server import LONG_ANSWER, free_port
 
 SILENCE_S = 6.0  # the app's read timeout here: a stopping vLLM leaves open streams silent
+TINY_FRAME_TOKENS = 16  # the tiny family's 32 px frames, 4 px patches pooled 2x2 (the 7B's: 144)
 
 
 @pytest.fixture(scope="module")
 def app_engine(server):
-    engine = VLLMEngine(ServerConfig(url=server.url, timeout_s=SILENCE_S))
+    engine = VLLMEngine(ServerConfig(url=server.url, timeout_s=SILENCE_S, frame_tokens=TINY_FRAME_TOKENS))
     assert engine.check_server() is None  # as `python app.py` does: learns the served model's name
     return engine
 
@@ -89,10 +89,13 @@ def wait_for_answer_text(job, timeout: float = 60.0) -> str:
 def test_the_page_says_what_the_server_takes_up_front(app_url, server):
     config = httpx.get(f"{app_url}/config").json()
     texts = " ".join(str(c["props"].get("value", "")) for c in config["components"])
-    assert "text and video only (no images); one video per conversation; at most 32 frames per video" in texts
+    assert (
+        "This model server takes an image as one video frame (16 tokens, without high-resolution tiles); "
+        "one video or image at a time (a new one takes the place of the one before); at most 32 frames per video."
+    ) in texts
     assert f"tiny on the vLLM server at {server.url}" in texts
     box = next(c for c in config["components"] if c["props"].get("elem_id") == "question")
-    assert ".mp4" in box["props"]["file_types"] and ".png" not in box["props"]["file_types"]
+    assert ".mp4" in box["props"]["file_types"] and ".png" in box["props"]["file_types"]
     slider = next(c for c in config["components"] if c["props"].get("label") == "Frames per video")
     assert slider["props"]["maximum"] == 32
 
@@ -185,29 +188,30 @@ def test_stop_closes_the_stream_keeps_the_partial_answer_and_the_next_question_w
     assert "tok/s" in answers(history)[-1]
 
 
-def test_an_image_is_refused_before_anything_is_sent(client, server, app_url, image_path, video_path):
-    seen = requests_seen(server)
-    with pytest.raises(AppError, match="text and video only"):
-        client.predict(files=[handle_file(str(image_path))], question="What is this?", api_name="/ask")
-    try:
-        history, warnings = send_with_warnings(client, "What is this?", [image_path])
-        assert any("is an image" in w and "text and video only" in w for w in warnings), warnings
-        assert history == []
-    except AppError as exc:  # the textbox takes video types only, so gradio refuses it even earlier
-        assert "Invalid file type" in str(exc) and ".mp4" in str(exc) and ".png" not in str(exc)
-    assert requests_seen(server) == seen
+def test_an_image_is_answered_as_a_one_frame_video(client, server, image_path):
+    """vLLM's LLaVA-NeXT-Video takes no image (HTTP 400 "At most 0 image(s)"): the image goes as a
+    video of one frame, and the server counts exactly that frame's tokens."""
+    before = requests_seen(server)
+    history, _ = chat(client, "What is this?", [image_path], max_new_tokens=16)
+    last = answers(history)[-1]
+    assert "picture.png goes to the model server as one video frame (16 tokens)." in last and "tok/s" in last
+    assert requests_seen(server) - before == prompt_tokens(last)
+    words = prompt_tokens(last) - TINY_FRAME_TOKENS
+    history, _ = chat(client, "And its colours?", max_new_tokens=16)  # the frame goes with the follow-up
+    assert "tok/s" in answers(history)[-1] and prompt_tokens(answers(history)[-1]) > words + TINY_FRAME_TOKENS
 
 
-def test_a_second_video_is_refused_in_any_turn(client, server, video_path, second_video_path):
-    seen = requests_seen(server)
+def test_a_new_video_takes_the_place_of_the_one_before(client, server, video_path, second_video_path, image_path):
     history, warnings = send_with_warnings(client, "Compare them.", [video_path, second_video_path])
-    assert any("one video per conversation" in w for w in warnings) and history == []
-    chat(client, "What happens?", [video_path], max_new_tokens=16)
-    seen = requests_seen(server)
-    history, warnings = send_with_warnings(client, "And in this one?", [second_video_path])
-    assert any("press Clear to ask about another video" in w for w in warnings), warnings
-    assert len(answers(history)) == 1
-    assert requests_seen(server) == seen
+    assert any("one video or image at a time: attach one per message" in w for w in warnings) and history == []
+    first, _ = chat(client, "What happens?", [video_path], max_new_tokens=16)
+    history, _ = chat(client, "And in this one?", [second_video_path], max_new_tokens=16)
+    last = answers(history)[-1]
+    assert "clip.mp4 left the model's context" in last and "tok/s" in last and "4 frames in context" in last
+    history, _ = chat(client, "And this picture?", [image_path], max_new_tokens=16)
+    last = answers(history)[-1]
+    assert "other.mp4 left the model's context" in last and "tok/s" in last and "frames in context" not in last
+    assert len(answers(history)) == 3  # the earlier answers stay in the chat
 
 
 def test_the_ask_api_answers_about_a_video(client, video_path):
@@ -252,20 +256,22 @@ def test_python_app_py_serves_in_front_of_the_server(server, tmp_path, video_pat
         app.wait(20)
 
 
-def test_in_a_browser_the_page_streams_stops_and_refuses_an_image(browser, app_url, video_path, image_path):
+def test_in_a_browser_the_page_streams_stops_and_answers_an_image(browser, app_url, video_path, image_path):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
         page.goto(app_url)
         page.locator("#question textarea").wait_for()
-        expect(page.get_by_text("This model server takes text and video only (no images)")).to_be_visible()
+        expect(page.get_by_text("This model server takes an image as one video frame")).to_be_visible()
         expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
-        assert page.get_by_text("What is in this picture?").count() == 0  # no image examples
-        page.locator("#question input[type=file]").set_input_files([str(image_path)])
-        page.get_by_text("Invalid file type: picture.png. Only .mp4").wait_for()
-        page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-01-image-refused.png"))
-        assert last_answer(page) == "" and "picture.png" not in page.locator("#question").inner_text()
+        set_max_new_tokens(page, 16)
+        ask(page, "What is this?", [image_path])
+        assert "tok/s" in wait_for_answer_end(page)
+        expect(
+            page.locator("#chat").get_by_text("picture.png goes to the model server as one video frame")
+        ).to_be_visible()
+        page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-01-image-as-frame.png"))
         set_max_new_tokens(page, LONG_ANSWER)
         frames = page.locator("#frames-per-video input[type=number]")
         frames.fill("8")

@@ -56,8 +56,10 @@ def header(ctx: AppContext) -> None:
             else f"<p>⚠️ <strong>{escape(headline)}</strong></p>",
             elem_id="notice",
         )
-    if ctx.support.summary():
-        gr.Markdown(f"ℹ️ This model server takes {ctx.support.summary()}.", elem_id="limits")
+    limits = ctx.support.summary(frames_asked=ctx.settings.max_frames)
+    if limits:
+        who = "This model" if ctx.engine.needs_gpu else "This model server"  # in this process, or behind HTTP
+        gr.Markdown(f"ℹ️ {who} takes {limits}.", elem_id="limits")
 
 
 def notice_parts(notice: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from model.chat.conversation import Conversation, MediaItem, Turn
+from model.chat.limits import MediaSupport
 from model.media.clip import VideoClip
 
 
@@ -44,8 +45,7 @@ def make_room(conv: Conversation, overflow: int, tokens_per_frame: int, floor: i
             return _thin(turn, item, overflow, tokens_per_frame, floor)
     for turn in turns[:-1]:
         for item in turn.context_media():
-            item.dropped = True
-            turn.prompt_ids = None  # this turn is tokenized again without the media
+            leave_out(turn, item)
             return (
                 f"{item.name} no longer fits in the model's context together with the rest, so it "
                 "was left out of this answer."
@@ -64,3 +64,30 @@ def _thin(turn: Turn, item: MediaItem, overflow: int, tokens_per_frame: int, flo
     item.replace_clip(thin_clip(item.clip, indices), [item.thumbnails[i] for i in indices] if item.thumbnails else [])
     turn.prompt_ids = None
     return f"Used {keep} of {have} frames of {item.name} so that the conversation fits in the model's context."
+
+
+def leave_out(turn: Turn, item: MediaItem) -> None:
+    """Leave one media item of `turn` out of the model's context (the chat still shows it)."""
+    item.dropped = True
+    turn.prompt_ids = None  # the turn is tokenized again without it
+
+
+def make_way(conv: Conversation, support: MediaSupport) -> list[str]:
+    """Leave the oldest media out of the context while it holds more than the backend takes at once:
+    a newer video (or image, where images go as videos) takes the place of the one before. Returns
+    a note for each."""
+    if support.max_videos is None:
+        return []
+    counted = support.counted(conv)
+    what = "video or image" if support.image_tokens is not None else "video"
+    notes = []
+    for item in counted[: max(0, len(counted) - support.max_videos)]:
+        turn = next(t for t in conv.turns if any(m is item for m in t.media))
+        leave_out(turn, item)
+        notes.append(
+            f"{item.name} left the model's context: the model server takes one {what} at a time, "
+            "so this answer is about the newest (earlier answers stay in the chat)."
+            if support.max_videos == 1
+            else f"{item.name} left the model's context: the model server takes {support.max_videos} at a time."
+        )
+    return notes

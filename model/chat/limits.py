@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.chat.conversation import Conversation
+from model.chat.conversation import Conversation, MediaItem
 from model.media.formats import ACCEPTED, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
@@ -24,35 +24,53 @@ class ChatLimits:
     max_frames: int = 32
     allowed_roots: tuple[str, ...] = ()  # folders files may come from (uploads, examples); empty: any
     images: bool = True  # False when the backend takes text and video only
-    max_videos: int | None = None  # videos per conversation the backend takes; None: no own limit
+    max_videos: int | None = None  # videos in context the backend takes (older ones make way); None: no own limit
+    images_as_videos: bool = False  # an image goes as a one-frame video, and counts as one
 
     @classmethod
     def for_backend(cls, support: MediaSupport, max_frames: int, allowed_roots: tuple[str, ...]) -> ChatLimits:
         """The demo's limits narrowed to what the backend accepts."""
         frames = min(max_frames, support.max_frames) if support.max_frames else max_frames
-        return cls(max_frames=frames, allowed_roots=allowed_roots, images=support.images, max_videos=support.max_videos)
+        return cls(
+            max_frames=frames,
+            allowed_roots=allowed_roots,
+            images=support.images,
+            max_videos=support.max_videos,
+            images_as_videos=support.image_tokens is not None,
+        )
 
 
 @dataclass(frozen=True)
 class MediaSupport:
-    """What a backend accepts: images or not, videos per conversation, frames it keeps per video."""
+    """What a backend accepts: images or not (or as one-frame videos), videos in context, frames it
+    keeps per video."""
 
     images: bool = True
-    max_videos: int | None = None  # per conversation; None: as many as the context holds
+    max_videos: int | None = None  # in the context at once (a newer one takes an older one's place); None: any
     max_frames: int | None = None  # frames per video; None: any number
+    image_tokens: int | None = None  # an image goes as a one-frame video of this many tokens; None: as an image
 
-    def summary(self) -> str:
-        """The limits in one line for the page ('' when there are none)."""
+    def counted(self, conv: Conversation) -> list[MediaItem]:
+        """The conversation's media that count against `max_videos`, oldest first."""
+        kinds = ("video", "image") if self.image_tokens is not None else ("video",)
+        return [m for m in conv.media() if m.kind in kinds]
+
+    def summary(self, frames_asked: int | None = None) -> str:
+        """The limits in one line for the page ('' when there are none); the frame limit only when
+        it is below the `frames_asked` of the demo's settings."""
         parts = []
         if not self.images:
             parts.append("text and video only (no images)")
+        if self.image_tokens is not None:
+            parts.append(f"an image as one video frame ({self.image_tokens} tokens, without high-resolution tiles)")
         if self.max_videos is not None:
+            what = "video or image" if self.image_tokens is not None else "video"
             parts.append(
-                "one video per conversation"
+                f"one {what} at a time (a new one takes the place of the one before)"
                 if self.max_videos == 1
-                else f"at most {self.max_videos} videos per conversation"
+                else f"at most {self.max_videos} {what}s at a time"
             )
-        if self.max_frames is not None:
+        if self.max_frames is not None and (frames_asked is None or self.max_frames < frames_asked):
             parts.append(f"at most {self.max_frames} frames per video")
         return "; ".join(parts)
 
@@ -94,13 +112,13 @@ def validate_message(
                 f"{Path(f).name} is an image; this demo's model server takes text and "
                 "video only. Attach a video instead."
             )
-    videos = sum(Path(f).suffix.lower() in VIDEO_EXTENSIONS for f in files)
-    if limits.max_videos is not None and conv.count("video") + videos > limits.max_videos:
+    counted = VIDEO_EXTENSIONS + (IMAGE_EXTENSIONS if limits.images_as_videos else ())
+    if limits.max_videos is not None and sum(Path(f).suffix.lower() in counted for f in files) > limits.max_videos:
+        what = "video or image" if limits.images_as_videos else "video"
         raise UserInputError(
-            "This demo's model server takes one video per conversation: press Clear to ask about another video."
+            f"This demo's model server takes one {what} at a time: attach one per message."
             if limits.max_videos == 1
-            else f"This demo's model server takes at most {limits.max_videos} videos per "
-            "conversation: press Clear to start a new one."
+            else f"This demo's model server takes at most {limits.max_videos} {what}s at a time: attach fewer."
         )
     return text, files
 

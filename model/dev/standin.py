@@ -23,7 +23,6 @@ from model.engines.tiny import CHAT_TEMPLATE, build_once, hub_name
 
 VERSION = "standin-7b-v1"
 MARKER = ".standin-complete"
-BYTE_OFFSET = 3  # <unk> <s> </s>, then <0x00> ... <0xFF>
 BASE_VOCAB = 32000  # SentencePiece pieces; <video> and <image> are added after them
 PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -64,10 +63,16 @@ STANDIN_7B = RealShape()
 FULL_7B = RealShape(text_layers=32, vision_layers=24)
 
 
-def build_llama_tokenizer():
-    """A Llama-2-style byte-fallback SentencePiece tokenizer (Metaspace '▁', <unk>/<s>/</s> = 0/1/2,
-    byte tokens next, 32,000 pieces), with <video> = 32000 and <image> = 32001 added as specials."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+def build_llama_tokenizer(
+    specials: tuple[str, ...] = ("<unk>", "<s>", "</s>"),
+    added: tuple[str, ...] = ("<video>", "<image>"),
+    base_vocab: int = BASE_VOCAB,
+    bos: str | None = "<s>",
+):
+    """A Llama-2-style byte-fallback SentencePiece tokenizer: `specials` first (<unk>/<s>/</s> = 0/1/2),
+    byte tokens next, `base_vocab` pieces in all, then `added` as specials (<video> = 32000 and
+    <image> = 32001); `bos` opens every text (None: nothing does)."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     # Learn merges on a small corpus, then lay the vocabulary out as Llama-2's: specials, bytes, pieces.
     learner = Tokenizer(models.BPE())
@@ -75,31 +80,30 @@ def build_llama_tokenizer():
     learner.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
     learner.train_from_iterator(_CORPUS.splitlines(), trainers.BpeTrainer(vocab_size=600, show_progress=False))
     learned = json.loads(learner.to_str())["model"]
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    vocab.update({f"<0x{b:02X}>": BYTE_OFFSET + b for b in range(256)})
+    vocab = {token: i for i, token in enumerate(specials)}
+    vocab.update({f"<0x{b:02X}>": len(specials) + b for b in range(256)})
     for piece, _ in sorted(learned["vocab"].items(), key=lambda kv: kv[1]):
         vocab.setdefault(piece, len(vocab))
     filler = 0
-    while len(vocab) < BASE_VOCAB:  # unreachable pieces stand in for the rest of the 32,000
+    while len(vocab) < base_vocab:  # unreachable pieces stand in for the rest of the vocabulary
         vocab.setdefault(f"▁piece{filler}", len(vocab))
         filler += 1
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=specials[0], fuse_unk=True, byte_fallback=True))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
     tok.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)]
     )
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<unk>", "<s>", "</s>")])
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<video>", "<image>")])
-    from tokenizers import processors
-
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
-    )
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in added])
+    if bos is not None:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, vocab[bos])]
+        )
     return tok
 
 
-def _config(shape: RealShape) -> dict:
+def hub_config(shape: RealShape) -> dict:
     """config.json as transformers 4.x wrote it (defaults of the day left out, rope_scaling in 4.x form)."""
     grid = shape.image_size // shape.patch_size
     return {
@@ -153,7 +157,7 @@ def _config(shape: RealShape) -> dict:
     }
 
 
-def _processor_files(shape: RealShape) -> dict[str, dict]:
+def processor_files(shape: RealShape) -> dict[str, dict]:
     """The processor's and tokenizer's JSON files, as the hub holds them."""
     special = {
         "content": None,
@@ -229,13 +233,19 @@ def _processor_files(shape: RealShape) -> dict[str, dict]:
 
 
 def build_model(
-    shape: RealShape, device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, seed: int = 0
+    shape: RealShape,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.bfloat16,
+    seed: int = 0,
+    config: dict | None = None,
 ):
-    """The random-weight model of a shape, built directly on `device` (no checkpoint on disk)."""
+    """The random-weight model of a shape (or of a config.json's contents), built directly on `device`
+    (no checkpoint on disk)."""
     from transformers import LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration
 
+    written = config or hub_config(shape)
     config = LlavaNextVideoConfig(
-        **{k: v for k, v in _config(shape).items() if k not in ("architectures", "transformers_version", "torch_dtype")}
+        **{k: v for k, v in written.items() if k not in ("architectures", "transformers_version", "torch_dtype")}
     )
     torch.manual_seed(seed)
     with torch.device(device):
@@ -255,12 +265,12 @@ def build_processor(shape: RealShape, folder: str | os.PathLike[str] | None = No
 
 def _write_processor_files(out: Path, shape: RealShape) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, content in _processor_files(shape).items():
+    for name, content in processor_files(shape).items():
         (out / name).write_text(json.dumps(content, indent=2) + "\n")
     build_llama_tokenizer().save(str(out / "tokenizer.json"))
 
 
-def _write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
+def write_shards(model, out: Path, shard_bytes: int = 1 << 30) -> None:
     """Weights in the hub's names, in shards with an index, as the hub ships them."""
     from safetensors.torch import save_file
 
@@ -295,8 +305,8 @@ def write_checkpoint(model, path: str | os.PathLike[str], shape: RealShape) -> P
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     _write_processor_files(out, shape)
-    (out / "config.json").write_text(json.dumps(_config(shape), indent=2) + "\n")
-    _write_shards(model, out)
+    (out / "config.json").write_text(json.dumps(hub_config(shape), indent=2) + "\n")
+    write_shards(model, out)
     return out
 
 

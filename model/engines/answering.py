@@ -14,6 +14,7 @@ from model.serving.logs import summary
 
 log = logging.getLogger(__name__)
 
+EMPTY_ANSWER = "The model ended its answer without writing anything: press Retry, or ask in other words."
 RENDER_INTERVAL_S = 0.1  # at most 10 chat updates a second: rendering must keep up with the model
 
 GenerateFn = Callable[[Conversation, GenerationParams], Iterator[str | Finished]]
@@ -59,6 +60,8 @@ def stream_answer(
         else:
             if turn.status == "pending":  # a Stop that came after the last piece keeps its mark
                 turn.status = "done"
+                if not turn.answer.strip():  # the model's first token ended the answer
+                    turn.notes.append(EMPTY_ANSWER)
     except EngineError as exc:
         turn.status = "error"
         turn.warn(str(exc))

@@ -9,7 +9,6 @@ cannot be had (or there is no GPU to run it on), saying why; every other failure
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -17,6 +16,9 @@ from pathlib import Path
 
 import torch
 
+from model.engines.families import LLAVA_NEXT_VIDEO, UnknownFamily, family_for
+from model.engines.families.family import Family, Member
+from model.engines.families.llava_next_video import SEVEN_B
 from model.engines.zerogpu import on_zero_gpu
 from model.settings import TINY_MODEL, AppSettings, env_flag
 
@@ -73,6 +75,8 @@ class LoadedModel:
     quantization: str | None = None
     attn: str = "sdpa"
     notice: str | None = None  # shown as a banner when the app runs something else than asked
+    family: Family = LLAVA_NEXT_VIDEO  # its family's adapter: classes, ids, prompt format
+    member: Member = SEVEN_B  # which checkpoint of the family it is
 
     @property
     def context_length(self) -> int:
@@ -146,8 +150,9 @@ def quantization_config(settings: AppSettings, device: str, dtype: torch.dtype):
 
 
 def _from_pretrained(source: str, settings: AppSettings, local_only: bool = False) -> LoadedModel:
-    """Load model and processor from a hub id or folder with the settings' precision."""
-    from transformers import LlavaNextVideoForConditionalGeneration
+    """Load model and processor from a hub id or folder with the settings' precision, through the
+    adapter of the checkpoint's family, as the checkpoint's authors meant it to run."""
+    from transformers import AutoConfig
 
     device = pick_device(settings.device)
     dtype = pick_dtype(device)
@@ -157,8 +162,17 @@ def _from_pretrained(source: str, settings: AppSettings, local_only: bool = Fals
     if quant is not None:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": 0}
-    processor = load_processor(source, local_only)
-    model = LlavaNextVideoForConditionalGeneration.from_pretrained(source, **kwargs)
+    config = AutoConfig.from_pretrained(source, local_files_only=local_only)
+    try:
+        family = family_for(config)
+    except UnknownFamily as exc:
+        raise LoadError(f"Could not load the model '{settings.model}': {exc}.") from None
+    processor = family.load_processor(source, local_only)
+    member = family.member(settings.model, config, processor.tokenizer)
+    if member.template is not None:
+        processor.chat_template = member.template
+        log.info("%s: uses the demo's %s template (%s)", member.short_name, member.prompt_format, member.why_template)
+    model = family.model_class().from_pretrained(source, **kwargs)
     if quant is None:
         model = model.to(device)  # on ZeroGPU this is the one CUDA call allowed outside spaces.GPU
     model.eval()
@@ -169,102 +183,25 @@ def _from_pretrained(source: str, settings: AppSettings, local_only: bool = Fals
     tokenizer.model_max_length = context_length(model.config.text_config)
     qname = "4-bit nf4" if settings.load_in_4bit else "8-bit" if settings.load_in_8bit else None
     return LoadedModel(
-        model=model, processor=processor, name=settings.model, device=device, dtype=dtype, quantization=qname, attn=attn
+        model=model,
+        processor=processor,
+        name=settings.model,
+        device=device,
+        dtype=dtype,
+        quantization=qname,
+        attn=attn,
+        family=family,
+        member=member,
     )
 
 
 def load_processor(source: str, local_only: bool = False):
-    """The checkpoint's LlavaNextVideoProcessor, in either file layout.
+    """The processor of a checkpoint of any family this demo serves, in either file layout."""
+    from transformers import AutoConfig
 
-    A checkpoint with a `video_preprocessor_config.json` (written by transformers 5) loads through
-    AutoProcessor. The hub's 4.x layout has none, and AutoProcessor then recurses until
-    RecursionError (it infers the video processor from the image processor's type and lands on the
-    processor class again), so the processor is built from its parts instead.
-    """
-    from transformers import AutoProcessor
-
-    if _checkpoint_file(source, "video_preprocessor_config.json", local_only) is not None:
-        return AutoProcessor.from_pretrained(source, local_files_only=local_only)
-    return processor_from_parts(source, local_only)
-
-
-def processor_from_parts(source: str, local_only: bool = False):
-    """Tokenizer, image processor, a video processor with the image processor's resize/crop/mean/std,
-    the processor settings (`processor_config.json`, else the model config) and the chat template."""
-    from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, LlavaNextVideoProcessor
-    from transformers.models.llava_next_video import LlavaNextVideoVideoProcessor
-
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-    image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
-    video_processor = LlavaNextVideoVideoProcessor(
-        **{
-            key: getattr(image_processor, key)
-            for key in VIDEO_SETTINGS
-            if getattr(image_processor, key, None) is not None
-        }
+    return family_for(AutoConfig.from_pretrained(source, local_files_only=local_only)).load_processor(
+        source, local_only
     )
-    settings = _read_json(source, "processor_config.json", local_only)
-    if not settings:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_only)
-        settings = {
-            "patch_size": config.vision_config.patch_size,
-            "vision_feature_select_strategy": config.vision_feature_select_strategy,
-            "num_additional_image_tokens": 1,
-        }  # the CLS token of a CLIP vision tower
-    template = _chat_template(source, local_only) or getattr(tokenizer, "chat_template", None)
-    return LlavaNextVideoProcessor(
-        video_processor=video_processor,
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        chat_template=template,
-        **{key: settings[key] for key in PROCESSOR_SETTINGS if key in settings},
-    )
-
-
-# What the video processor shares with the image processor in the 4.x layout (one preprocessor file).
-VIDEO_SETTINGS = (
-    "size",
-    "crop_size",
-    "resample",
-    "image_mean",
-    "image_std",
-    "do_resize",
-    "do_center_crop",
-    "do_rescale",
-    "rescale_factor",
-    "do_normalize",
-    "do_convert_rgb",
-)
-PROCESSOR_SETTINGS = ("patch_size", "vision_feature_select_strategy", "num_additional_image_tokens")
-
-
-def _checkpoint_file(source: str, name: str, local_only: bool) -> str | None:
-    """Local path of one file of the checkpoint, or None when the checkpoint has no such file."""
-    folder = Path(source)
-    if folder.is_dir():
-        return str(folder / name) if (folder / name).is_file() else None
-    from transformers.utils import cached_file
-
-    return cached_file(
-        source,
-        name,
-        local_files_only=local_only,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-    )
-
-
-def _read_json(source: str, name: str, local_only: bool) -> dict:
-    path = _checkpoint_file(source, name, local_only)
-    return json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
-
-
-def _chat_template(source: str, local_only: bool) -> str | None:
-    """The chat template from `chat_template.jinja` (5.x) or `chat_template.json` (4.x)."""
-    path = _checkpoint_file(source, "chat_template.jinja", local_only)
-    if path:
-        return Path(path).read_text(encoding="utf-8")
-    return _read_json(source, "chat_template.json", local_only).get("chat_template")
 
 
 def load_model(settings: AppSettings) -> LoadedModel:

@@ -20,6 +20,7 @@ import torch
 __all__ = [
     "CHAT_TEMPLATE",
     "HUB_PREFIXES",
+    "bias_tokens_",
     "build_tiny_checkpoint",
     "tensor_digest",
     "tiny_checkpoint_dir",
@@ -255,14 +256,15 @@ def _reinit_(model: torch.nn.Module) -> None:
 
 
 def _suppress_tokens_(model: torch.nn.Module, token_ids: list[int]) -> None:
-    """Make ``token_ids`` (specials, by default other than EOS) practically never generated, in any engine.
+    """Make ``token_ids`` (specials, by default other than EOS) practically never generated, in any
+    engine: generated media tokens would otherwise corrupt later turns that reuse generated ids."""
+    bias_tokens_(model, token_ids, -SUPPRESS_SCALE)
 
-    The last hidden channel carries a constant 1.0 through the residual stream (embeddings
-    write it, no layer writes to it), and the LM head reads it with a large negative weight
-    only for the suppressed rows, acting as a logit bias of about -100 that needs no sampler
-    support (vLLM, plain ``generate``). Generated media tokens would otherwise corrupt later
-    turns that reuse generated ids.
-    """
+
+def bias_tokens_(model: torch.nn.Module, token_ids: list[int], bias: float) -> None:
+    """A logit bias of about ``bias`` for ``token_ids`` (the rest none) that needs no sampler support
+    (vLLM, plain ``generate``): the last hidden channel carries a constant 1.0 through the residual
+    stream (embeddings write it, no layer writes to it), and the LM head reads it for those rows only."""
     lm = model.model.language_model
     ch = model.config.text_config.hidden_size - 1
     with torch.no_grad():
@@ -271,7 +273,7 @@ def _suppress_tokens_(model: torch.nn.Module, token_ids: list[int]) -> None:
             layer.self_attn.o_proj.weight[ch, :] = 0.0
             layer.mlp.down_proj.weight[ch, :] = 0.0
         model.lm_head.weight[:, ch] = 0.0
-        model.lm_head.weight[token_ids, ch] = -SUPPRESS_SCALE
+        model.lm_head.weight[token_ids, ch] = bias
 
 
 def hub_name(key: str) -> str:

@@ -28,6 +28,7 @@ from model.chat.limits import MediaSupport
 from model.chat.plain import plain_text
 from model.chat.prompt import turn_prompt_text
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
+from model.engines.families.family import frames_that_fit
 from model.engines.kv_cache import CacheStore, SessionCache
 from model.engines.loading import LoadedModel
 from model.engines.zerogpu import on_zero_gpu
@@ -83,12 +84,13 @@ class TransformersEngine:
         self.cache = cache if cache is not None else CacheStore(0, 0)
         self.description = loaded.description
         self.notice = loaded.notice
-        self.media_support = MediaSupport()
         self.needs_gpu = True
-        config = loaded.model.config
-        grid = config.vision_config.image_size // config.vision_config.patch_size
-        self.tokens_per_frame = (grid // config.spatial_pool_stride) ** 2
-        self.media_token_ids = {"image": config.image_token_index, "video": config.video_token_index}
+        config, family, member = loaded.model.config, loaded.family, loaded.member
+        self.tokens_per_frame = family.tokens_per_frame(config)
+        self.media_token_ids = family.media_token_ids(config)
+        self.stop_ids = family.stop_ids(member, self.tokenizer)
+        fit = frames_that_fit(loaded.context_length, self.tokens_per_frame)  # the 34B's 4,096 positions: 24
+        self.media_support = MediaSupport(max_frames=min(member.max_frames or fit, fit))
 
     # ----- prompt: text and token ids -------------------------------------------------------
 
@@ -106,12 +108,21 @@ class TransformersEngine:
         for i, turn in enumerate(turns):
             if turn.prompt_ids is None:
                 turn.prompt_ids = self._turn_ids(conv, i)
+        for i, turn in enumerate(turns):
             ids += turn.prompt_ids
             if i < len(turns) - 1:
                 if turn.answer_ids is None:  # an answer known only as text (stopped, or another backend)
                     turn.answer_ids = self.tokenizer(plain_text(turn.answer), add_special_tokens=False)["input_ids"]
-                ids += turn.answer_ids
+                ids += self.closed_answer(turn.answer_ids, turns[i + 1].prompt_ids)
         return ids
+
+    def closed_answer(self, answer_ids: list[int], next_prompt: list[int]) -> list[int]:
+        """An answer's ids before the next turn's: without its stop token when the template writes that
+        token itself at the start of the next turn (ChatML's <|im_end|>, Mistral's </s>), so that it is
+        there once; Vicuna's template writes none, and the generated </s> stays."""
+        if answer_ids and next_prompt and answer_ids[-1] == next_prompt[0] and answer_ids[-1] in self.stop_ids:
+            return answer_ids[:-1]
+        return answer_ids
 
     def _turn_ids(self, conv: Conversation, index: int) -> list[int]:
         """Ids of one turn's prompt text, media placeholders expanded by the processor."""
@@ -267,6 +278,7 @@ class TransformersEngine:
                 pixel_values_videos=self._pixels(pixels["pixel_values_videos"]),
                 max_new_tokens=self.answer_budget(longest, params),
                 pad_token_id=pad,
+                eos_token_id=self.stop_ids,
                 stopping_criteria=StoppingCriteriaList([_StopAndCount(stop or threading.Event())]),
                 suppress_tokens=sorted(self.media_token_ids.values()),
                 **sampling_kwargs(params),
@@ -320,6 +332,7 @@ class TransformersEngine:
             return_dict_in_generate=True,
             stopping_criteria=StoppingCriteriaList([counter]),
             pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.stop_ids,
             **sampling_kwargs(params),
             # a generated <image>/<video> would be a placeholder without media in every later turn
             suppress_tokens=sorted(self.media_token_ids.values()),

@@ -8,8 +8,10 @@ The conversation goes as OpenAI chat messages, with a routing key per conversati
 Closing the stream (Stop, a closed tab) closes the connection, and vLLM aborts the request.
 
 What vLLM takes for LLaVA-NeXT-Video, found by running it: text and video only (an image gets
-HTTP 400 "At most 0 image(s)"), one video per prompt, so per conversation, and only the first
-`num_frames` JPEGs of a video (32 unless the server is started with `--media-io-kwargs`).
+HTTP 400 "At most 0 image(s)"), one video per prompt, and only the first `num_frames` JPEGs of a
+video (32 unless the server is started with `--media-io-kwargs`). So an image goes as a video of
+one frame, and a newer video or image takes the place of the one before in the context (the
+family's adapter says what its server takes: `server_media`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from model.chat.budget import make_way
 from model.chat.conversation import Conversation, MediaItem, segment_conversation, template_messages
 from model.chat.limits import MediaSupport
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
+from model.engines.families import LLAVA_NEXT_VIDEO
 from model.media.clip import VideoClip
 from model.media.pictures import jpeg_base64
 
@@ -54,6 +58,7 @@ class ServerConfig:
     api_key: str | None = None  # vLLM's --api-key, sent as a bearer token
     timeout_s: float = 60.0  # longest wait for the server's next bytes
     max_frames: int = VLLM_FRAMES  # the server's num_frames
+    frame_tokens: int = 144  # tokens of one frame on the server: 144 for every published LLaVA-NeXT-Video
 
 
 def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
@@ -77,7 +82,7 @@ class VideoUrls:
             if item.key in self._urls:
                 self._urls.move_to_end(item.key)
                 return self._urls[item.key]
-        url = video_data_url(item.clip.frames)
+        url = video_data_url(frames_of(item))
         with self._lock:
             if item.key not in self._urls:
                 self._urls[item.key] = url
@@ -112,6 +117,15 @@ class MediaRefs:
                 self._held.popitem(last=False)
 
 
+def frames_of(item: MediaItem) -> np.ndarray:
+    """A video item's frames; an image as a video of one frame."""
+    if item.clip is not None:
+        return item.clip.frames
+    if item.image is not None:
+        return np.asarray(item.image.convert("RGB"))[None]
+    raise EngineError(f"{item.name} holds no pixels any more; attach it again.")
+
+
 def media_uuid(item: MediaItem) -> str:
     """The uuid a video's frames go by on the server: a hash of the item's random key (new frames,
     a new key), which names nothing else."""
@@ -121,12 +135,10 @@ def media_uuid(item: MediaItem) -> str:
 def video_part(item: MediaItem, urls: VideoUrls | None = None, refs: MediaRefs | None = None) -> dict:
     """The OpenAI content part of a sampled video: its frames as a data URL (from `urls` when
     given); with `refs`, its uuid too, and only its uuid when the server holds it already."""
-    if item.clip is None:
-        raise EngineError(f"{item.name} is not a video; the model server takes text and video only.")
     if refs is None:
-        return {"type": "video_url", "video_url": {"url": urls.url(item) if urls else video_data_url(item.clip.frames)}}
+        return {"type": "video_url", "video_url": {"url": urls.url(item) if urls else video_data_url(frames_of(item))}}
     uuid = media_uuid(item)
-    url = None if refs.holds(uuid) else urls.url(item) if urls else video_data_url(item.clip.frames)
+    url = None if refs.holds(uuid) else urls.url(item) if urls else video_data_url(frames_of(item))
     return {"type": "video_url", "video_url": {"url": url}, "uuid": uuid}
 
 
@@ -198,7 +210,7 @@ def check_media(conv: Conversation, support: MediaSupport) -> None:
     """Raise EngineError when the conversation holds what the server would refuse."""
     if not support.images and conv.count("image"):
         raise EngineError("The model server takes text and video only: remove the image, or press Clear.")
-    if support.max_videos is not None and conv.count("video") > support.max_videos:
+    if support.max_videos is not None and len(support.counted(conv)) > support.max_videos:
         raise EngineError("The model server takes one video per conversation: press Clear to ask about another.")
     longest = max((len(clip.timestamps) for clip in conv.videos()), default=0)
     if support.max_frames is not None and longest > support.max_frames:
@@ -246,7 +258,7 @@ class VLLMEngine:
 
     def __init__(self, config: ServerConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        self.media_support = MediaSupport(images=False, max_videos=1, max_frames=config.max_frames)
+        self.media_support = LLAVA_NEXT_VIDEO.server_media(config.max_frames, config.frame_tokens)
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self.client = httpx.Client(
             base_url=config.url.rstrip("/") + "/",
@@ -294,9 +306,18 @@ class VLLMEngine:
             return False
 
     def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]:
-        """Refuse what the server would refuse, before anything is sent."""
-        check_media(conv, self.media_support)
-        return []
+        """Make way for the newest media where the server takes fewer at once; refuse what it would
+        still refuse, before anything is sent."""
+        support = self.media_support
+        notes = make_way(conv, support)
+        if support.image_tokens is not None and conv.last is not None:
+            notes += [
+                f"{m.name} goes to the model server as one video frame ({support.image_tokens} tokens)."
+                for m in conv.last.context_media()
+                if m.kind == "image"
+            ]
+        check_media(conv, support)
+        return notes
 
     def stream(self, conv: Conversation, params: GenerationParams, stop: threading.Event) -> Iterator[str | Finished]:
         """Yield the answer's text pieces as the server sends them, then Finished with its stats."""
