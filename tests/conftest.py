@@ -48,6 +48,17 @@ def engine(loaded_tiny):
 
 
 @pytest.fixture(scope="session")
+def loaded_onevision(tmp_path_factory):
+    """The second family's tiny checkpoint (LLaVA-OneVision), loaded as `python app.py --model DIR` loads it."""
+    from model.engines.loading import load_model
+    from model.engines.tiny_onevision import tiny_onevision_dir
+    from model.settings import AppSettings
+
+    folder = tiny_onevision_dir(tmp_path_factory.mktemp("onevision") / "tiny-onevision")
+    return load_model(AppSettings(model=str(folder), model_explicit=True, device="cpu"))
+
+
+@pytest.fixture(scope="session")
 def standin_dir() -> Path:
     """The 7B-width stand-in (2+2 layers, hub 4.x layout), built once per machine (about 20 s, 1.4 GB)."""
     from model.dev.standin import standin_checkpoint_dir

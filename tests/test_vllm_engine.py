@@ -450,3 +450,41 @@ def test_encoded_videos_are_kept_within_their_byte_budget():
     for item in items:
         urls.url(item)
     assert list(urls._urls) == [items[1].key, items[2].key] and urls._bytes == 2 * one  # the oldest left
+
+
+def models_then(handler, root: str):
+    """A scripted server that lists one model served from `root`, and answers chats with `handler`."""
+
+    def route(request):
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "served", "root": root}]})
+        return handler(request)
+
+    return route
+
+
+def test_a_onevision_server_gets_images_as_images_and_several_videos(tmp_path):
+    sent = []
+
+    def chat(request):
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, content=sse(chunk("Two clips."), USAGE, "[DONE]"))
+
+    engine = engine_with(models_then(chat, "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"), model="served")
+    assert engine.check_server() is None and engine.family.name == "LLaVA-OneVision"
+    assert engine.media_support.images and engine.media_support.max_videos is None
+    conv = video_conversation("And these?")
+    picture = MediaItem(path="/up/p.png", kind="image", image=Image.new("RGB", (40, 30), (0, 0, 255)))
+    conv.last.media += [picture, MediaItem(path="/up/b.mp4", kind="video", clip=clip())]
+    assert engine.prepare_turn(conv, GenerationParams()) == []  # nothing leaves the context
+    run(engine, conv)
+    image, video, _text = sent[0]["messages"][2]["content"]
+    assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert video["type"] == "video_url" and sent[0]["messages"][0]["content"][0]["type"] == "video_url"
+    folder = tmp_path / "my-finetune"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "llava_onevision"}))
+    local = engine_with(models_then(chat, str(folder)), model="served")
+    assert local.check_server() is None and local.family.name == "LLaVA-OneVision"
+    other = engine_with(models_then(chat, "/nowhere/a-model"), model="served")
+    assert other.check_server() is None and other.family.name == "LLaVA-NeXT-Video"

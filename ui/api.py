@@ -154,7 +154,7 @@ def wire_api(ctx: AppContext) -> None:
     with gr.Group(visible=False):  # the /ask API's inputs: typed components check every file
         api_question = with_example(gr.Textbox(label="question"), API_EXAMPLE["text"])
         api_files = program_file(ctx, "files", API_EXAMPLE["files"][0], file_count="multiple")
-        api_frames = gr.Number(min(settings.frames, limits.max_frames), label="frames", precision=0)
+        api_frames = gr.Number(limits.frames_default(settings.frames), label="frames", precision=0)
         api_max_new = gr.Number(256, label="max_new_tokens", precision=0)
         api_temperature = gr.Number(0.0, label="temperature")
         api_top_p = gr.Number(0.9, label="top_p")

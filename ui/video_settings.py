@@ -89,7 +89,7 @@ def video_accordion(limits: ChatLimits, settings: AppSettings, from_scan: gr.Che
         frames = gr.Slider(
             1,
             limits.max_frames,
-            value=min(settings.frames, limits.max_frames),
+            value=limits.frames_default(settings.frames),
             step=1,
             label="Frames per video",
             elem_id="frames-per-video",

@@ -26,6 +26,12 @@ class ChatLimits:
     images: bool = True  # False when the backend takes text and video only
     max_videos: int | None = None  # videos in context the backend takes (older ones make way); None: no own limit
     images_as_videos: bool = False  # an image goes as a one-frame video, and counts as one
+    suggested_frames: int | None = None  # the backend's own frame default, when lower than the demo's
+
+    def frames_default(self, asked: int) -> int:
+        """The frames a video gets unless the visitor picks another number: the demo's `--frames`,
+        no more than the backend suggests or takes."""
+        return max(1, min(asked, self.max_frames, self.suggested_frames or asked))
 
     @classmethod
     def for_backend(cls, support: MediaSupport, max_frames: int, allowed_roots: tuple[str, ...]) -> ChatLimits:
@@ -37,6 +43,7 @@ class ChatLimits:
             images=support.images,
             max_videos=support.max_videos,
             images_as_videos=support.image_tokens is not None,
+            suggested_frames=support.frames,
         )
 
 
@@ -49,6 +56,7 @@ class MediaSupport:
     max_videos: int | None = None  # in the context at once (a newer one takes an older one's place); None: any
     max_frames: int | None = None  # frames per video; None: any number
     image_tokens: int | None = None  # an image goes as a one-frame video of this many tokens; None: as an image
+    frames: int | None = None  # the frame default that suits the model where it runs (None: the demo's)
 
     def counted(self, conv: Conversation) -> list[MediaItem]:
         """The conversation's media that count against `max_videos`, oldest first."""

@@ -256,11 +256,11 @@ def build_model(
 def build_processor(shape: RealShape, folder: str | os.PathLike[str] | None = None):
     """The 7B's processor (writing the hub's processor and tokenizer files into `folder`), loaded back
     through the project's loader, so it is the processor the app would use."""
-    from model.engines.loading import load_processor
+    from model.engines.families import LLAVA_NEXT_VIDEO
 
     out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="standin-processor-"))
     _write_processor_files(out, shape)
-    return load_processor(str(out))
+    return LLAVA_NEXT_VIDEO.load_processor(str(out))
 
 
 def _write_processor_files(out: Path, shape: RealShape) -> None:

@@ -25,9 +25,10 @@ from model.settings import TINY_MODEL, AppSettings, env_flag
 log = logging.getLogger(__name__)
 
 
+ONEVISION_05B = "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"  # the checkpoint that answers on a CPU
 TINY_NOTICE = (
-    "Answers are random text: this is the tiny random-weight test model. "
-    "Start with --model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU for real answers."
+    "Answers are random text: this is the tiny random-weight test model. For real answers start with "
+    f"--model llava-hf/LLaVA-NeXT-Video-7B-hf on a GPU, or --model {ONEVISION_05B} on a CPU."
 )
 
 
@@ -35,9 +36,10 @@ FP32_GIB_7B = 28  # 7.06 B parameters in fp32 (26.3 GiB) and the activations of 
 
 
 def cpu_advice(machine_gb: float | None = None) -> str:
-    """How to run the real 7B on this CPU anyway, and what it costs here: the memory figure for the
-    precision it would run in (fp32 on a CPU) against this machine's memory; the times measured with
-    `python -m bench.bench_cpu` (the 7B's widths at 1-2 layers on 2 cores, scaled to 32 + 24)."""
+    """Real answers on this CPU, and what each choice costs here: LLaVA-OneVision 0.5B (measured with
+    `python -m bench.bench_onevision_cpu`: its exact configuration in bf16 on 2 cores), and the real
+    7B (the memory figure for fp32 against this machine's memory; the times measured with
+    `python -m bench.bench_cpu`: the 7B's widths at 1-2 layers on 2 cores, scaled to 32 + 24)."""
     machine_gb = machine_memory_gb() if machine_gb is None else machine_gb
     fits = (
         f"this machine has {machine_gb:.0f} GiB, so it would not fit"
@@ -45,7 +47,10 @@ def cpu_advice(machine_gb: float | None = None) -> str:
         else f"this machine has {machine_gb:.0f} GiB"
     )
     return (
-        "To run the real 7B on this CPU anyway: python app.py --device cpu. It runs in fp32 there and "
+        f"For real answers on this CPU: python app.py --model {ONEVISION_05B} (LLaVA-OneVision 0.5B, a 1.8 GB "
+        "download; on 2 cores a question about its default 8 frames waits about 20 s for its first word, 4 "
+        "frames about 10 s, 16 frames about 45 s, an image about 20 s; then 6 to 9 tokens/s). "
+        "The real 7B on this CPU: python app.py --device cpu. It runs in fp32 there and "
         f"needs about {FP32_GIB_7B} GiB of memory ({fits}); on 2 cores a 16-frame question waits about 4 "
         "to 5 minutes for its first word, then about 0.5 tokens/s."
     )
@@ -154,14 +159,6 @@ def _from_pretrained(source: str, settings: AppSettings, local_only: bool = Fals
     adapter of the checkpoint's family, as the checkpoint's authors meant it to run."""
     from transformers import AutoConfig
 
-    device = pick_device(settings.device)
-    dtype = pick_dtype(device)
-    attn = pick_attention(settings.attn, device)
-    quant = quantization_config(settings, device, dtype)
-    kwargs: dict = {"dtype": dtype, "attn_implementation": attn, "local_files_only": local_only}
-    if quant is not None:
-        kwargs["quantization_config"] = quant
-        kwargs["device_map"] = {"": 0}
     config = AutoConfig.from_pretrained(source, local_files_only=local_only)
     try:
         family = family_for(config)
@@ -169,6 +166,14 @@ def _from_pretrained(source: str, settings: AppSettings, local_only: bool = Fals
         raise LoadError(f"Could not load the model '{settings.model}': {exc}.") from None
     processor = family.load_processor(source, local_only)
     member = family.member(settings.model, config, processor.tokenizer)
+    device = pick_device(settings.device)
+    dtype = torch.bfloat16 if device == "cpu" and member.cpu_bf16 else pick_dtype(device)
+    attn = pick_attention(settings.attn, device)
+    quant = quantization_config(settings, device, dtype)
+    kwargs: dict = {"dtype": dtype, "attn_implementation": attn, "local_files_only": local_only}
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+        kwargs["device_map"] = {"": 0}
     if member.template is not None:
         processor.chat_template = member.template
         log.info("%s: uses the demo's %s template (%s)", member.short_name, member.prompt_format, member.why_template)

@@ -21,7 +21,10 @@ __all__ = [
     "CHAT_TEMPLATE",
     "HUB_PREFIXES",
     "bias_tokens_",
+    "build_once",
     "build_tiny_checkpoint",
+    "reinit_",
+    "train_byte_bpe",
     "tensor_digest",
     "tiny_checkpoint_dir",
 ]
@@ -130,22 +133,27 @@ Punctuation: ! ? , . : ; ' " ( ) [ ] { } < > - _ / \\ | ~ ^ ` * + = & 	 tab.
 """
 
 
-def _build_tokenizer():
-    """Train a deterministic byte-level BPE tokenizer in memory and wrap it for transformers."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+def train_byte_bpe(specials: list[str], unk: str | None = "<unk>"):
+    """A deterministic byte-level BPE tokenizer (`tokenizers.Tokenizer`) trained in memory on a small
+    corpus, `specials` first in its vocabulary."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok = Tokenizer(models.BPE(unk_token=unk))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
-        show_progress=False,
-    )
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=specials, show_progress=False)
     # Only bytes seen in the corpus enter the vocab, so every token decodes to printable text;
     # anything else (accents, emoji) encodes as <unk>.
     tok.train_from_iterator(_CORPUS.splitlines(keepends=True), trainer=trainer)
+    return tok
+
+
+def _build_tokenizer():
+    """Train a deterministic byte-level BPE tokenizer in memory and wrap it for transformers."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    tok = train_byte_bpe(SPECIAL_TOKENS)
     bos_id = tok.token_to_id("<s>")
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
@@ -241,7 +249,7 @@ def _build_config(tokenizer, shape: CheckpointShape):
     return config
 
 
-def _reinit_(model: torch.nn.Module) -> None:
+def reinit_(model: torch.nn.Module) -> None:
     """Deterministically re-initialise every parameter (normal std INIT_STD; norms 1, biases 0)."""
     gen = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
@@ -322,7 +330,7 @@ def build_tiny_checkpoint(path: str | os.PathLike[str], shape: CheckpointShape =
     config = _build_config(tokenizer, shape)
     torch.manual_seed(SEED)
     model = LlavaNextVideoForConditionalGeneration(config).to(torch.float32).eval()
-    _reinit_(model)
+    reinit_(model)
     banned = [
         tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS if t != tokenizer.eos_token or not shape.ends_answers
     ]

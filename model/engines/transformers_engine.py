@@ -90,7 +90,8 @@ class TransformersEngine:
         self.media_token_ids = family.media_token_ids(config)
         self.stop_ids = family.stop_ids(member, self.tokenizer)
         fit = frames_that_fit(loaded.context_length, self.tokens_per_frame)  # the 34B's 4,096 positions: 24
-        self.media_support = MediaSupport(max_frames=min(member.max_frames or fit, fit))
+        cpu_frames = member.cpu_frames if loaded.device == "cpu" else None
+        self.media_support = MediaSupport(max_frames=min(member.max_frames or fit, fit), frames=cpu_frames)
 
     # ----- prompt: text and token ids -------------------------------------------------------
 
@@ -256,7 +257,11 @@ class TransformersEngine:
             if item.key not in entry.features:
                 entry.features[item.key] = self.encode(item)
             features.setdefault(item.kind, []).append(entry.features[item.key])
-        return {kind: BaseModelOutputWithPooling(pooler_output=f) for kind, f in features.items()}
+        family = self.loaded.family
+        return {
+            kind: BaseModelOutputWithPooling(pooler_output=family.encoder_output(kind, f))
+            for kind, f in features.items()
+        }
 
     # ----- many segments at once (a scan) ---------------------------------------------------
 

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -35,7 +37,8 @@ from model.chat.budget import make_way
 from model.chat.conversation import Conversation, MediaItem, segment_conversation, template_messages
 from model.chat.limits import MediaSupport
 from model.engines.base import EngineError, Finished, GenerationParams, GenerationStats
-from model.engines.families import LLAVA_NEXT_VIDEO
+from model.engines.families import FAMILIES, LLAVA_NEXT_VIDEO, UnknownFamily, family_for
+from model.engines.families.family import Family
 from model.media.clip import VideoClip
 from model.media.pictures import jpeg_base64
 
@@ -59,6 +62,20 @@ class ServerConfig:
     timeout_s: float = 60.0  # longest wait for the server's next bytes
     max_frames: int = VLLM_FRAMES  # the server's num_frames
     frame_tokens: int = 144  # tokens of one frame on the server: 144 for every published LLaVA-NeXT-Video
+
+
+def served_family(model: str) -> Family:
+    """The family of the model a server serves, by its hub id (vLLM's `root`, or its name), else by
+    the config.json of a local folder; LLaVA-NeXT-Video when neither says."""
+    name = model.rstrip("/").lower()
+    for family in FAMILIES:
+        if any(name.endswith(member.short_name.lower()) for member in family.members):
+            return family
+    config = Path(model) / "config.json"
+    try:
+        return family_for(SimpleNamespace(**json.loads(config.read_text(encoding="utf-8"))))
+    except (OSError, ValueError, TypeError, AttributeError, UnknownFamily):
+        return LLAVA_NEXT_VIDEO
 
 
 def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
@@ -142,9 +159,25 @@ def video_part(item: MediaItem, urls: VideoUrls | None = None, refs: MediaRefs |
     return {"type": "video_url", "video_url": {"url": url}, "uuid": uuid}
 
 
-def chat_messages(conv: Conversation, urls: VideoUrls | None = None, refs: MediaRefs | None = None) -> list[dict]:
-    """The conversation as OpenAI chat messages, frames included (or named, see `video_part`)."""
-    return template_messages(conv, media_part=lambda item: video_part(item, urls, refs))
+def image_part(item: MediaItem, quality: int = JPEG_QUALITY) -> dict:
+    """The OpenAI content part of an image, for a server that takes images (LLaVA-OneVision)."""
+    return {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + jpeg_base64(item.image, quality)}}
+
+
+def chat_messages(
+    conv: Conversation,
+    urls: VideoUrls | None = None,
+    refs: MediaRefs | None = None,
+    support: MediaSupport | None = None,
+) -> list[dict]:
+    """The conversation as OpenAI chat messages, frames included (or named, see `video_part`); images
+    as images where the server takes them (`support`), else as one-frame videos."""
+    images = support is not None and support.images and support.image_tokens is None
+
+    def part(item: MediaItem) -> dict:
+        return image_part(item) if images and item.kind == "image" else video_part(item, urls, refs)
+
+    return template_messages(conv, media_part=part)
 
 
 def media_uuids(body: dict) -> tuple[list[str], list[str]]:
@@ -171,11 +204,12 @@ def request_body(
     model: str,
     urls: VideoUrls | None = None,
     refs: MediaRefs | None = None,
+    support: MediaSupport | None = None,
 ) -> dict:
     """The JSON of one streamed chat completion; `user` carries the conversation's routing key."""
     body = {
         "model": model,
-        "messages": chat_messages(conv, urls, refs),
+        "messages": chat_messages(conv, urls, refs, support),
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": params.max_new_tokens,
@@ -258,7 +292,8 @@ class VLLMEngine:
 
     def __init__(self, config: ServerConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        self.media_support = LLAVA_NEXT_VIDEO.server_media(config.max_frames, config.frame_tokens)
+        self.family = LLAVA_NEXT_VIDEO  # until the server says which model it serves (check_server)
+        self.media_support = self.family.server_media(config.max_frames, config.frame_tokens)
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self.client = httpx.Client(
             base_url=config.url.rstrip("/") + "/",
@@ -291,11 +326,18 @@ class VLLMEngine:
         return self._model
 
     def check_server(self) -> str | None:
-        """None when the server answers; otherwise why not (for the start-up log)."""
+        """None when the server answers; otherwise why not (for the start-up log). Learns the family
+        of the model it serves, and so what it takes."""
         try:
-            self.model_name()
+            name = self.model_name()
+            response = self.client.get("models")
+            listed = response.json() if response.status_code == 200 else {}
         except (EngineError, httpx.HTTPError, ValueError) as exc:
             return str(exc) or type(exc).__name__
+        entries = listed.get("data") if isinstance(listed, dict) else None
+        served = next((m for m in entries or [] if isinstance(m, dict) and m.get("id") == name), {})
+        self.family = served_family(str(served.get("root") or name))
+        self.media_support = self.family.server_media(self.config.max_frames, self.config.frame_tokens)
         return None
 
     def healthy(self) -> bool:
@@ -382,7 +424,7 @@ class VLLMEngine:
         model, key = self.model_name(), routing_key(conv)
         headers = {SESSION_HEADER: key} if key else {}
         for attempt in (1, 2):
-            body = request_body(conv, params, model, self.video_urls, self.media_refs)
+            body = request_body(conv, params, model, self.video_urls, self.media_refs, self.media_support)
             sent, named = media_uuids(body)
             with self._post_streaming(body, headers) as response:
                 if response.status_code == 200:

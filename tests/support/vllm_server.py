@@ -69,9 +69,15 @@ class VLLMServer:
 
 @contextmanager
 def vllm_server(
-    checkpoint: Path, log_path: Path, name: str = "tiny", max_model_len: int = 2048, python: str | None = None
+    checkpoint: Path,
+    log_path: Path,
+    name: str = "tiny",
+    max_model_len: int = 2048,
+    python: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[VLLMServer]:
-    """Start `vllm.entrypoints.openai.api_server` on `checkpoint`, wait until it answers, stop it after."""
+    """Start `vllm.entrypoints.openai.api_server` on `checkpoint` (with `extra` arguments), wait until
+    it answers, stop it after."""
     python = python or vllm_python()
     venv = Path(python).parent.parent
     port = free_port()
@@ -103,6 +109,7 @@ def vllm_server(
         "--dtype",
         "float32",
         "--enforce-eager",
+        *extra,
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

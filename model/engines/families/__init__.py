@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from model.engines.families.family import Family
 from model.engines.families.llava_next_video import FAMILY as LLAVA_NEXT_VIDEO
+from model.engines.families.llava_onevision import FAMILY as LLAVA_ONEVISION
 
-FAMILIES: tuple[Family, ...] = (LLAVA_NEXT_VIDEO,)
+FAMILIES: tuple[Family, ...] = (LLAVA_NEXT_VIDEO, LLAVA_ONEVISION)
 
 
 class UnknownFamily(ValueError):

@@ -27,10 +27,11 @@ class Member:
     prompt_format: str  # "vicuna", "mistral", "chatml": how a turn is written
     context: int  # positions (prompt and answer), RoPE scaling included
     weights_gb: float  # bf16 weights on the hub
-    frames: int = 16  # the page's frame default
     max_frames: int | None = None  # most frames it answers sensibly with (None: as many as fit)
     template: str | None = None  # a chat template the demo carries in place of the hub's, and why
     why_template: str = ""
+    cpu_bf16: bool = False  # bf16 on a CPU too (measured faster there: bench/bench_onevision_cpu.py)
+    cpu_frames: int | None = None  # the page's frame default on a CPU (None: the demo's --frames)
 
     @property
     def short_name(self) -> str:
@@ -61,6 +62,10 @@ class Family(Protocol):
 
     def media_token_ids(self, config) -> dict[str, int]:
         """The placeholder id of each media kind in the prompt ({'image': id, 'video': id})."""
+        ...
+
+    def encoder_output(self, kind: str, features: list):
+        """The `pooler_output` that `mm_encoder_outputs[kind]` takes, from one feature tensor per item."""
         ...
 
     def stop_ids(self, member: Member, tokenizer) -> list[int]:

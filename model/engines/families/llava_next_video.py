@@ -106,6 +106,9 @@ class LlavaNextVideo:
     def media_token_ids(self, config) -> dict[str, int]:
         return {"image": config.image_token_index, "video": config.video_token_index}
 
+    def encoder_output(self, kind: str, features: list):
+        return features  # the model concatenates the items' features itself
+
     def stop_ids(self, member: Member, tokenizer) -> list[int]:
         vocab = tokenizer.get_vocab()
         ids = {vocab[t] for t in STOP_TOKENS[member.prompt_format] if t in vocab}
