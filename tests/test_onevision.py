@@ -5,9 +5,11 @@ images and several of each, follow-ups from the cache, a scan's batch, the camer
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from model.camera.live import add_camera_turn
 from model.chat.budget import thin_clip
@@ -40,7 +42,10 @@ def ask(engine, conv: Conversation, text: str, files=(), frames: int = 4):
 
 def test_it_is_its_own_family_with_chatml_stops_and_pooled_frames(app_engine):
     loaded = app_engine.loaded
-    assert loaded.family is LLAVA_ONEVISION and loaded.member.hub_id.endswith("0.5b-ov-hf")
+    assert loaded.family is LLAVA_ONEVISION and loaded.member.prompt_format == "chatml"
+    assert loaded.dtype == torch.float32  # a checkpoint of its own width: no 0.5B's bf16 on a CPU
+    widths = SimpleNamespace(text_config=SimpleNamespace(hidden_size=896, max_position_embeddings=32768))
+    assert LLAVA_ONEVISION.member("./my-copy", widths, None).hub_id.endswith("0.5b-ov-hf")
     assert app_engine.tokens_per_frame == 16  # 8x8 patches pooled to 4x4 (the 0.5B's 27x27: 196)
     vocab = app_engine.tokenizer.get_vocab()
     assert app_engine.stop_ids == sorted([vocab["<|im_end|>"], vocab["<|endoftext|>"]])

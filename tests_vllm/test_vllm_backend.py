@@ -265,13 +265,6 @@ def test_in_a_browser_the_page_streams_stops_and_answers_an_image(browser, app_u
         page.locator("#question textarea").wait_for()
         expect(page.get_by_text("This model server takes an image as one video frame")).to_be_visible()
         expect(page.get_by_text("What does the ball do?").first).to_be_visible()  # examples render after the textbox
-        set_max_new_tokens(page, 16)
-        ask(page, "What is this?", [image_path])
-        assert "tok/s" in wait_for_answer_end(page)
-        expect(
-            page.locator("#chat").get_by_text("picture.png goes to the model server as one video frame")
-        ).to_be_visible()
-        page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-01-image-as-frame.png"))
         set_max_new_tokens(page, LONG_ANSWER)
         frames = page.locator("#frames-per-video input[type=number]")
         frames.fill("8")
@@ -282,6 +275,11 @@ def test_in_a_browser_the_page_streams_stops_and_answers_an_image(browser, app_u
         set_max_new_tokens(page, 32)
         ask(page, "And in one word?")
         assert "tok/s" in wait_for_answer_end(page)
+        ask(page, "What is this?", [image_path])  # takes the video's place
+        chat_log = page.locator("#chat")
+        expect(chat_log.get_by_text("picture.png goes to the model server as one video frame")).to_be_visible()
+        expect(chat_log.get_by_text("clip.mp4 left the model's context")).to_be_visible()
+        assert "tok/s" in wait_for_answer_end(page)  # the new answer's bubble is the last one now
         page.screenshot(path=str(BROWSER_ARTIFACTS / "vllm-02-answers.png"), full_page=True)
     finally:
         context.close()

@@ -24,6 +24,7 @@ __all__ = [
     "build_once",
     "build_tiny_checkpoint",
     "reinit_",
+    "rewrite_to_hub_layout",
     "train_byte_bpe",
     "tensor_digest",
     "tiny_checkpoint_dir",
@@ -301,7 +302,7 @@ def hub_name(key: str) -> str:
     return key
 
 
-def _rewrite_to_hub_layout(path: Path) -> None:
+def rewrite_to_hub_layout(path: Path) -> None:
     """Rewrite the saved safetensors keys to the hub layout if transformers wrote another one."""
     from safetensors.torch import load_file, save_file
 
@@ -339,7 +340,7 @@ def build_tiny_checkpoint(path: str | os.PathLike[str], shape: CheckpointShape =
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    _rewrite_to_hub_layout(out)
+    rewrite_to_hub_layout(out)
     _write_legacy_files(out, processor)
     _verify_round_trip(out, model)
     return out

@@ -1,6 +1,6 @@
 """A tiny, deterministic, random-weight LLaVA-OneVision checkpoint, built fully offline: the second
 family's test model (`LlavaOnevisionForConditionalGeneration`: a SigLIP tower and a Qwen2 text model
-at toy widths, ChatML, the hub's processor classes, the 5.x file layout).
+at toy widths, ChatML, the hub's processor classes and weight names).
 
 Its frames are 64 px with 8 px patches, pooled 2x2 as OneVision pools them: 16 tokens a frame and
 one newline a video; an image is its base view and anyres tiles. Answers end at <|im_end|>.
@@ -13,9 +13,17 @@ from pathlib import Path
 
 import torch
 
-from model.engines.tiny import INIT_STD, SEED, bias_tokens_, build_once, reinit_, train_byte_bpe
+from model.engines.tiny import (
+    INIT_STD,
+    SEED,
+    bias_tokens_,
+    build_once,
+    reinit_,
+    rewrite_to_hub_layout,
+    train_byte_bpe,
+)
 
-VERSION = "tiny-onevision-v1"
+VERSION = "tiny-onevision-v2"
 MARKER = ".tiny-onevision-complete"
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 IMAGE_SIZE, PATCH = 64, 8
@@ -123,6 +131,7 @@ def build_tiny_onevision(path: str | os.PathLike[str]) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
+    rewrite_to_hub_layout(out)  # the hub's weight names, which vLLM reads (transformers reads both)
     _processor(tokenizer).save_pretrained(out)
     return out
 

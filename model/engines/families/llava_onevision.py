@@ -42,12 +42,14 @@ class LlavaOnevision:
         return AutoProcessor.from_pretrained(source, local_files_only=local_only)
 
     def member(self, name: str, config, tokenizer) -> Member:
-        """By hub id; a local copy by the width of its text model (896: the 0.5B, 3,584: the 7B)."""
+        """By hub id; a local copy by the width of its text model (896: the 0.5B, 3,584: the 7B, 8,192:
+        the 72B); any other (a fine-tune of another size, the tiny test model) as itself."""
         for member in MEMBERS:
             if name.rstrip("/").lower() == member.hub_id.lower():
                 return member
-        hidden = config.text_config.hidden_size
-        return MEMBERS[2] if hidden >= 8192 else MEMBERS[1] if hidden >= 3584 else MEMBERS[0]
+        text = config.text_config
+        widths = {896: MEMBERS[0], 3584: MEMBERS[1], 8192: MEMBERS[2]}
+        return widths.get(text.hidden_size) or Member(name, "Qwen2", "chatml", text.max_position_embeddings, 0.0)
 
     def tokens_per_frame(self, config) -> int:
         grid = config.vision_config.image_size // config.vision_config.patch_size
