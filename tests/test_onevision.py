@@ -94,7 +94,12 @@ def test_the_camera_s_clip_is_answered(app_engine):
     assert conv.last.status == "done" and "4 frames in context" in conv.last.stats
 
 
-def test_the_page_answers_through_onevision(client, video_path, image_path):
+def test_the_page_answers_through_onevision(app_url, client, video_path, image_path):
+    import httpx
+
+    config = httpx.get(f"{app_url}/config").json()
+    texts = " ".join(str(c["props"].get("value")) for c in config["components"])
+    assert "Chat with videos and images · LLaVA-OneVision" in texts
     history, _ = chat(client, "What happens?", [video_path], max_new_tokens=16)
     assert "4 frames in context" in answers(history)[-1] and "tok/s" in answers(history)[-1]
     history, _ = chat(client, "And in this picture?", [image_path], max_new_tokens=16)

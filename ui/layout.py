@@ -44,7 +44,7 @@ class Page:
 def header(ctx: AppContext) -> None:
     """The title, what runs, and the engine's notice and limits when it has them."""
     gr.Markdown(
-        f"# Chat with videos and images · LLaVA-NeXT-Video\n<sub>Running **{ctx.engine.description}**</sub>",
+        f"# Chat with videos and images · {ctx.engine.family_name}\n<sub>Running **{ctx.engine.description}**</sub>",
         elem_id="title",
     )
     gr.Markdown(f"<sub>{ABOUT}</sub>", elem_id="about")  # left out on a phone: the question box comes first

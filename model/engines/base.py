@@ -86,6 +86,7 @@ class Engine(Protocol):
     notice: str | None  # a warning to show at the top of the page (e.g. a fallback model)
     media_support: MediaSupport
     needs_gpu: bool  # True when `stream` runs the model in this process (ZeroGPU claims a GPU for it)
+    family_name: str  # the checkpoint family that answers ("LLaVA-NeXT-Video"), for the page's title
 
     def prepare_turn(self, conv: Conversation, params: GenerationParams) -> list[str]: ...
 

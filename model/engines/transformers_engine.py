@@ -85,6 +85,7 @@ class TransformersEngine:
         self.description = loaded.description
         self.notice = loaded.notice
         self.needs_gpu = True
+        self.family_name = loaded.family.name
         config, family, member = loaded.model.config, loaded.family, loaded.member
         self.tokens_per_frame = family.tokens_per_frame(config)
         self.media_token_ids = family.media_token_ids(config)

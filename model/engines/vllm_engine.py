@@ -308,6 +308,10 @@ class VLLMEngine:
         self.media_refs = MediaRefs()
 
     @property
+    def family_name(self) -> str:
+        return self.family.name
+
+    @property
     def description(self) -> str:
         return f"{self._model or 'the served model'} on the vLLM server at {self.config.url}"
 

@@ -41,6 +41,7 @@ class ScriptedEngine:
     description: str = "a scripted engine (tests)"
     notice: str | None = None
     needs_gpu: bool = False
+    family_name: str = "LLaVA-NeXT-Video"
     heard: list[Heard] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)  # set when an answer's first word is out
