@@ -24,7 +24,7 @@ from model.chat.conversation import Conversation, MediaItem, Turn
 from model.engines.families import LLAVA_ONEVISION
 from model.engines.loading import LoadedModel
 from model.engines.tiny import bias_tokens_
-from model.engines.tiny_onevision import CHAT_TEMPLATE, build_tokenizer
+from model.engines.tiny_onevision import build_tokenizer, onevision_config, onevision_processor
 from model.engines.transformers_engine import TransformersEngine
 
 NEW_TOKENS = 16
@@ -33,7 +33,7 @@ REPEATS = 2  # the best counts: other work on a 2-core machine only adds time
 
 def onevision_05b(tokenizer):
     """The 0.5B's configuration (the hub's config.json, its media token ids this tokenizer's)."""
-    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+    from transformers import Qwen2Config, SiglipVisionConfig
 
     vision = SiglipVisionConfig(
         hidden_size=1152,
@@ -55,33 +55,7 @@ def onevision_05b(tokenizer):
         rope_theta=1e6,
         tie_word_embeddings=True,
     )
-    return LlavaOnevisionConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
-        vision_feature_layer=-1,
-        vision_feature_select_strategy="full",
-        vision_aspect_ratio="anyres_max_9",
-        tie_word_embeddings=True,
-    )
-
-
-def processor_05b(tokenizer):
-    """The 0.5B's processor settings (384 px, 729 tokens a view, its anyres grid)."""
-    from transformers import LlavaOnevisionImageProcessor, LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor
-
-    config = onevision_05b(tokenizer)
-    common = {"size": {"height": 384, "width": 384}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
-    return LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(image_grid_pinpoints=config.image_grid_pinpoints, **common),
-        video_processor=LlavaOnevisionVideoProcessor(**common),
-        tokenizer=tokenizer,
-        num_image_tokens=729,
-        vision_feature_select_strategy="full",
-        chat_template=CHAT_TEMPLATE,
-        vision_aspect_ratio="anyres_max_9",
-    )
+    return onevision_config(tokenizer, vision, text)
 
 
 def engine_for(dtype: torch.dtype, tokenizer, processor) -> TransformersEngine:
@@ -119,7 +93,7 @@ def measure(engine: TransformersEngine, make) -> tuple[float, float, int]:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     tokenizer = build_tokenizer()
-    processor = processor_05b(tokenizer)
+    processor = onevision_processor(tokenizer, 384, 14)  # 729 tokens a view, its anyres grid
     threads = torch.get_num_threads()
     started = time.perf_counter()
     print(f"# LLaVA-OneVision-0.5B's configuration, random weights, on this CPU ({threads} threads)")

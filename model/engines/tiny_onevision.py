@@ -57,28 +57,50 @@ def build_tokenizer():
     )
 
 
-def _processor(tokenizer):
+def onevision_processor(tokenizer, image_size: int, patch: int, pinpoints: list[list[int]] | None = None):
+    """A LlavaOnevisionProcessor for `image_size` views cut in `patch` px patches (SigLIP's mean and
+    std, anyres up to 9 tiles over `pinpoints`, the image processor's own by default)."""
     from transformers import LlavaOnevisionImageProcessor, LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor
 
     common = {
-        "size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        "size": {"height": image_size, "width": image_size},
         "image_mean": SIGLIP_MEAN,
         "image_std": SIGLIP_STD,
         "do_convert_rgb": True,
     }
+    grid = {"image_grid_pinpoints": pinpoints} if pinpoints else {}
     return LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(image_grid_pinpoints=PINPOINTS, do_pad=True, **common),
+        image_processor=LlavaOnevisionImageProcessor(do_pad=True, **grid, **common),
         video_processor=LlavaOnevisionVideoProcessor(**common),
         tokenizer=tokenizer,
-        num_image_tokens=(IMAGE_SIZE // PATCH) ** 2,
+        num_image_tokens=(image_size // patch) ** 2,
         vision_feature_select_strategy="full",
         chat_template=CHAT_TEMPLATE,
         vision_aspect_ratio="anyres_max_9",
     )
 
 
+def onevision_config(tokenizer, vision, text, pinpoints: list[list[int]] | None = None):
+    """A LlavaOnevisionConfig of a SigLIP `vision` and a Qwen2 `text` config, with the hub's feature
+    choices and `tokenizer`'s media ids."""
+    from transformers import LlavaOnevisionConfig
+
+    grid = {"image_grid_pinpoints": pinpoints} if pinpoints else {}
+    return LlavaOnevisionConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+        vision_aspect_ratio="anyres_max_9",
+        tie_word_embeddings=text.tie_word_embeddings,
+        **grid,
+    )
+
+
 def _config(tokenizer):
-    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+    from transformers import Qwen2Config, SiglipVisionConfig
 
     vision = SiglipVisionConfig(
         image_size=IMAGE_SIZE,
@@ -103,17 +125,7 @@ def _config(tokenizer):
         tie_word_embeddings=False,
         initializer_range=INIT_STD,
     )
-    return LlavaOnevisionConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
-        vision_feature_layer=-1,
-        vision_feature_select_strategy="full",
-        image_grid_pinpoints=PINPOINTS,
-        vision_aspect_ratio="anyres_max_9",
-        tie_word_embeddings=False,
-    )
+    return onevision_config(tokenizer, vision, text, PINPOINTS)
 
 
 def build_tiny_onevision(path: str | os.PathLike[str]) -> Path:
@@ -132,7 +144,7 @@ def build_tiny_onevision(path: str | os.PathLike[str]) -> Path:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     rewrite_to_hub_layout(out)  # the hub's weight names, which vLLM reads (transformers reads both)
-    _processor(tokenizer).save_pretrained(out)
+    onevision_processor(tokenizer, IMAGE_SIZE, PATCH, PINPOINTS).save_pretrained(out)
     return out
 
 
