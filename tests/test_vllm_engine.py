@@ -481,6 +481,11 @@ def test_a_onevision_server_gets_images_as_images_and_several_videos(tmp_path):
     image, video, _text = sent[0]["messages"][2]["content"]
     assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/jpeg;base64,")
     assert video["type"] == "video_url" and sent[0]["messages"][0]["content"][0]["type"] == "video_url"
+    conv.last.answer, conv.last.status = "Two clips.", "done"
+    conv.turns.append(Turn(text="And now?"))
+    encoded = engine.video_urls._bytes
+    run(engine, conv)
+    assert sent[1]["messages"][2]["content"][0] == image and engine.video_urls._bytes == encoded  # encoded once
     folder = tmp_path / "my-finetune"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "llava_onevision"}))

@@ -84,9 +84,9 @@ def video_data_url(frames: np.ndarray, quality: int = JPEG_QUALITY) -> str:
 
 
 class VideoUrls:
-    """Each video item's data URL, encoded once (by the item's key, which new frames change) and
-    kept while it is among the newest `max_bytes` of them: a follow-up re-sends the same bytes
-    without JPEG-encoding every frame again."""
+    """Each media item's data URL (a video's frames, or an image sent as an image), encoded once (by
+    the item's key, which new frames change) and kept while it is among the newest `max_bytes` of
+    them: a follow-up re-sends the same bytes without JPEG-encoding every frame again."""
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
         self.max_bytes = max_bytes
@@ -94,15 +94,16 @@ class VideoUrls:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def url(self, item: MediaItem) -> str:
+    def url(self, item: MediaItem, as_image: bool = False) -> str:
+        key = f"{item.key}/image" if as_image else item.key
         with self._lock:
-            if item.key in self._urls:
-                self._urls.move_to_end(item.key)
-                return self._urls[item.key]
-        url = video_data_url(frames_of(item))
+            if key in self._urls:
+                self._urls.move_to_end(key)
+                return self._urls[key]
+        url = image_data_url(item.image) if as_image else video_data_url(frames_of(item))
         with self._lock:
-            if item.key not in self._urls:
-                self._urls[item.key] = url
+            if key not in self._urls:
+                self._urls[key] = url
                 self._bytes += len(url)
             while self._bytes > self.max_bytes and len(self._urls) > 1:
                 self._bytes -= len(self._urls.popitem(last=False)[1])
@@ -159,9 +160,16 @@ def video_part(item: MediaItem, urls: VideoUrls | None = None, refs: MediaRefs |
     return {"type": "video_url", "video_url": {"url": url}, "uuid": uuid}
 
 
-def image_part(item: MediaItem, quality: int = JPEG_QUALITY) -> dict:
+def image_data_url(image: Image.Image, quality: int = JPEG_QUALITY) -> str:
+    return "data:image/jpeg;base64," + jpeg_base64(image, quality)
+
+
+def image_part(item: MediaItem, urls: VideoUrls | None = None) -> dict:
     """The OpenAI content part of an image, for a server that takes images (LLaVA-OneVision)."""
-    return {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + jpeg_base64(item.image, quality)}}
+    return {
+        "type": "image_url",
+        "image_url": {"url": urls.url(item, as_image=True) if urls else image_data_url(item.image)},
+    }
 
 
 def chat_messages(
@@ -175,7 +183,7 @@ def chat_messages(
     images = support is not None and support.images and support.image_tokens is None
 
     def part(item: MediaItem) -> dict:
-        return image_part(item) if images and item.kind == "image" else video_part(item, urls, refs)
+        return image_part(item, urls) if images and item.kind == "image" else video_part(item, urls, refs)
 
     return template_messages(conv, media_part=part)
 

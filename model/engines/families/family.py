@@ -38,6 +38,18 @@ class Member:
         return self.hub_id.rsplit("/", 1)[-1]
 
 
+def by_hub_id(members: tuple[Member, ...], name: str) -> Member | None:
+    """The member a hub id names (any case, a trailing slash allowed), or None."""
+    wanted = name.rstrip("/").lower()
+    return next((m for m in members if m.hub_id.lower() == wanted), None)
+
+
+def token_ids(tokenizer, tokens: tuple[str, ...]) -> list[int]:
+    """The ids of those `tokens` the tokenizer has; its end-of-sequence id when it has none of them."""
+    vocab = tokenizer.get_vocab()
+    return sorted({vocab[t] for t in tokens if t in vocab} or {tokenizer.eos_token_id})
+
+
 def frames_that_fit(context: int, tokens_per_frame: int, room: int = ANSWER_ROOM) -> int:
     """Frames of one video that fit the context with room left for the question and an answer."""
     return max(1, (context - room) // max(1, tokens_per_frame))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from model.chat.limits import MediaSupport
 from model.engines.checkpoint_files import chat_template, checkpoint_file, read_json
-from model.engines.families.family import Member
+from model.engines.families.family import Member, by_hub_id, token_ids
 
 MISTRAL_TEMPLATE = (Path(__file__).parent / "mistral_video.jinja").read_text(encoding="utf-8")
 HUB = "llava-hf/LLaVA-NeXT-Video-"
@@ -89,9 +89,8 @@ class LlavaNextVideo:
     def member(self, name: str, config, tokenizer) -> Member:
         """By hub id; a local copy by its text model (Mistral: the 32K; <|im_end|>: the 34B) and a
         folder name that says DPO."""
-        for member in MEMBERS:
-            if name.rstrip("/").lower() == member.hub_id.lower():
-                return member
+        if (member := by_hub_id(MEMBERS, name)) is not None:
+            return member
         dpo = "dpo" in Path(name).name.lower()
         if config.text_config.model_type == "mistral":
             return MEMBERS[2]
@@ -110,9 +109,7 @@ class LlavaNextVideo:
         return features  # the model concatenates the items' features itself
 
     def stop_ids(self, member: Member, tokenizer) -> list[int]:
-        vocab = tokenizer.get_vocab()
-        ids = {vocab[t] for t in STOP_TOKENS[member.prompt_format] if t in vocab}
-        return sorted(ids or {tokenizer.eos_token_id})
+        return token_ids(tokenizer, STOP_TOKENS[member.prompt_format])
 
     def server_media(self, max_frames: int, frame_tokens: int) -> MediaSupport:
         """vLLM's LLaVA-NeXT-Video model takes one video per prompt and no image: an image goes as a

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from model.chat.limits import MediaSupport
-from model.engines.families.family import Member
+from model.engines.families.family import Member, by_hub_id, token_ids
 
 HUB = "llava-hf/llava-onevision-qwen2-"
 MEMBERS = (
@@ -44,9 +44,8 @@ class LlavaOnevision:
     def member(self, name: str, config, tokenizer) -> Member:
         """By hub id; a local copy by the width of its text model (896: the 0.5B, 3,584: the 7B, 8,192:
         the 72B); any other (a fine-tune of another size, the tiny test model) as itself."""
-        for member in MEMBERS:
-            if name.rstrip("/").lower() == member.hub_id.lower():
-                return member
+        if (member := by_hub_id(MEMBERS, name)) is not None:
+            return member
         text = config.text_config
         widths = {896: MEMBERS[0], 3584: MEMBERS[1], 8192: MEMBERS[2]}
         return widths.get(text.hidden_size) or Member(name, "Qwen2", "chatml", text.max_position_embeddings, 0.0)
@@ -67,8 +66,7 @@ class LlavaOnevision:
         return features
 
     def stop_ids(self, member: Member, tokenizer) -> list[int]:
-        vocab = tokenizer.get_vocab()
-        return sorted({vocab[t] for t in STOP_TOKENS if t in vocab} or {tokenizer.eos_token_id})
+        return token_ids(tokenizer, STOP_TOKENS)
 
     def server_media(self, max_frames: int, frame_tokens: int) -> MediaSupport:
         """vLLM's LLaVA-OneVision model takes images and several videos as they are."""
